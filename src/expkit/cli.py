@@ -1,0 +1,60 @@
+"""The `expkit` command: a thin dispatcher to the subcommands in `expkit.commands`.
+
+Kept free of heavy imports so that `expkit --help` answers at once; torch and Lightning are
+imported by the subcommand that needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": "Train (and test) an experiment; Hydra overrides, -m sweeps, --cfg job, --help.",
+}
+
+USAGE = """usage: expkit <command> [args ...]
+
+Configuration-driven PyTorch experiments: Hydra configs -> Lightning runs.
+
+commands:
+{commands}
+
+Run `expkit <command> --help` for a command's options. Examples:
+  expkit train                                   # the default experiment
+  expkit train experiment=regression model=mlp optimizer=adam optimizer.lr=0.01
+  expkit train -m optimizer.lr=0.1,1,5           # a sweep, one run folder per job
+"""
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = "\n".join(f"  {name.ljust(width)}  {text}" for name, text in COMMANDS.items())
+    return USAGE.format(commands=lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] == "--version":
+        from expkit import __version__
+
+        print(f"expkit {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"expkit: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}.", file=sys.stderr)
+        return 2
+    from expkit.errors import ExpkitError
+
+    command = importlib.import_module(f"expkit.commands.{name}")
+    try:
+        return command.main(rest) or 0
+    except ExpkitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""The subcommands of the `expkit` command line; thin wrappers over the library."""

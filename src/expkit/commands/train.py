@@ -1,0 +1,86 @@
+"""expkit train [OVERRIDES ...]: compose conf/train.yaml with Hydra, train, test, record.
+
+Everything after `train` goes to Hydra verbatim: `key=value` overrides, `group=option`,
+`-m/--multirun` sweeps, `--cfg job`, `--help`, `--info`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from expkit.run.stamp import register_resolvers
+
+log = logging.getLogger("expkit")
+
+# Registered on import so that joblib/submitit workers (which import this module to unpickle
+# the job function) can resolve the run-folder names too.
+register_resolvers()
+
+
+def run_job(cfg: Any) -> dict[str, Any]:
+    """Hydra's task function: one run (or one job of a sweep) in Hydra's output folder."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from expkit.errors import ExpkitError
+    from expkit.report import print_config_tree, print_metrics
+    from expkit.run.record import RunRecord
+    from expkit.training import train
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    if not multirun:
+        print_config_tree(cfg)
+    log.info("Run folder: %s", run_dir)
+    try:
+        metrics = train(cfg, run_dir)
+    except ExpkitError as err:
+        if multirun:
+            RunRecord(run_dir).fail(err)
+            log.error("Job failed: %s", err)
+            return {"status": "failed"}
+        _discard_if_untouched(run_dir)
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as err:
+        RunRecord(run_dir).fail(err)
+        if multirun:
+            log.exception("Job failed")
+            return {"status": "failed"}
+        raise
+    print_metrics(f"Final metrics ({metrics.get('status')})", metrics)
+    best = metrics.get("best_checkpoint")
+    log.info("Best checkpoint: %s", run_dir / best if best else "none (checkpointing off)")
+    log.info("Run folder: %s", run_dir)
+    return metrics
+
+
+def _discard_if_untouched(run_dir: Path) -> None:
+    """A run refused before it started leaves no folder behind (Hydra's files only)."""
+    own = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
+    if own <= {".hydra", "train.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def hydra_entry(argv: list[str], config_path: str, config_name: str, prog: str = "expkit train") -> None:
+    """Run Hydra's main with `argv` as its command line."""
+    import hydra
+
+    saved = sys.argv
+    sys.argv = [prog, *argv]
+    try:
+        hydra.main(config_path=config_path, config_name=config_name, version_base="1.3")(run_job)()
+    finally:
+        sys.argv = saved
+
+
+def main(argv: list[str]) -> int:
+    from expkit.config_files import conf_dir
+
+    hydra_entry(argv, str(conf_dir()), "train")
+    return 0

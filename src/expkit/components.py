@@ -1,0 +1,141 @@
+"""Build a run's parts from its composed config, turning config mistakes into clear errors.
+
+Every group is instantiated with Hydra (`hydra.utils.instantiate`); optimizer, scheduler, model
+and task are `_partial_` factories completed here once the data module knows the sizes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from expkit.errors import ConfigError
+
+
+def config_source(key: str) -> str:
+    """Where the user can find group `key`: its YAML file, when Hydra is running."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        choice = HydraConfig.get().runtime.choices.get(key)
+    except (ValueError, ImportError):
+        choice = None
+    return f"conf/{key}/{choice}.yaml" if choice else f"config key `{key}`"
+
+
+def _accepted(func: Any) -> str:
+    try:
+        return ", ".join(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return "?"
+
+
+def instantiate_node(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
+    """Instantiate `cfg[key]`; raise ConfigError naming the file and key on any mistake."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    node = OmegaConf.select(cfg, key)
+    if node is None or (isinstance(node, DictConfig) and "_target_" not in node):
+        raise ConfigError(f"{config_source(key)}: `{key}` needs a `_target_` (the class to build).")
+    try:
+        obj = instantiate(node, _convert_="all", **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__ or err
+        raise ConfigError(
+            f"{config_source(key)}: could not build `{key}` ({node._target_}): {cause}. "
+            f"Fix or remove the offending key; it accepts: {_accepted(_target(node))}."
+        ) from None
+    if isinstance(obj, functools.partial):
+        try:
+            inspect.signature(obj.func).bind_partial(*obj.args, **obj.keywords)
+        except TypeError as err:
+            raise ConfigError(
+                f"{config_source(key)}: {node._target_} does not take these keys ({err}); "
+                f"it accepts: {_accepted(obj.func)}."
+            ) from None
+    return obj
+
+
+def _target(node: DictConfig) -> Any:
+    from hydra.utils import get_object
+
+    try:
+        return get_object(node._target_)
+    except Exception:  # noqa: BLE001 - only used to enrich an error message
+        return None
+
+
+def call_factory(factory: functools.partial, key: str, **kwargs: Any) -> Any:
+    """Complete a `_partial_` factory; a signature mismatch becomes a ConfigError."""
+    try:
+        inspect.signature(factory.func).bind_partial(*factory.args, **{**factory.keywords, **kwargs})
+    except TypeError as err:
+        raise ConfigError(
+            f"{config_source(key)}: {factory.func.__qualname__} cannot take {sorted(kwargs)} "
+            f"from the data/model ({err}). The chosen `{key}` does not fit the rest of the config: "
+            "pick a matching combination (e.g. a text model with a text data module)."
+        ) from None
+    return factory(**kwargs)
+
+
+def build_datamodule(cfg: DictConfig) -> Any:
+    return instantiate_node(cfg, "data")
+
+
+def build_task(cfg: DictConfig, datamodule: Any) -> Any:
+    """The LightningModule: the network sized by the data, plus optimizer/scheduler factories."""
+    net = call_factory(instantiate_node(cfg, "model"), "model", **datamodule.model_dims())
+    optimizer = instantiate_node(cfg, "optimizer")
+    scheduler = instantiate_node(cfg, "scheduler") if cfg.get("scheduler") else None
+    task_factory = instantiate_node(cfg, "task")
+    return call_factory(task_factory, "task", net=net, optimizer=optimizer, scheduler=scheduler, **task_extras(datamodule, task_factory))
+
+
+def task_extras(datamodule: Any, task_factory: functools.partial) -> dict[str, Any]:
+    """Data facts a task may ask for by name (e.g. `class_names`), passed only if it takes them."""
+    params = inspect.signature(task_factory.func).parameters
+    facts = getattr(datamodule, "task_facts", lambda: {})()
+    return {name: value for name, value in facts.items() if name in params}
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    loggers = cfg.get("logger") or {}
+    return [instantiate_node(cfg, f"logger.{name}") for name, node in loggers.items() if node]
+
+
+def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
+    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    callbacks = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if not node:
+            continue
+        callback = instantiate_node(cfg, f"callbacks.{name}")
+        # Lightning refuses a ModelCheckpoint when checkpointing is off, and an LR monitor
+        # without a logger; the debug trainer and `logger=none` switch those off on purpose.
+        if isinstance(callback, ModelCheckpoint) and not cfg.trainer.get("enable_checkpointing", True):
+            continue
+        if isinstance(callback, LearningRateMonitor) and not with_logger:
+            continue
+        callbacks.append(callback)
+    return callbacks
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Checks that need no instantiation, done before anything is built or written."""
+    for key in ("data", "model", "task", "optimizer", "trainer"):
+        if not cfg.get(key):
+            raise ConfigError(f"The config has no `{key}` group; add `{key}=<option>` (see `expkit train --help`).")
+    mode = OmegaConf.select(cfg, "monitor.mode")
+    if mode not in ("min", "max"):
+        raise ConfigError(f"monitor.mode={mode!r}: use `min` or `max`.")
+    max_epochs = cfg.trainer.get("max_epochs")
+    if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
+        raise ConfigError(f"{config_source('trainer')}: trainer.max_epochs={max_epochs}; use a number >= 1 (or -1 for no limit).")
+    lr = OmegaConf.select(cfg, "optimizer.lr")
+    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
+        raise ConfigError(f"{config_source('optimizer')}: optimizer.lr={lr!r}; use a positive number.")

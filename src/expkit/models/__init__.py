@@ -1,0 +1,1 @@
+"""Plain torch networks; each has a YAML file in conf/model/."""

@@ -1,0 +1,112 @@
+"""`metrics.json`: the run's status and final metrics, always complete on disk.
+
+The file is rewritten atomically at start, after every validation, at the end and on failure,
+so a crash leaves the last good state; only the global-zero process writes it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytorch_lightning as pl
+from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+from expkit.run.files import read_json, write_json_atomic
+
+METRICS_FILE = "metrics.json"
+STATUSES = ("running", "finished", "failed", "interrupted")
+
+
+def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Tensor/number metrics as floats, keyed by their logged names."""
+    out = {}
+    for name, value in metrics.items():
+        try:
+            out[name] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+class RunRecord:
+    """Reads and updates `<run_dir>/metrics.json`."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / METRICS_FILE
+        self.started = time.time()
+        self.data: dict[str, Any] = read_json(self.path) if self.path.exists() else {}
+        # A resumed run keeps counting the time it already spent.
+        self.previous_wall_time = float(self.data.get("wall_time_s", 0.0))
+
+    @rank_zero_only
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields)
+        self.data["wall_time_s"] = round(self.previous_wall_time + time.time() - self.started, 3)
+        write_json_atomic(self.path, self.data)
+
+    def start(self, experiment: str, monitor: str, mode: str) -> None:
+        self.data.pop("error", None)
+        self.update(
+            status="running",
+            experiment=experiment,
+            monitor=monitor,
+            monitor_mode=mode,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+
+    def fail(self, error: BaseException) -> None:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        self.update(status=status, error=f"{type(error).__name__}: {error}".strip())
+
+    def relative(self, path: str | Path | None) -> str | None:
+        """A path inside the run folder, stored relative to it so a moved folder still works."""
+        if not path:
+            return None
+        path = Path(path)
+        try:
+            return str(path.resolve().relative_to(self.run_dir.resolve()))
+        except ValueError:
+            return str(path)
+
+
+class RunRecordCallback(pl.Callback):
+    """Keeps metrics.json current during training: metrics, epochs done, best checkpoint."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+
+    def _best(self, trainer: pl.Trainer) -> dict[str, Any]:
+        ckpt = trainer.checkpoint_callback
+        if ckpt is None or not getattr(ckpt, "best_model_path", ""):
+            return {}
+        score = ckpt.best_model_score
+        return {
+            "best_checkpoint": self.record.relative(ckpt.best_model_path),
+            "best_score": None if score is None else float(score),
+        }
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        self.record.update(
+            **plain_metrics(trainer.callback_metrics),
+            epochs_done=trainer.current_epoch + 1,
+            global_step=trainer.global_step,
+        )
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.record.update(
+            **plain_metrics(trainer.callback_metrics),
+            **self._best(trainer),
+            epochs_done=trainer.current_epoch,
+            global_step=trainer.global_step,
+        )
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.record.fail(exception)

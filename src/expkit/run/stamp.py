@@ -1,0 +1,41 @@
+"""Unique, readable run-folder names: `YYYY-MM-DD_HH-MM-SS`, then `-1`, `-2`, ... on a clash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+# One name per parent folder and process: Hydra may resolve `hydra.run.dir` more than once.
+_claimed: dict[str, str] = {}
+
+
+def claim_stamp(parent: str | Path) -> str:
+    """Create a new timestamped folder under `parent` and return its name.
+
+    `mkdir` either creates the folder or fails, so two processes starting in the same second
+    cannot both claim the same name.
+    """
+    key = str(Path(parent).absolute())
+    if key in _claimed:
+        return _claimed[key]
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    n = 0
+    while True:
+        name = stamp if n == 0 else f"{stamp}-{n}"
+        try:
+            (parent / name).mkdir()
+            break
+        except FileExistsError:
+            n += 1
+    _claimed[key] = name
+    return name
+
+
+def register_resolvers() -> None:
+    """Make `${expkit_stamp:PARENT}` available to configs."""
+    if not OmegaConf.has_resolver("expkit_stamp"):
+        OmegaConf.register_new_resolver("expkit_stamp", claim_stamp)

@@ -1,0 +1,1 @@
+"""LightningModules: what is trained (loss, metrics, optimizers) around a network."""

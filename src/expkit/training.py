@@ -1,0 +1,66 @@
+"""One training run: build the parts from the config, fit, test, record the results."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, check_config
+from expkit.run.files import write_json_atomic, write_text_atomic
+from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
+
+log = logging.getLogger("expkit")
+
+RESOLVED_CONFIG = ".hydra/resolved.yaml"
+ENVIRONMENT_FILE = "environment.json"
+
+
+def train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None) -> dict[str, Any]:
+    """Train and test the run described by `cfg` into `run_dir`; return its final metrics.
+
+    `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
+    """
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+    check_config(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    task = build_task(cfg, datamodule)
+    loggers = build_loggers(cfg)
+    record = RunRecord(run_dir)
+    callbacks = [*build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record)]
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, _convert_="all")
+
+    if rank_zero_only.rank == 0:
+        write_text_atomic(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+        from expkit.run.environment import environment_record
+
+        write_json_atomic(run_dir / ENVIRONMENT_FILE, environment_record())
+    record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode)
+
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    if trainer.interrupted:
+        return dict(record.data)
+    metrics = plain_metrics(trainer.callback_metrics)
+    if cfg.get("test_after_fit", True):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        results = trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
+        metrics.update(plain_metrics(results[0] if results else {}))
+    record.update(status="finished", **metrics)
+    _log_hparams(task, cfg, metrics)
+    return dict(record.data)
+
+
+def _log_hparams(task: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:
+    from expkit.run.hparams import flatten_config, write_hparams
+
+    writer = task.tensorboard()
+    if writer is not None and metrics:
+        write_hparams(writer, flatten_config(cfg), metrics)
