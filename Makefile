@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make train` and `make test` (both set up .venv first).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Installed only when the environment has no torch yet; a torch you already have is kept.
+TORCH_SPEC ?= torch==2.13.0
+ARGS ?=
+
+.PHONY: setup train test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+train: setup
+	$(BIN)/expkit train $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: setup
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/dbpedia.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
