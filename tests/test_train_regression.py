@@ -116,7 +116,7 @@ def test_overrides_change_what_they_claim(workdir):
 
 
 def test_debug_trainer_writes_no_checkpoints(workdir):
-    result = run_cli("train", "trainer=debug", "logger=csv", cwd=workdir)
+    result = run_cli("train", "experiment=regression", "trainer=debug", "logger=csv", cwd=workdir)
     assert result.returncode == 0, result.output
     (run_dir,) = result.run_dirs()
     assert not (run_dir / "checkpoints").exists()

@@ -11,6 +11,9 @@ import sys
 
 COMMANDS = {
     "train": "Train (and test) an experiment; Hydra overrides, -m sweeps, --cfg job, --help.",
+    "eval": "Test metrics of a run's checkpoint (any CSV with data.test_path=FILE).",
+    "predict": "Class names and probabilities of new texts, from a run or an export.",
+    "export": "Write a run's model as a Hugging Face Hub model folder (--push to upload).",
 }
 
 USAGE = """usage: expkit <command> [args ...]
@@ -47,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"expkit: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2
+    import warnings
+
     from expkit.errors import ExpkitError
 
+    # Deprecation noise from inside Lightning that the user can do nothing about.
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     command = importlib.import_module(f"expkit.commands.{name}")
     try:
         return command.main(rest) or 0

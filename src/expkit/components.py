@@ -89,10 +89,27 @@ def build_datamodule(cfg: DictConfig) -> Any:
 def build_task(cfg: DictConfig, datamodule: Any) -> Any:
     """The LightningModule: the network sized by the data, plus optimizer/scheduler factories."""
     net = call_factory(instantiate_node(cfg, "model"), "model", **datamodule.model_dims())
+    if hasattr(datamodule, "set_batch_format"):
+        datamodule.set_batch_format(getattr(net, "batch_format", "bag"))
     optimizer = instantiate_node(cfg, "optimizer")
+    check_sparse_support(net, optimizer)
     scheduler = instantiate_node(cfg, "scheduler") if cfg.get("scheduler") else None
     task_factory = instantiate_node(cfg, "task")
     return call_factory(task_factory, "task", net=net, optimizer=optimizer, scheduler=scheduler, **task_extras(datamodule, task_factory))
+
+
+def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
+    """Sparse embedding gradients need an optimizer that takes them; say so before training."""
+    import torch
+
+    sparse = [name for name, m in net.named_modules() if getattr(m, "sparse", False)]
+    capable = (torch.optim.SGD, torch.optim.SparseAdam, torch.optim.Adagrad)
+    if sparse and not (isinstance(optimizer.func, type) and issubclass(optimizer.func, capable)):
+        raise ConfigError(
+            f"{config_source('model')}: the model's {', '.join(sparse)} has sparse gradients (model.sparse=true), "
+            f"which {optimizer.func.__name__} cannot update. Use optimizer=sgd, or set model.sparse=false "
+            "(dense gradients are much slower with a large vocabulary)."
+        )
 
 
 def task_extras(datamodule: Any, task_factory: functools.partial) -> dict[str, Any]:
@@ -107,8 +124,18 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     return [instantiate_node(cfg, f"logger.{name}") for name, node in loggers.items() if node]
 
 
-def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
-    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+def build_callbacks(cfg: DictConfig, with_logger: bool, interactive: bool | None = None) -> list[Any]:
+    """The configured callbacks that fit this trainer.
+
+    A progress bar is only kept on an interactive terminal: redirected to a file or CI log it
+    would write a line per refresh; there the per-epoch log lines say the same.
+    """
+    import sys
+
+    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
+
+    if interactive is None:
+        interactive = sys.stderr.isatty()
 
     callbacks = []
     for name, node in (cfg.get("callbacks") or {}).items():
@@ -120,6 +147,8 @@ def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
         if isinstance(callback, ModelCheckpoint) and not cfg.trainer.get("enable_checkpointing", True):
             continue
         if isinstance(callback, LearningRateMonitor) and not with_logger:
+            continue
+        if isinstance(callback, ProgressBar) and not interactive:
             continue
         callbacks.append(callback)
     return callbacks

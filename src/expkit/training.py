@@ -14,7 +14,7 @@ from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
 
 log = logging.getLogger("expkit")
 
-RESOLVED_CONFIG = ".hydra/resolved.yaml"
+from expkit.run.loading import RESOLVED_CONFIG
 ENVIRONMENT_FILE = "environment.json"
 
 
@@ -36,7 +36,12 @@ def train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None) -> dict[
     loggers = build_loggers(cfg)
     record = RunRecord(run_dir)
     callbacks = [*build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record)]
-    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, _convert_="all")
+    from pytorch_lightning.callbacks import ProgressBar
+
+    with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
+    trainer = instantiate(
+        cfg.trainer, logger=loggers or False, callbacks=callbacks, enable_progress_bar=with_bar, _convert_="all"
+    )
 
     if rank_zero_only.rank == 0:
         write_text_atomic(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))

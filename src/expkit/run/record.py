@@ -6,6 +6,7 @@ so a crash leaves the last good state; only the global-zero process writes it.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -16,6 +17,8 @@ import pytorch_lightning as pl
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 
 from expkit.run.files import read_json, write_json_atomic
+
+log = logging.getLogger("expkit")
 
 METRICS_FILE = "metrics.json"
 STATUSES = ("running", "finished", "failed", "interrupted")
@@ -94,6 +97,9 @@ class RunRecordCallback(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
+        metrics = plain_metrics(trainer.callback_metrics)
+        shown = "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if "/" in k)
+        log.info("epoch %d/%s  %s", trainer.current_epoch + 1, trainer.max_epochs, shown)
         self.record.update(
             **plain_metrics(trainer.callback_metrics),
             epochs_done=trainer.current_epoch + 1,

@@ -36,6 +36,10 @@ def claim_stamp(parent: str | Path) -> str:
 
 
 def register_resolvers() -> None:
-    """Make `${expkit_stamp:PARENT}` available to configs."""
+    """Make `${expkit_stamp:PARENT}` and `${expkit_data:FILE}` (a packaged data file) available."""
+    from expkit.data.text_files import packaged_data_path
+
     if not OmegaConf.has_resolver("expkit_stamp"):
         OmegaConf.register_new_resolver("expkit_stamp", claim_stamp)
+    if not OmegaConf.has_resolver("expkit_data"):
+        OmegaConf.register_new_resolver("expkit_data", packaged_data_path)

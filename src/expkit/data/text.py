@@ -1,0 +1,373 @@
+"""Text classification data: CSV rows -> basic_english tokens -> ids, encoded once and cached.
+
+Encoding happens in two steps. Step 1 (slow, cached on disk under `cache_dir`, keyed by a digest
+of the file and the tokenizer settings) turns every document of a file into ids of a
+*corpus dictionary* (every distinct token of that file). Step 2 (fast, numpy, every run) builds
+the vocabulary from the train split's counts (`min_freq`, `max_size`, specials) and maps the
+corpus ids onto it, dropping unknown tokens (fastText's way) or mapping them to `<unk>`.
+Changing the split, seed or vocabulary settings therefore never re-tokenizes, and every job of a
+sweep reuses the same cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
+from expkit.errors import ConfigError
+from expkit.text.tokenizer import basic_english, ngrams as make_ngrams
+from expkit.text.vocab import Vocab
+
+log = logging.getLogger("expkit")
+
+# Bump when step 1's output format or the tokenizer changes, so old caches are not reused.
+CACHE_VERSION = 1
+BATCH_FORMATS = ("bag", "padded")
+
+
+@dataclass
+class EncodedDocs:
+    """Documents as one flat id array plus offsets: doc i is ids[offsets[i]:offsets[i+1]]."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def select(self, rows: np.ndarray) -> "EncodedDocs":
+        """The documents `rows`, in that order, as a new compact EncodedDocs."""
+        starts = self.offsets[rows]
+        lengths = self.offsets[rows + 1] - starts
+        new_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_offsets[1:])
+        positions = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+        return EncodedDocs(self.ids[positions], new_offsets, self.labels[rows])
+
+
+@dataclass
+class EncodedCorpus:
+    """Step 1's result for one file: corpus-dictionary ids of every document, and the labels."""
+
+    docs: EncodedDocs
+    itos: list[str]
+
+
+def encode_file_to_corpus(texts: Sequence[str], labels: np.ndarray, ngrams: int) -> EncodedCorpus:
+    """Tokenize every text and number each distinct token in order of first appearance."""
+    index: dict[str, int] = {}
+    setdefault = index.setdefault
+    chunks: list[np.ndarray] = []
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        tokens = basic_english(text)
+        if ngrams > 1:
+            tokens = make_ngrams(tokens, ngrams)
+        ids = [setdefault(t, len(index)) for t in tokens]
+        lengths[i] = len(ids)
+        chunks.append(np.asarray(ids, dtype=np.int32))
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int32)
+    return EncodedCorpus(EncodedDocs(flat, offsets, labels), list(index))
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CorpusCache:
+    """Step-1 results as `.npz` files in `cache_dir`, written atomically (tmp file + rename)."""
+
+    def __init__(self, cache_dir: str | Path) -> None:
+        self.cache_dir = Path(cache_dir)
+
+    def key(self, path: Path, settings: dict[str, Any]) -> str:
+        payload = json.dumps({"file": file_digest(path), "v": CACHE_VERSION, **settings}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+    def load_or_encode(self, path: Path, num_classes: int, text_fields: Sequence[str], ngrams: int) -> EncodedCorpus:
+        settings = {"tokenizer": "basic_english", "ngrams": ngrams, "text_fields": list(text_fields), "num_classes": num_classes}
+        file = self.cache_dir / f"{path.stem}-{self.key(path, settings)}.npz"
+        if file.is_file():
+            try:
+                corpus = self._read(file)
+                log.info("Encoded-text cache hit: %s (%d documents)", file, len(corpus.docs))
+                return corpus
+            except (OSError, ValueError, KeyError) as err:  # a damaged file is rebuilt, never trusted
+                log.warning("Encoded-text cache %s is unreadable (%s); re-encoding.", file, err)
+        log.info("Encoded-text cache miss: tokenizing %s ...", path)
+        labels, texts = read_labeled_csv(path, num_classes, text_fields)
+        corpus = encode_file_to_corpus(texts, labels, ngrams)
+        self._write(file, corpus)
+        log.info("Encoded %d documents, %d distinct tokens; cached in %s", len(texts), len(corpus.itos), file)
+        return corpus
+
+    @staticmethod
+    def _read(file: Path) -> EncodedCorpus:
+        with np.load(file, allow_pickle=False) as z:
+            itos = z["itos"].tobytes().decode("utf-8").split("\n") if z["itos"].size else []
+            docs = EncodedDocs(z["ids"], z["offsets"], z["labels"])
+        if docs.offsets[-1] != len(docs.ids) or len(docs.offsets) != len(docs.labels) + 1:
+            raise ValueError("inconsistent arrays")
+        return EncodedCorpus(docs, itos)
+
+    def _write(self, file: Path, corpus: EncodedCorpus) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        itos = np.frombuffer("\n".join(corpus.itos).encode("utf-8"), dtype=np.uint8)
+        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=f".{file.stem}.", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, ids=corpus.docs.ids, offsets=corpus.docs.offsets, labels=corpus.docs.labels, itos=itos)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def corpus_counts(corpus: EncodedCorpus, rows: np.ndarray) -> dict[str, int]:
+    """How often each corpus token occurs in the documents `rows`."""
+    ids = corpus.docs.select(rows).ids
+    counts = np.bincount(ids, minlength=len(corpus.itos))
+    present = np.flatnonzero(counts)
+    return {corpus.itos[i]: int(counts[i]) for i in present}
+
+
+def map_to_vocab(corpus: EncodedCorpus, vocab: Vocab, drop_unknown: bool) -> EncodedDocs:
+    """Corpus-dictionary ids -> vocabulary ids; unknown tokens dropped or sent to `<unk>`."""
+    stoi = vocab.stoi
+    missing = -1 if drop_unknown else vocab.unk_index
+    remap = np.fromiter((stoi.get(t, missing) for t in corpus.itos), dtype=np.int64, count=len(corpus.itos))
+    docs = corpus.docs
+    ids = remap[docs.ids] if len(remap) else np.empty(0, dtype=np.int64)
+    if not drop_unknown:
+        return EncodedDocs(ids, docs.offsets, docs.labels)
+    keep = ids >= 0
+    kept_before = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    return EncodedDocs(ids[keep], kept_before[docs.offsets], docs.labels)
+
+
+class EncodedDataset(Dataset):
+    """A split that returns whole batches: `dataset[list_of_rows]` -> model inputs + labels.
+
+    Used with a BatchSampler and `batch_size=None`, so a batch is gathered with a few numpy
+    operations instead of collating one tensor per document.
+    """
+
+    def __init__(self, docs: EncodedDocs, batch_format: str, pad_index: int, max_length: int) -> None:
+        self.docs, self.batch_format = docs, batch_format
+        self.pad_index, self.max_length = pad_index, max_length
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def __getitem__(self, rows: list[int]) -> tuple[torch.Tensor, ...]:
+        batch = self.docs.select(np.asarray(rows, dtype=np.int64))
+        return to_batch(batch, self.batch_format, self.pad_index, self.max_length)
+
+
+def to_batch(docs: EncodedDocs, batch_format: str, pad_index: int, max_length: int) -> tuple[torch.Tensor, ...]:
+    """(ids, offsets, labels) for EmbeddingBag models or (padded ids, lengths, labels) for RNNs."""
+    labels = torch.from_numpy(docs.labels)
+    if batch_format == "bag":
+        return torch.from_numpy(docs.ids), torch.from_numpy(docs.offsets[:-1]), labels
+    lengths = np.minimum(np.diff(docs.offsets), max_length)
+    width = max(int(lengths.max(initial=0)), 1)
+    padded = np.full((len(lengths), width), pad_index, dtype=np.int64)
+    for row, (start, n) in enumerate(zip(docs.offsets[:-1], lengths)):
+        padded[row, :n] = docs.ids[start : start + n]
+    # An empty document still needs one step for pack_padded_sequence: it reads one <pad>.
+    return torch.from_numpy(padded), torch.from_numpy(np.maximum(lengths, 1)), labels
+
+
+class TextClassificationDataModule(pl.LightningDataModule):
+    """Labeled texts from CSV files in the `label,"title","content"` layout (DBpedia, AG News).
+
+    Splits: `train_path` is split into train/val(/test) by seeded, stratified fractions; with a
+    `test_path` the test split is that file instead (and `test_fraction` is ignored). The
+    vocabulary is built from the train split only, and saved in the checkpoint (`state_dict`) so
+    that a run folder alone can predict.
+    """
+
+    def __init__(
+        self,
+        train_path: str | None,
+        classes_path: str | None,
+        test_path: str | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        split_seed: int = 42,
+        text_fields: Sequence[str] = ("title", "content"),
+        ngrams: int = 1,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        specials: Sequence[str] = ("<unk>", "<pad>"),
+        drop_unknown: bool = True,
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        max_length: int = 256,
+        num_workers: int = 0,
+        cache_dir: str = ".cache/expkit",
+    ) -> None:
+        super().__init__()
+        if not 1 <= ngrams <= 3:
+            raise ConfigError(f"data.ngrams={ngrams}: use 1 (words), 2 (plus bigrams) or 3.")
+        if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+            raise ConfigError(
+                f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be in [0, 1) "
+                "and leave rows to train on (sum < 1)."
+            )
+        if "<unk>" not in specials:
+            raise ConfigError(f"data.specials={list(specials)} must contain '<unk>'.")
+        if batch_size < 1 or min_freq < 1:
+            raise ConfigError("data.batch_size and data.min_freq must be >= 1.")
+        self.train_path, self.classes_path, self.test_path = train_path, classes_path, test_path
+        self.val_fraction, self.test_fraction, self.split_seed = val_fraction, test_fraction, split_seed
+        self.text_fields, self.ngrams = list(text_fields), ngrams
+        self.min_freq, self.max_size, self.specials = min_freq, max_size, list(specials)
+        self.drop_unknown = drop_unknown
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or max(batch_size, 256)
+        self.max_length, self.num_workers = max_length, num_workers
+        self.cache = CorpusCache(cache_dir)
+        self.batch_format = "bag"
+        self.vocab: Vocab | None = None
+        self.class_names: list[str] = []
+        self.splits: dict[str, EncodedDocs] = {}
+
+    # -- files ---------------------------------------------------------------------------
+    def data_files(self) -> tuple[Path, Path | None, Path]:
+        """(train CSV, test CSV or None, classes file); subclasses may fetch them first."""
+        if not self.train_path or not self.classes_path:
+            raise ConfigError("data.train_path and data.classes_path must be set to a CSV and a classes.txt.")
+        test = Path(self.test_path) if self.test_path else None
+        return Path(self.train_path), test, Path(self.classes_path)
+
+    # -- Lightning hooks -------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        train_file, test_file, classes_file = self.data_files()
+        self.class_names = read_class_names(classes_file)
+        encode = lambda path: self.cache.load_or_encode(path, len(self.class_names), self.text_fields, self.ngrams)  # noqa: E731
+        corpus = encode(train_file)
+        fractions = [self.val_fraction] if test_file else [self.val_fraction, self.test_fraction]
+        rows = dict(zip(["train", "val", "test"], stratified_split(corpus.docs.labels, fractions, self.split_seed)))
+        vocab = Vocab.from_counts(
+            corpus_counts(corpus, rows["train"]), min_freq=self.min_freq, max_size=self.max_size, specials=self.specials
+        )
+        if self.vocab is None:
+            self.vocab = vocab
+        elif self.vocab != vocab:
+            # Resuming or evaluating: the checkpoint's vocabulary wins over a rebuilt one.
+            log.warning("The vocabulary built from the data differs from the checkpoint's; using the checkpoint's.")
+        mapped = map_to_vocab(corpus, self.vocab, self.drop_unknown)
+        self.splits = {name: mapped.select(idx) for name, idx in rows.items()}
+        if test_file is not None:
+            self.splits["test"] = map_to_vocab(encode(test_file), self.vocab, self.drop_unknown)
+        sizes = ", ".join(f"{name} {len(docs)}" for name, docs in self.splits.items())
+        log.info("Data: %s rows; vocabulary %d tokens (ngrams=%d)", sizes, len(self.vocab), self.ngrams)
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        dataset = EncodedDataset(self.splits[split], self.batch_format, self.pad_index, self.max_length)
+        base = RandomSampler(dataset) if train else SequentialSampler(dataset)
+        sampler = BatchSampler(base, self.batch_size if train else self.eval_batch_size, drop_last=False)
+        return DataLoader(
+            dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    # -- what the model and task need --------------------------------------------------------
+    @property
+    def pad_index(self) -> int:
+        assert self.vocab is not None
+        return self.vocab["<pad>"] if "<pad>" in self.vocab else self.vocab.unk_index
+
+    def model_dims(self) -> dict[str, int]:
+        if self.vocab is None:
+            raise RuntimeError("model_dims() needs the vocabulary: call setup() or load_state_dict() first")
+        return {"vocab_size": len(self.vocab), "num_classes": len(self.class_names), "padding_idx": self.pad_index}
+
+    def task_facts(self) -> dict[str, Any]:
+        return {"num_classes": len(self.class_names), "class_names": list(self.class_names)}
+
+    def set_batch_format(self, batch_format: str) -> None:
+        if batch_format not in BATCH_FORMATS:
+            raise ConfigError(f"Unknown batch format {batch_format!r}; models declare one of {BATCH_FORMATS}.")
+        self.batch_format = batch_format
+
+    def encode_texts(self, texts: Sequence[str]) -> tuple[torch.Tensor, ...]:
+        """Model inputs for new texts, with this run's vocabulary (no labels)."""
+        corpus = encode_file_to_corpus(list(texts), np.zeros(len(texts), dtype=np.int64), self.ngrams)
+        docs = map_to_vocab(corpus, self.vocab, self.drop_unknown)
+        return to_batch(docs, self.batch_format, self.pad_index, self.max_length)[:-1]
+
+    # -- checkpoint --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Plain containers only (checkpoints load with weights_only=True)."""
+        return {
+            "vocab": self.vocab.to_state() if self.vocab else None,
+            "class_names": list(self.class_names),
+            "ngrams": self.ngrams,
+            "drop_unknown": self.drop_unknown,
+            "batch_format": self.batch_format,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.vocab = Vocab.from_state(state["vocab"]) if state.get("vocab") else None
+        self.class_names = list(state["class_names"])
+        self.ngrams = state["ngrams"]
+        self.drop_unknown = state["drop_unknown"]
+        self.batch_format = state.get("batch_format", self.batch_format)
+
+
+class DBpediaDataModule(TextClassificationDataModule):
+    """The full DBpedia-14 dataset: `data_dir/dbpedia_csv/` or its archive, downloaded if missing."""
+
+    def __init__(self, data_dir: str, url: str, md5: str | None, test_path: str | None = None, **kwargs: Any) -> None:
+        super().__init__(train_path=None, classes_path=None, test_path=test_path, **kwargs)
+        self.data_dir, self.url, self.md5 = data_dir, url, md5
+        self.test_fraction = 0.0
+
+    def prepare_data(self) -> None:
+        from expkit.data.dbpedia_files import ensure_dbpedia
+
+        ensure_dbpedia(self.data_dir, url=self.url, md5=self.md5)
+
+    def data_files(self) -> tuple[Path, Path | None, Path]:
+        from expkit.data.dbpedia_files import ensure_dbpedia
+
+        folder = ensure_dbpedia(self.data_dir, url=self.url, md5=self.md5)
+        test = Path(self.test_path) if self.test_path else folder / "test.csv"
+        return folder / "train.csv", test, folder / "classes.txt"

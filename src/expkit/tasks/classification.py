@@ -1,0 +1,104 @@
+"""Classification: cross-entropy, accuracy and macro-F1, a confusion matrix at test end."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
+
+from expkit.tasks.base import OptimizerFactory, SchedulerFactory, Task
+
+
+class ClassificationTask(Task):
+    """Trains `net` (inputs..., labels batches) with cross-entropy.
+
+    Logs `train/loss` every logged step, `{val,test}/{loss,acc,f1}` per epoch, and at test end a
+    confusion-matrix figure. `predict_step` returns class probabilities.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory,
+        num_classes: int,
+        scheduler: SchedulerFactory | None = None,
+        class_names: Sequence[str] | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(net, optimizer, scheduler)
+        self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        self.label_smoothing = label_smoothing
+        self.metrics = nn.ModuleDict(
+            {
+                f"{stage}_{name}": metric
+                for stage in ("val", "test")
+                for name, metric in (
+                    ("acc", MulticlassAccuracy(num_classes, average="micro")),
+                    ("f1", MulticlassF1Score(num_classes, average="macro")),
+                )
+            }
+        )
+        self.confusion = MulticlassConfusionMatrix(num_classes)
+
+    def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        *inputs, labels = batch
+        loss = F.cross_entropy(self.net(*inputs), labels, label_smoothing=self.label_smoothing)
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(labels))
+        return loss
+
+    def _evaluate(self, batch: Sequence[torch.Tensor], stage: str) -> torch.Tensor:
+        *inputs, labels = batch
+        logits = self.net(*inputs)
+        n = len(labels)
+        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), prog_bar=stage == "val", batch_size=n)
+        for name in ("acc", "f1"):
+            metric = self.metrics[f"{stage}_{name}"]
+            metric.update(logits, labels)
+            self.log(f"{stage}/{name}", metric, prog_bar=stage == "val" and name == "acc", batch_size=n)
+        return logits
+
+    def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        logits = self._evaluate(batch, "test")
+        self.confusion.update(logits, batch[-1])
+
+    def on_test_epoch_end(self) -> None:
+        matrix = self.confusion.compute().cpu()
+        self.confusion.reset()
+        writer = self.tensorboard()
+        if writer is not None:
+            writer.add_figure("test/confusion_matrix", confusion_figure(matrix, self.class_names), self.global_step)
+
+    def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return torch.softmax(self.net(*batch), dim=-1)
+
+
+def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str]):
+    """Row-normalised confusion matrix (rows: true class, columns: predicted class)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = matrix.float()
+    rates = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    size = max(5.0, 0.5 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(ticks, class_names, fontsize=8)
+    for i in ticks:
+        for j in ticks:
+            if counts[i, j]:
+                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
+    fig.tight_layout()
+    return fig
