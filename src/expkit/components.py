@@ -119,9 +119,20 @@ def task_extras(datamodule: Any, task_factory: functools.partial) -> dict[str, A
     return {name: value for name, value in facts.items() if name in params}
 
 
-def build_loggers(cfg: DictConfig) -> list[Any]:
-    loggers = cfg.get("logger") or {}
-    return [instantiate_node(cfg, f"logger.{name}") for name, node in loggers.items() if node]
+def build_loggers(cfg: DictConfig, resume_step: int | None = None) -> list[Any]:
+    """The configured loggers. A resumed run's TensorBoard writer purges what the interrupted
+    run logged after its checkpoint (`purge_step`), so the curves have no duplicated steps."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    loggers = []
+    for name, node in (cfg.get("logger") or {}).items():
+        if not node:
+            continue
+        logger = instantiate_node(cfg, f"logger.{name}")
+        if resume_step is not None and isinstance(logger, TensorBoardLogger):
+            logger = instantiate_node(cfg, f"logger.{name}", purge_step=resume_step)
+        loggers.append(logger)
+    return loggers
 
 
 def build_callbacks(cfg: DictConfig, with_logger: bool, interactive: bool | None = None) -> list[Any]:

@@ -38,12 +38,14 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table()
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*(format_value(v) for v in row))
-    Console(width=200).print(table)
+    console = Console(width=200)
+    console.print(title, highlight=False, soft_wrap=True)
+    console.print(table)
 
 
 def print_metrics(title: str, metrics: Mapping[str, Any]) -> None:

@@ -18,7 +18,9 @@ from expkit.run.loading import RESOLVED_CONFIG
 ENVIRONMENT_FILE = "environment.json"
 
 
-def train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None) -> dict[str, Any]:
+def train(
+    cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None, extra_callbacks: list[Any] | None = None
+) -> dict[str, Any]:
     """Train and test the run described by `cfg` into `run_dir`; return its final metrics.
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
@@ -33,9 +35,9 @@ def train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None) -> dict[
     datamodule.prepare_data()
     datamodule.setup("fit")
     task = build_task(cfg, datamodule)
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, resume_step=checkpoint_step(ckpt_path))
     record = RunRecord(run_dir)
-    callbacks = [*build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record)]
+    callbacks = [*build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), *(extra_callbacks or [])]
     from pytorch_lightning.callbacks import ProgressBar
 
     with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
@@ -61,6 +63,15 @@ def train(cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None) -> dict[
     record.update(status="finished", **metrics)
     _log_hparams(task, cfg, metrics)
     return dict(record.data)
+
+
+def checkpoint_step(ckpt_path: str | None) -> int | None:
+    """The global step a checkpoint was saved at (where a resumed run's curves continue)."""
+    if not ckpt_path:
+        return None
+    from expkit.run.loading import load_checkpoint
+
+    return int(load_checkpoint(Path(ckpt_path)).get("global_step", 0))
 
 
 def _log_hparams(task: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:

@@ -16,6 +16,11 @@ from expkit.run.stamp import register_resolvers
 
 log = logging.getLogger("expkit")
 
+# Set by `expkit resume` before it starts Hydra: the checkpoint the (single) run continues from.
+RESUME_CHECKPOINT: list[str] = []
+# The last run's folder and final metrics, for commands that run Hydra and then report.
+LAST_RESULT: dict[str, Any] = {}
+
 # Registered on import so that joblib/submitit workers (which import this module to unpickle
 # the job function) can resolve the run-folder names too.
 register_resolvers()
@@ -38,7 +43,15 @@ def run_job(cfg: Any) -> dict[str, Any]:
         print_config_tree(cfg)
     log.info("Run folder: %s", run_dir)
     try:
-        metrics = train(cfg, run_dir)
+        extra_callbacks = []
+        if multirun:
+            from expkit.run.sweep import OptunaPruning, adapt_to_launcher
+
+            adapt_to_launcher(cfg, str(hydra_cfg.launcher.get("_target_", "")), hydra_cfg.job.num)
+            if cfg.get("optuna_trial"):
+                extra_callbacks.append(OptunaPruning(**cfg.optuna_trial))
+        ckpt_path = RESUME_CHECKPOINT[0] if RESUME_CHECKPOINT and not multirun else None
+        metrics = train(cfg, run_dir, ckpt_path=ckpt_path, extra_callbacks=extra_callbacks)
     except ExpkitError as err:
         if multirun:
             RunRecord(run_dir).fail(err)
@@ -48,11 +61,19 @@ def run_job(cfg: Any) -> dict[str, Any]:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as err:
+        from expkit.run.sweep import is_pruned
+
+        if is_pruned(err):
+            record = RunRecord(run_dir)
+            record.update(status="pruned")
+            log.info("Trial pruned: %s", err)
+            return dict(record.data)
         RunRecord(run_dir).fail(err)
         if multirun:
             log.exception("Job failed")
             return {"status": "failed"}
         raise
+    LAST_RESULT.update(run_dir=run_dir, metrics=metrics)
     print_metrics(f"Final metrics ({metrics.get('status')})", metrics)
     best = metrics.get("best_checkpoint")
     log.info("Best checkpoint: %s", run_dir / best if best else "none (checkpointing off)")
@@ -82,5 +103,10 @@ def hydra_entry(argv: list[str], config_path: str, config_name: str, prog: str =
 def main(argv: list[str]) -> int:
     from expkit.config_files import conf_dir
 
+    from expkit.run.sweep import FAILED_JOBS
+
     hydra_entry(argv, str(conf_dir()), "train")
+    if FAILED_JOBS:
+        print(f"error: {len(FAILED_JOBS)} job(s) of the sweep failed: {', '.join(FAILED_JOBS)}", file=sys.stderr)
+        return 1
     return 0

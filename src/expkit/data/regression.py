@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from expkit.data.sampling import EpochShuffleSampler
 from expkit.errors import ConfigError
 
 
@@ -83,10 +84,11 @@ class RegressionDataModule(pl.LightningDataModule):
         self.splits = {name: TensorDataset(x[a:b], y[a:b]) for name, (a, b) in bounds.items()}
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.splits[split]
         return DataLoader(
-            self.splits[split],
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=EpochShuffleSampler(len(dataset)) if shuffle else None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

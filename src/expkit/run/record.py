@@ -21,7 +21,7 @@ from expkit.run.files import read_json, write_json_atomic
 log = logging.getLogger("expkit")
 
 METRICS_FILE = "metrics.json"
-STATUSES = ("running", "finished", "failed", "interrupted")
+STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
 
 
 def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -115,4 +115,7 @@ class RunRecordCallback(pl.Callback):
         )
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        self.record.fail(exception)
+        from expkit.run.sweep import is_pruned
+
+        if not is_pruned(exception):
+            self.record.fail(exception)

@@ -1,0 +1,76 @@
+"""expkit reproduce RUN_DIR [key=value ...]: run again from the saved snapshot and compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="expkit reproduce",
+        description="Compose the run's saved config snapshot (RUN_DIR/.hydra/config.yaml, not today's conf/), "
+        "train it into a new folder, and print original vs reproduced final metrics and the differences in "
+        "environment. On CPU with deterministic=true runs reproduce exactly.",
+    )
+    p.add_argument("run_dir", help="the run folder to reproduce")
+    p.add_argument("overrides", nargs="*", help="config overrides for the new run")
+    p.add_argument("--check", action="store_true", help="exit 1 when a metric differs by more than --tol")
+    p.add_argument("--tol", type=float, default=0.0, help="allowed absolute difference per metric (default 0)")
+    return p
+
+
+def compare_environments(old: dict, new: dict) -> list[tuple[str, str, str]]:
+    """(field, original, reproduced) for every environment fact that differs."""
+    def facts(env: dict) -> dict[str, str]:
+        out = {"python": env.get("python"), "platform": env.get("platform")}
+        out.update({f"package {k}": v for k, v in (env.get("packages") or {}).items()})
+        git = env.get("git") or {}
+        out["git commit"] = git.get("commit")
+        out["git dirty"] = git.get("dirty")
+        out["cuda"] = (env.get("device") or {}).get("cuda_available")
+        return {k: str(v) for k, v in out.items()}
+
+    a, b = facts(old), facts(new)
+    return [(k, a.get(k, ""), b.get(k, "")) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    from expkit.commands import train
+    from expkit.errors import ExpkitError
+    from expkit.report import print_table
+    from expkit.run.files import read_json
+    from expkit.run.loading import require_run_dir
+    from expkit.run.snapshot import run_from_snapshot
+
+    run_dir = require_run_dir(args.run_dir)
+    original = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
+    if any(o in ("-m", "--multirun") for o in args.overrides):
+        raise ExpkitError("reproduce runs one run; to sweep, use `expkit train -m` with the experiment.")
+    run_from_snapshot(run_dir, args.overrides)
+    result = train.LAST_RESULT
+    if not result:
+        return 1
+    new_dir, new = Path(result["run_dir"]), result["metrics"]
+    names = sorted(k for k in set(original) | set(new) if "/" in k and not k.startswith("lr-"))
+    rows, worst = [], 0.0
+    for name in names:
+        a, b = original.get(name), new.get(name)
+        diff = abs(a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else float("inf")
+        worst = max(worst, diff)
+        rows.append((name, a, b, diff))
+    print_table(f"Original ({run_dir}) vs reproduced ({new_dir})", ["metric", "original", "reproduced", "abs diff"], rows)
+    env_old = run_dir / "environment.json"
+    env_new = new_dir / "environment.json"
+    if env_old.is_file() and env_new.is_file():
+        diffs = compare_environments(json.loads(env_old.read_text()), json.loads(env_new.read_text()))
+        if diffs:
+            print_table("Environment differences", ["what", "original", "reproduced"], diffs)
+        else:
+            print("Environment: identical (python, platform, packages, git commit).")
+    if args.check and worst > args.tol:
+        print(f"error: metrics differ by up to {worst:.3g} (> --tol {args.tol})")
+        return 1
+    return 0

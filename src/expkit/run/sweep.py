@@ -1,0 +1,85 @@
+"""What the jobs of a sweep need: launcher-specific fixes, Optuna pruning, the sweep summary."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.experimental.callback import Callback as HydraCallback
+from omegaconf import DictConfig, open_dict
+
+log = logging.getLogger("expkit")
+
+# Set by the summary callback; the `expkit train` command exits non-zero when jobs failed.
+FAILED_JOBS: list[str] = []
+
+
+def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> None:
+    """Make a job safe under a parallel launcher.
+
+    joblib runs jobs in worker processes: DataLoader worker processes inside them hang or
+    oversubscribe the cores (Hydra issue #964), so data loading stays in the job's process. All
+    jobs would also land on GPU 0 (Hydra issue #2757), so jobs are spread over the visible GPUs.
+    """
+    if "joblib" not in launcher_target.lower():
+        return
+    with open_dict(cfg):
+        if cfg.data.get("num_workers", 0):
+            log.info("joblib launcher: data.num_workers %s -> 0 (workers inside joblib workers hang)", cfg.data.num_workers)
+            cfg.data.num_workers = 0
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.device_count() > 1 and cfg.trainer.get("accelerator") in ("auto", "gpu", "cuda"):
+            device = job_num % torch.cuda.device_count()
+            cfg.trainer.devices = [device]
+            log.info("joblib launcher: job %d on GPU %d", job_num, device)
+
+
+class OptunaPruning(pl.Callback):
+    """Reports the monitored metric to an Optuna trial each epoch; stops the run if it is pruned."""
+
+    def __init__(self, storage: str, study: str, number: int, metric: str, warmup: int = 1) -> None:
+        import optuna
+
+        loaded = optuna.load_study(study_name=study, storage=storage)
+        trial_id = next(t._trial_id for t in loaded.get_trials(deepcopy=False) if t.number == number)
+        self.trial = optuna.trial.Trial(loaded, trial_id)
+        self.metric, self.warmup = metric, warmup
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        import optuna
+
+        if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
+            return
+        epoch = trainer.current_epoch
+        self.trial.report(float(trainer.callback_metrics[self.metric]), step=epoch)
+        if epoch + 1 >= self.warmup and self.trial.should_prune():
+            raise optuna.TrialPruned(f"trial {self.trial.number} pruned at epoch {epoch + 1}")
+
+
+def is_pruned(error: BaseException) -> bool:
+    try:
+        import optuna
+    except ImportError:
+        return False
+    return isinstance(error, optuna.TrialPruned)
+
+
+class SweepSummary(HydraCallback):
+    """At the end of a sweep: a table sorted by the monitored metric, as summary.csv and summary.md."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from expkit.report import print_table
+        from expkit.run.table import discover_runs, render, sort_rows
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = sort_rows(discover_runs(sweep_dir), "metric")
+        if not rows:
+            return
+        for fmt, name in (("csv", "summary.csv"), ("md", "summary.md")):
+            (sweep_dir / name).write_text(render(rows, fmt, base=sweep_dir), encoding="utf-8")
+        FAILED_JOBS[:] = [row.path for row in rows if row.status == "failed"]
+        print(render(rows, "table", base=sweep_dir))
+        log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(FAILED_JOBS))
