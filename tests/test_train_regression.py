@@ -143,8 +143,12 @@ def test_bad_config_is_one_clear_error_and_writes_nothing(workdir, override, exp
 def test_run_folder_names_are_unique_within_a_second(tmp_path):
     from expkit.run.stamp import claim_stamp, _claimed
 
+    import os
+
     first = claim_stamp(tmp_path)
     _claimed.clear()  # as if a second process started in the same second
+    for key in [k for k in os.environ if k.startswith("EXPKIT_STAMP_")]:
+        del os.environ[key]
     second = claim_stamp(tmp_path)
     assert first != second
     assert (tmp_path / first).is_dir() and (tmp_path / second).is_dir()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +22,12 @@ def claim_stamp(parent: str | Path) -> str:
     key = str(Path(parent).absolute())
     if key in _claimed:
         return _claimed[key]
+    # A parallel launcher's worker processes resolve the sweep folder again: they inherit the
+    # name the launching process claimed through the environment.
+    env_key = "EXPKIT_STAMP_" + hashlib.sha1(key.encode()).hexdigest()[:16]
+    if env_key in os.environ:
+        _claimed[key] = os.environ[env_key]
+        return _claimed[key]
     parent = Path(parent)
     parent.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
@@ -32,6 +40,7 @@ def claim_stamp(parent: str | Path) -> str:
         except FileExistsError:
             n += 1
     _claimed[key] = name
+    os.environ[env_key] = name
     return name
 
 

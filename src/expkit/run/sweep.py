@@ -71,15 +71,15 @@ class SweepSummary(HydraCallback):
     """At the end of a sweep: a table sorted by the monitored metric, as summary.csv and summary.md."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from expkit.report import print_table
-        from expkit.run.table import discover_runs, render, sort_rows
+        from expkit.run.table import print_rich_table, read_runs, render_csv, render_markdown, sort_rows
+        from expkit.run.files import write_text_atomic
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = sort_rows(discover_runs(sweep_dir), "metric")
+        rows = sort_rows(read_runs(sweep_dir), "metric") if sweep_dir.is_dir() else []
         if not rows:
             return
-        for fmt, name in (("csv", "summary.csv"), ("md", "summary.md")):
-            (sweep_dir / name).write_text(render(rows, fmt, base=sweep_dir), encoding="utf-8")
-        FAILED_JOBS[:] = [row.path for row in rows if row.status == "failed"]
-        print(render(rows, "table", base=sweep_dir))
+        write_text_atomic(sweep_dir / "summary.csv", render_csv(rows))
+        write_text_atomic(sweep_dir / "summary.md", render_markdown(rows))
+        FAILED_JOBS[:] = [str(row.run_dir) for row in rows if row.status == "failed"]
+        print_rich_table(f"Sweep summary ({sweep_dir}), best first", rows)
         log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(FAILED_JOBS))

@@ -1,0 +1,213 @@
+"""The DBpedia data pipeline: splits, vocabulary from train only, the encoded-text cache, batching."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from expkit.data.text import TextClassificationDataModule, encode_file_to_corpus, map_to_vocab
+from expkit.data.text_files import packaged_data_path, read_labeled_csv
+from expkit.errors import DataError
+from expkit.text.tokenizer import basic_english
+from expkit.text.vocab import Vocab
+
+SAMPLE = packaged_data_path("dbpedia_sample/sample.csv")
+CLASSES = packaged_data_path("dbpedia_sample/classes.txt")
+
+
+def make_dm(tmp_path: Path, **kwargs) -> TextClassificationDataModule:
+    args = dict(train_path=SAMPLE, classes_path=CLASSES, cache_dir=str(tmp_path / "cache"))
+    args.update(kwargs)
+    dm = TextClassificationDataModule(**args)
+    dm.setup("fit")
+    return dm
+
+
+def test_sample_is_the_shared_rows_with_provenance():
+    readme = (Path(SAMPLE).parent / "README.md").read_text()
+    assert "License" in readme and "Zhang" in readme
+    labels, texts = read_labeled_csv(SAMPLE, 14)
+    assert len(texts) == 5000 and set(labels.tolist()) == set(range(14))
+
+
+def test_split_sizes_stratification_and_determinism(tmp_path):
+    dm = make_dm(tmp_path)
+    sizes = {name: len(docs) for name, docs in dm.splits.items()}
+    assert sum(sizes.values()) == 5000
+    assert abs(sizes["val"] - 500) <= 14 and abs(sizes["test"] - 500) <= 14
+    all_labels = Counter(read_labeled_csv(SAMPLE, 14)[0].tolist())
+    for split in ("val", "test"):
+        counts = Counter(dm.splits[split].labels.tolist())
+        for c, n in all_labels.items():
+            assert abs(counts[c] - n * 0.1) <= 1, (split, c)
+    again = make_dm(tmp_path)
+    for name in dm.splits:
+        assert np.array_equal(dm.splits[name].labels, again.splits[name].labels)
+        assert np.array_equal(dm.splits[name].ids, again.splits[name].ids)
+    other = make_dm(tmp_path, split_seed=7)
+    assert not np.array_equal(dm.splits["val"].ids, other.splits["val"].ids)
+
+
+def test_vocabulary_comes_from_the_train_split_only(tmp_path):
+    dm = make_dm(tmp_path, drop_unknown=False)
+    labels, texts = read_labeled_csv(SAMPLE, 14)
+    corpus = encode_file_to_corpus(texts, labels, 1)
+    train_tokens = set(dm.vocab.lookup_tokens(dm.splits["train"].ids.tolist()))
+    assert "<unk>" not in train_tokens  # every train token is in the vocabulary
+    val_tokens = dm.vocab.lookup_tokens(dm.splits["val"].ids.tolist())
+    assert "<unk>" in val_tokens, "words seen only outside train map to <unk>"
+    assert dm.vocab.itos[:2] == ["<unk>", "<pad>"]
+    assert len(corpus.itos) > len(dm.vocab) - 2
+
+
+def test_drop_unknown_removes_out_of_vocabulary_tokens(tmp_path):
+    keep = make_dm(tmp_path, drop_unknown=False)
+    drop = make_dm(tmp_path, drop_unknown=True)
+    unk = keep.vocab.unk_index
+    assert (keep.splits["val"].ids == unk).sum() > 0
+    assert (drop.splits["val"].ids == unk).sum() == 0
+    assert len(drop.splits["val"].ids) == len(keep.splits["val"].ids) - (keep.splits["val"].ids == unk).sum()
+
+
+def test_min_freq_max_size_and_bigrams(tmp_path):
+    base = make_dm(tmp_path)
+    small = make_dm(tmp_path, min_freq=3)
+    capped = make_dm(tmp_path, max_size=1000)
+    bigrams = make_dm(tmp_path, ngrams=2)
+    assert len(small.vocab) < len(base.vocab)
+    assert len(capped.vocab) == 1000
+    assert any(" " in t for t in bigrams.vocab.itos) and not any(" " in t for t in base.vocab.itos)
+
+
+def test_cache_hit_and_invalidation(tmp_path, caplog):
+    import logging
+
+    csv = tmp_path / "data.csv"
+    lines = Path(SAMPLE).read_text(encoding="utf-8").splitlines()[:300]
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="expkit"):
+        make_dm(tmp_path, train_path=str(csv))
+        assert "cache miss" in caplog.text
+        caplog.clear()
+        make_dm(tmp_path, train_path=str(csv), min_freq=2, split_seed=3)  # vocab/split settings: still a hit
+        assert "cache hit" in caplog.text
+        caplog.clear()
+        make_dm(tmp_path, train_path=str(csv), ngrams=2)  # tokenizer setting: a miss
+        assert "cache miss" in caplog.text
+        caplog.clear()
+        csv.write_text("\n".join(lines[:250]) + "\n", encoding="utf-8")  # changed file: a miss
+        make_dm(tmp_path, train_path=str(csv))
+        assert "cache miss" in caplog.text
+    assert not list((tmp_path / "cache").glob(".*tmp*")), "no temporary files left behind"
+
+
+def test_damaged_cache_is_rebuilt(tmp_path, caplog):
+    import logging
+
+    make_dm(tmp_path)
+    (cache_file,) = list((tmp_path / "cache").glob("*.npz"))
+    cache_file.write_bytes(b"garbage")
+    with caplog.at_level(logging.INFO, logger="expkit"):
+        dm = make_dm(tmp_path)
+    assert "unreadable" in caplog.text and len(dm.splits["train"]) > 0
+
+
+def _encode_in_process(args):
+    cache_dir, seed = args
+    dm = TextClassificationDataModule(train_path=SAMPLE, classes_path=CLASSES, cache_dir=cache_dir, split_seed=seed)
+    dm.setup("fit")
+    return int(dm.splits["train"].ids.sum()) if seed == 42 else len(dm.vocab)
+
+
+def test_concurrent_jobs_share_the_cache_safely(tmp_path):
+    cache_dir = str(tmp_path / "cache")
+    with mp.get_context("spawn").Pool(2) as pool:
+        results = pool.map(_encode_in_process, [(cache_dir, 42)] * 4)
+    assert len(set(results)) == 1
+    files = list(Path(cache_dir).iterdir())
+    assert len([f for f in files if f.suffix == ".npz" and not f.name.startswith(".")]) == 1
+    assert not [f for f in files if f.name.startswith(".")], "no half-written files"
+
+
+def test_bad_rows_name_file_and_line(tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text('1,"","fine row"\n99,"","label out of range"\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.csv:2: label 99 is outside 1..14"):
+        read_labeled_csv(csv, 14)
+    csv.write_text('1,"only two columns"\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.csv:1: expected 3 columns"):
+        read_labeled_csv(csv, 14)
+
+
+def test_titles_are_joined_with_content(tmp_path):
+    csv = tmp_path / "titled.csv"
+    csv.write_text('3,"Ada Lovelace","An English mathematician."\n', encoding="utf-8")
+    _, texts = read_labeled_csv(csv, 14)
+    assert texts == ["Ada Lovelace An English mathematician."]
+    _, content_only = read_labeled_csv(csv, 14, text_fields=["content"])
+    assert content_only == ["An English mathematician."]
+
+
+def test_bag_and_padded_batches(tmp_path):
+    dm = make_dm(tmp_path, batch_size=8)
+    ids, offsets, labels = next(iter(dm.train_dataloader()))
+    assert offsets.shape == labels.shape == (8,) and offsets[0] == 0 and ids.dtype == torch.int64
+    dm.set_batch_format("padded")
+    padded, lengths, labels = next(iter(dm.train_dataloader()))
+    assert padded.shape[0] == 8 and padded.shape[1] == int(lengths.max())
+    assert (padded[lengths.argmin(), int(lengths.min()):] == dm.pad_index).all()
+
+
+def test_encode_texts_matches_the_tokenizer(tmp_path):
+    dm = make_dm(tmp_path, drop_unknown=False)
+    ids, offsets = dm.encode_texts(["The album was released.", "Zzyzxqq"])
+    assert offsets.tolist() == [0, len(basic_english("The album was released."))]
+    assert dm.vocab.lookup_tokens(ids[:5].tolist()) == ["the", "album", "was", "released", "."]
+    assert ids[-1].item() == dm.vocab.unk_index
+
+
+@pytest.mark.parametrize("model_name", ["EmbeddingBagClassifier", "MeanMLPClassifier", "LSTMClassifier"])
+def test_each_model_forward_backward(tmp_path, model_name):
+    import expkit.models.text as models
+
+    dm = make_dm(tmp_path, batch_size=16)
+    net = getattr(models, model_name)(**dm.model_dims())
+    dm.set_batch_format(net.batch_format)
+    *inputs, labels = next(iter(dm.train_dataloader()))
+    logits = net(*inputs)
+    assert logits.shape == (16, 14)
+    torch.nn.functional.cross_entropy(logits, labels).backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_sparse_aware_gradient_clipping():
+    from expkit.tasks.base import clip_grad_norm
+
+    emb = torch.nn.EmbeddingBag(50, 4, sparse=True)
+    fc = torch.nn.Linear(4, 2)
+    out = fc(emb(torch.tensor([1, 2, 2, 3]), torch.tensor([0, 2])))
+    out.sum().backward()
+    assert emb.weight.grad.is_sparse
+    params = list(emb.parameters()) + list(fc.parameters())
+    total = clip_grad_norm(params, 0.1)
+    assert total > 0.1
+    norms = [p.grad.coalesce().values().norm() if p.grad.is_sparse else p.grad.norm() for p in params]
+    assert torch.linalg.vector_norm(torch.stack(norms)).item() == pytest.approx(0.1, rel=1e-3)
+
+
+def test_vocab_state_round_trips_through_a_checkpoint(tmp_path):
+    dm = make_dm(tmp_path)
+    state = dm.state_dict()
+    torch.save({"dm": state}, tmp_path / "x.ckpt")
+    loaded = torch.load(tmp_path / "x.ckpt", weights_only=True)["dm"]
+    fresh = TextClassificationDataModule(train_path=None, classes_path=None)
+    fresh.load_state_dict(loaded)
+    assert fresh.vocab == dm.vocab and fresh.class_names == dm.class_names
+    assert isinstance(fresh.vocab, Vocab)
+    docs = map_to_vocab(encode_file_to_corpus(["a film"], np.zeros(1, dtype=np.int64), 1), fresh.vocab, True)
+    assert len(docs.ids) == 2
