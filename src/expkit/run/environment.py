@@ -45,7 +45,7 @@ def environment_record() -> dict[str, Any]:
         device["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         device["cuda_version"] = torch.version.cuda
     return {
-        "command": sys.argv,
+        "command": list(getattr(sys, "orig_argv", sys.argv)),
         "python": sys.version.split()[0],
         "packages": versions,
         "platform": platform.platform(),

@@ -1,0 +1,209 @@
+"""Sweeps, TensorBoard hparams, reproduce and resume, through the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import read_metrics, read_scalars, run_cli
+
+FAST = ["experiment=regression", "data.n_samples=400", "trainer.max_epochs=3"]
+
+
+def sweep_dirs(cwd: Path, experiment: str = "regression") -> list[Path]:
+    root = cwd / "outputs" / experiment / "multirun"
+    return sorted(root.iterdir()) if root.is_dir() else []
+
+
+def test_basic_sweep_2x2_writes_four_runs_and_a_summary(workdir):
+    result = run_cli("train", "-m", *FAST, "optimizer.lr=0.05,0.3", "data.noise=0,0.1", cwd=workdir)
+    assert result.returncode == 0, result.output
+    (sweep,) = sweep_dirs(workdir)
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [j.name.split("_", 1)[0] for j in jobs] == ["0", "1", "2", "3"]
+    assert "optimizer.lr=0.05" in jobs[0].name and "data.noise=0" in jobs[0].name
+    for job in jobs:
+        assert read_metrics(job)["status"] == "finished"
+        assert (job / "checkpoints" / "last.ckpt").is_file()
+    with open(sweep / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    best = [float(r["best"]) for r in rows]
+    assert best == sorted(best), "sorted by the monitored metric (val/loss, lower first)"
+    assert (sweep / "summary.md").read_text().startswith("|")
+    assert "Sweep summary" in result.stdout
+
+
+def test_failed_job_is_listed_and_does_not_stop_the_others(workdir):
+    result = run_cli("train", "-m", *FAST, "optimizer.lr=0.1,-1", cwd=workdir)
+    assert result.returncode == 1
+    (sweep,) = sweep_dirs(workdir)
+    with open(sweep / "summary.csv") as f:
+        statuses = sorted(r["status"] for r in csv.DictReader(f))
+    assert statuses == ["failed", "finished"]
+    assert "failed" in result.stderr
+
+
+def test_joblib_launcher_runs_two_jobs_in_parallel(workdir):
+    result = run_cli("train", "-m", *FAST, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                     "optimizer.lr=0.05,0.3", "data.num_workers=2", cwd=workdir)
+    assert result.returncode == 0, result.output
+    (sweep,) = sweep_dirs(workdir)
+    jobs = [p for p in sweep.iterdir() if p.is_dir()]
+    assert len(jobs) == 2
+    pids = {read_metrics(j)["pid"] for j in jobs}
+    assert len(pids) == 2 and os.getpid() not in pids, "each job ran in its own worker process"
+    for job in jobs:
+        assert yaml.safe_load((job / ".hydra" / "resolved.yaml").read_text())["data"]["num_workers"] == 0
+    assert (sweep / "summary.csv").is_file()
+
+
+def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
+    args = ["train", "experiment=regression", "hparams_search=regression_optuna", "data.n_samples=400",
+            "trainer.max_epochs=3"]
+    result = run_cli(*args, "hydra.sweeper.n_trials=3", cwd=workdir)
+    assert result.returncode == 0, result.output
+    (sweep,) = sweep_dirs(workdir)
+    best = yaml.safe_load((sweep / "optuna_best.yaml").read_text())
+    assert best["metric"] == "val/loss" and best["direction"] == "minimize"
+    assert best["n_trials"] == 3 and set(best["best_params"]) == {"optimizer", "optimizer.lr", "data.batch_size"}
+    assert (workdir / "outputs" / "regression" / "optuna" / "regression.db").is_file()
+    # Asking for 4 trials in all runs only the missing one.
+    again = run_cli(*args, "hydra.sweeper.n_trials=4", cwd=workdir)
+    assert again.returncode == 0, again.output
+    newest = sweep_dirs(workdir)[-1]
+    assert len([p for p in newest.iterdir() if p.is_dir()]) == 1
+    assert yaml.safe_load((newest / "optuna_best.yaml").read_text())["n_trials"] == 4
+
+
+def test_hparams_are_in_the_event_files(workdir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    result = run_cli("train", *FAST, "optimizer.lr=0.2", cwd=workdir)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    acc = EventAccumulator(str(run_dir / "tensorboard"))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")
+    session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = dict(session.session_start_info.hparams)
+    assert hparams["optimizer/lr"].number_value == pytest.approx(0.2)
+    assert hparams["optimizer/_target_"].string_value == "torch.optim.SGD"
+    assert hparams["seed"].number_value == 42
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    metric_tags = {m.name.tag for m in experiment.experiment.metric_infos}
+    assert {"val/loss", "test/loss"} <= metric_tags
+    assert "hp_metric" not in acc.Tags()["scalars"]
+    assert "lr-SGD" in acc.Tags()["scalars"]
+
+
+def test_environment_record(workdir):
+    result = run_cli("train", *FAST, "trainer=debug", cwd=workdir)
+    (run_dir,) = result.run_dirs()
+    env = json.loads((run_dir / "environment.json").read_text())
+    assert {"torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy"} <= set(env["packages"])
+    assert env["python"] == sys.version.split()[0]
+    assert "train" in env["command"]
+    assert env["git"] is None or len(env["git"]["commit"]) == 40
+
+
+@pytest.mark.parametrize("experiment,extra", [
+    ("regression", ["data.n_samples=400", "trainer.max_epochs=3"]),
+    ("dbpedia_sample", ["trainer.max_epochs=1", "trainer.limit_train_batches=15", "paths.cache_dir=cache"]),
+])
+def test_reproduce_is_exact_on_cpu(workdir, experiment, extra):
+    first = run_cli("train", f"experiment={experiment}", "deterministic=true", "trainer=cpu", *extra, cwd=workdir)
+    assert first.returncode == 0, first.output
+    (run_dir,) = first.run_dirs(experiment)
+    # Today's conf/ may change after the run: reproduce must use the snapshot, not conf/.
+    again = run_cli("reproduce", str(run_dir), "--check", cwd=workdir)
+    assert again.returncode == 0, again.output
+    assert "abs diff" in again.stdout
+    runs = first.run_dirs(experiment)
+    assert len(runs) == 2
+    original, reproduced = read_metrics(runs[0]), read_metrics(runs[1])
+    for key in original:
+        if key.startswith(("val/", "test/", "train/")):
+            assert original[key] == reproduced[key], key
+
+
+def test_reproduce_check_fails_when_metrics_differ(workdir):
+    first = run_cli("train", *FAST, cwd=workdir)
+    (run_dir,) = first.run_dirs()
+    again = run_cli("reproduce", str(run_dir), "seed=1", "--check", cwd=workdir)
+    assert again.returncode == 1
+    assert "differ" in again.stdout
+
+
+def _interrupt_after_first_epoch(cwd: Path, args: list[str]) -> Path:
+    proc = subprocess.Popen([sys.executable, "-m", "expkit", "train", *args], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    metrics_files: list[Path] = []
+    while time.time() < deadline:
+        metrics_files = list((cwd / "outputs").glob("*/*/metrics.json"))
+        if metrics_files and json.loads(metrics_files[0].read_text() or "{}").get("epochs_done", 0) >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    return metrics_files[0].parent
+
+
+def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
+    # Slow epochs (many small batches) so the interrupt lands mid-training.
+    args = ["experiment=regression", "deterministic=true", "trainer=cpu", "data.n_samples=20000",
+            "data.batch_size=8", "trainer.max_epochs=4", "trainer.log_every_n_steps=50"]
+    full_dir = tmp_path / "full"
+    full_dir.mkdir()
+    full = run_cli("train", *args, cwd=full_dir)
+    assert full.returncode == 0, full.output
+    (full_run,) = full.run_dirs()
+
+    cut_dir = tmp_path / "cut"
+    cut_dir.mkdir()
+    run_dir = _interrupt_after_first_epoch(cut_dir, args)
+    interrupted = read_metrics(run_dir)
+    assert interrupted["status"] == "interrupted", interrupted
+    assert interrupted["epochs_done"] < 4
+    resumed = run_cli("resume", str(run_dir), cwd=cut_dir)
+    assert resumed.returncode == 0, resumed.output
+    assert len(list((cut_dir / "outputs" / "regression").iterdir())) == 1, "resumed in the same folder"
+
+    a, b = read_metrics(full_run), read_metrics(run_dir)
+    assert b["status"] == "finished" and b["epochs_done"] == 4
+    for key in ("train/loss", "val/loss", "val/mae", "test/loss", "test/mae", "best_score"):
+        assert a[key] == b[key], key
+    sa, sb = read_scalars(full_run), read_scalars(run_dir)
+    for tag in ("train/loss", "val/loss"):
+        steps_a = [s for s, _ in sa[tag]]
+        steps_b = [s for s, _ in sb[tag]]
+        assert steps_b == steps_a, f"{tag}: no duplicated or missing steps"
+        assert [v for _, v in sb[tag]] == pytest.approx([v for _, v in sa[tag]], rel=1e-6)
+
+
+def test_resume_extends_a_finished_run(workdir):
+    first = run_cli("train", *FAST, cwd=workdir)
+    (run_dir,) = first.run_dirs()
+    extended = run_cli("resume", str(run_dir), "trainer.max_epochs=5", cwd=workdir)
+    assert extended.returncode == 0, extended.output
+    metrics = read_metrics(run_dir)
+    assert metrics["epochs_done"] == 5 and metrics["status"] == "finished"
+    assert len(read_scalars(run_dir)["val/loss"]) == 5
+    assert "trainer.max_epochs=5" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_resume_refuses_a_folder_that_is_not_a_run(workdir):
+    result = run_cli("resume", str(workdir), cwd=workdir)
+    assert result.returncode == 2
+    assert "not an expkit run folder" in result.stderr and "Traceback" not in result.output
