@@ -104,10 +104,12 @@ def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
 
     sparse = [name for name, m in net.named_modules() if getattr(m, "sparse", False)]
     capable = (torch.optim.SGD, torch.optim.SparseAdam, torch.optim.Adagrad)
-    if sparse and not (isinstance(optimizer.func, type) and issubclass(optimizer.func, capable)):
+    func = optimizer.func
+    takes_sparse = isinstance(func, type) and (issubclass(func, capable) or getattr(func, "supports_sparse_gradients", False))
+    if sparse and not takes_sparse:
         raise ConfigError(
             f"{config_source('model')}: the model's {', '.join(sparse)} has sparse gradients (model.sparse=true), "
-            f"which {optimizer.func.__name__} cannot update. Use optimizer=sgd, or set model.sparse=false "
+            f"which {func.__name__} cannot update. Use optimizer=lazy_adam or optimizer=sgd, or set model.sparse=false "
             "(dense gradients are much slower with a large vocabulary)."
         )
 

@@ -45,7 +45,8 @@ def run_job(cfg: Any) -> dict[str, Any]:
     try:
         extra_callbacks = []
         if multirun:
-            from expkit.run.sweep import OptunaPruning, adapt_to_launcher
+            from expkit.run.pruning import OptunaPruning
+            from expkit.run.sweep import adapt_to_launcher
 
             adapt_to_launcher(cfg, str(hydra_cfg.launcher.get("_target_", "")), hydra_cfg.job.num)
             if cfg.get("optuna_trial"):

@@ -1,4 +1,7 @@
-"""What the jobs of a sweep need: launcher-specific fixes, Optuna pruning, the sweep summary."""
+"""What the jobs of a sweep need: launcher-specific fixes and the sweep summary.
+
+Imported by Hydra at start-up (the summary callback), so it must not import torch or Lightning.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
 
@@ -35,28 +37,6 @@ def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> No
             device = job_num % torch.cuda.device_count()
             cfg.trainer.devices = [device]
             log.info("joblib launcher: job %d on GPU %d", job_num, device)
-
-
-class OptunaPruning(pl.Callback):
-    """Reports the monitored metric to an Optuna trial each epoch; stops the run if it is pruned."""
-
-    def __init__(self, storage: str, study: str, number: int, metric: str, warmup: int = 1) -> None:
-        import optuna
-
-        loaded = optuna.load_study(study_name=study, storage=storage)
-        trial_id = next(t._trial_id for t in loaded.get_trials(deepcopy=False) if t.number == number)
-        self.trial = optuna.trial.Trial(loaded, trial_id)
-        self.metric, self.warmup = metric, warmup
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        import optuna
-
-        if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
-            return
-        epoch = trainer.current_epoch
-        self.trial.report(float(trainer.callback_metrics[self.metric]), step=epoch)
-        if epoch + 1 >= self.warmup and self.trial.should_prune():
-            raise optuna.TrialPruned(f"trial {self.trial.number} pruned at epoch {epoch + 1}")
 
 
 def is_pruned(error: BaseException) -> bool:

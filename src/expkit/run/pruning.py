@@ -1,0 +1,27 @@
+"""Optuna pruning for a sweep job: a Lightning callback reporting to the job's trial."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+
+
+class OptunaPruning(pl.Callback):
+    """Reports the monitored metric to an Optuna trial each epoch; stops the run if it is pruned."""
+
+    def __init__(self, storage: str, study: str, number: int, metric: str, warmup: int = 1) -> None:
+        import optuna
+
+        loaded = optuna.load_study(study_name=study, storage=storage)
+        trial_id = next(t._trial_id for t in loaded.get_trials(deepcopy=False) if t.number == number)
+        self.trial = optuna.trial.Trial(loaded, trial_id)
+        self.metric, self.warmup = metric, warmup
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        import optuna
+
+        if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
+            return
+        epoch = trainer.current_epoch
+        self.trial.report(float(trainer.callback_metrics[self.metric]), step=epoch)
+        if epoch + 1 >= self.warmup and self.trial.should_prune():
+            raise optuna.TrialPruned(f"trial {self.trial.number} pruned at epoch {epoch + 1}")
