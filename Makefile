@@ -21,7 +21,7 @@ train: setup
 	$(BIN)/expkit train $(ARGS)
 
 test: setup
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n 2 $(ARGS)
 
 bench: setup
 	$(BIN)/python -m pip install -q -e ".[bench]"

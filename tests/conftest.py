@@ -12,6 +12,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The suite runs two pytest workers on two cores (pytest -n 2): every torch process keeps to one
+# thread, or OpenMP's spinning threads slow each other down by 10x.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+os.environ.update(THREAD_ENV)
+
 
 class CLIResult:
     def __init__(self, proc: subprocess.CompletedProcess, cwd: Path) -> None:
@@ -31,7 +36,7 @@ class CLIResult:
 
 def run_cli(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None) -> CLIResult:
     """`python -m expkit ARGS` in `cwd`, as a user would type it."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **THREAD_ENV, **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     proc = subprocess.run(
         [sys.executable, "-m", "expkit", *args],

@@ -226,7 +226,7 @@ class TextClassificationDataModule(pl.LightningDataModule):
         drop_unknown: bool = True,
         batch_size: int = 64,
         eval_batch_size: int | None = None,
-        max_length: int = 256,
+        max_length: int = 128,
         num_workers: int = 0,
         cache_dir: str = ".cache/expkit",
     ) -> None:
