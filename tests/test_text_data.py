@@ -211,3 +211,15 @@ def test_vocab_state_round_trips_through_a_checkpoint(tmp_path):
     assert isinstance(fresh.vocab, Vocab)
     docs = map_to_vocab(encode_file_to_corpus(["a film"], np.zeros(1, dtype=np.int64), 1), fresh.vocab, True)
     assert len(docs.ids) == 2
+
+
+def test_corpus_encoding_is_lossless():
+    from expkit.text.encode import encode_new_vocabulary
+    from expkit.text.tokenizer import ngrams
+
+    texts = ["Hello, world! Hello again.", "", "A (small) test; of: things."]
+    ids, offsets, itos = encode_new_vocabulary(texts, ngrams=2)
+    for i, text in enumerate(texts):
+        tokens = [itos[j] for j in ids[offsets[i]:offsets[i + 1]]]
+        assert tokens == ngrams(basic_english(text), 2)
+    assert len(itos) == len(set(itos))

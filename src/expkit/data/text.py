@@ -28,7 +28,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSample
 from expkit.data.sampling import EpochShuffleSampler
 from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
 from expkit.errors import ConfigError
-from expkit.text.tokenizer import basic_english, ngrams as make_ngrams
+from expkit.text.encode import encode_corpus, encode_new_vocabulary
 from expkit.text.vocab import Vocab
 
 log = logging.getLogger("expkit")
@@ -69,21 +69,8 @@ class EncodedCorpus:
 
 def encode_file_to_corpus(texts: Sequence[str], labels: np.ndarray, ngrams: int) -> EncodedCorpus:
     """Tokenize every text and number each distinct token in order of first appearance."""
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    chunks: list[np.ndarray] = []
-    lengths = np.empty(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        tokens = basic_english(text)
-        if ngrams > 1:
-            tokens = make_ngrams(tokens, ngrams)
-        ids = [setdefault(t, len(index)) for t in tokens]
-        lengths[i] = len(ids)
-        chunks.append(np.asarray(ids, dtype=np.int32))
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int32)
-    return EncodedCorpus(EncodedDocs(flat, offsets, labels), list(index))
+    ids, offsets, itos = encode_new_vocabulary(texts, ngrams)
+    return EncodedCorpus(EncodedDocs(ids, offsets, labels), itos)
 
 
 def file_digest(path: Path) -> str:
@@ -330,8 +317,8 @@ class TextClassificationDataModule(pl.LightningDataModule):
 
     def encode_texts(self, texts: Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Model inputs for new texts, with this run's vocabulary (no labels)."""
-        corpus = encode_file_to_corpus(list(texts), np.zeros(len(texts), dtype=np.int64), self.ngrams)
-        docs = map_to_vocab(corpus, self.vocab, self.drop_unknown)
+        ids, offsets = encode_corpus(list(texts), self.vocab, self.ngrams, self.drop_unknown)
+        docs = EncodedDocs(ids, offsets, np.zeros(len(texts), dtype=np.int64))
         return to_batch(docs, self.batch_format, self.pad_index, self.max_length)[:-1]
 
     # -- checkpoint --------------------------------------------------------------------------

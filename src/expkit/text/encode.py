@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from itertools import chain, islice, repeat
 from typing import Iterable, Iterator
 
@@ -77,3 +77,27 @@ def encode_corpus(
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     return np.concatenate(id_parts), offsets
+
+
+def encode_new_vocabulary(texts: Iterable[str], ngrams: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Encode documents while numbering every distinct token in order of first appearance.
+
+    Returns (ids, offsets, itos) with `itos[ids[k]]` the k-th token: a lossless encoding of the
+    corpus from which any vocabulary (counts of any subset of documents, `min_freq`, `max_size`)
+    can be derived later with numpy alone, without tokenizing again.
+    """
+    index: dict[str, int] = defaultdict()
+    # A missing token gets the next id: the factory runs before the key is inserted.
+    index.default_factory = index.__len__  # type: ignore[attr-defined]
+    lookup = index.__getitem__
+    id_parts: list[np.ndarray] = []
+    length_parts: list[np.ndarray] = []
+    for chunk in _tokenized_chunks(texts, ngrams):
+        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+        id_parts.append(np.fromiter(map(lookup, chain.from_iterable(chunk)), dtype=np.int32, count=int(lengths.sum())))
+        length_parts.append(lengths)
+    offsets = np.zeros(sum(map(len, length_parts)) + 1, dtype=np.int64)
+    if length_parts:
+        np.cumsum(np.concatenate(length_parts), out=offsets[1:])
+    ids = np.concatenate(id_parts) if id_parts else np.empty(0, dtype=np.int32)
+    return ids, offsets, list(index)
