@@ -6,9 +6,9 @@ from typing import Sequence
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
-from expkit.data.sampling import EpochShuffleSampler
+from expkit.data.sampling import IndexBatchSampler, TensorBatches
 from expkit.errors import ConfigError
 
 
@@ -58,7 +58,7 @@ class RegressionDataModule(pl.LightningDataModule):
         self.x_low, self.x_high = x_low, x_high
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.batch_size, self.num_workers, self.data_seed = batch_size, num_workers, data_seed
-        self.splits: dict[str, TensorDataset] = {}
+        self.splits: dict[str, TensorBatches] = {}
 
     def model_dims(self) -> dict[str, int]:
         """Sizes the network needs: the number of input features."""
@@ -81,14 +81,14 @@ class RegressionDataModule(pl.LightningDataModule):
         n_test = round(self.n_samples * self.test_fraction)
         n_train = self.n_samples - n_val - n_test
         bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, self.n_samples)}
-        self.splits = {name: TensorDataset(x[a:b], y[a:b]) for name, (a, b) in bounds.items()}
+        self.splits = {name: TensorBatches(x[a:b], y[a:b]) for name, (a, b) in bounds.items()}
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.splits[split]
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
-            sampler=EpochShuffleSampler(len(dataset)) if shuffle else None,
+            sampler=IndexBatchSampler(len(dataset), self.batch_size, shuffle),
+            batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

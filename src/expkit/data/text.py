@@ -23,9 +23,9 @@ from typing import Any, Sequence
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
+from torch.utils.data import DataLoader, Dataset
 
-from expkit.data.sampling import EpochShuffleSampler
+from expkit.data.sampling import IndexBatchSampler
 from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
 from expkit.errors import ConfigError
 from expkit.text.encode import encode_corpus, encode_new_vocabulary
@@ -277,8 +277,7 @@ class TextClassificationDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = EncodedDataset(self.splits[split], self.batch_format, self.pad_index, self.max_length)
-        base = EpochShuffleSampler(len(dataset)) if train else SequentialSampler(dataset)
-        sampler = BatchSampler(base, self.batch_size if train else self.eval_batch_size, drop_last=False)
+        sampler = IndexBatchSampler(len(dataset), self.batch_size if train else self.eval_batch_size, shuffle=train)
         return DataLoader(
             dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

@@ -47,7 +47,7 @@ class ClassificationTask(Task):
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         *inputs, labels = batch
         loss = F.cross_entropy(self.net(*inputs), labels, label_smoothing=self.label_smoothing)
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(labels))
+        self.log_train_loss(loss, len(labels))
         return loss
 
     def _evaluate(self, batch: Sequence[torch.Tensor], stage: str) -> torch.Tensor:
