@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from expkit.data.sampling import IndexBatchSampler
 from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
 from expkit.errors import ConfigError
+from expkit.run.files import atomic_open
 from expkit.text.encode import encode_corpus, encode_new_vocabulary
 from expkit.text.vocab import Vocab
 
@@ -118,18 +117,10 @@ class CorpusCache:
         return EncodedCorpus(docs, itos)
 
     def _write(self, file: Path, corpus: EncodedCorpus) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
         itos = np.frombuffer("\n".join(corpus.itos).encode("utf-8"), dtype=np.uint8)
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=f".{file.stem}.", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, ids=corpus.docs.ids, offsets=corpus.docs.offsets, labels=corpus.docs.labels, itos=itos)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Concurrent jobs may both encode; each renames a complete file into place.
+        with atomic_open(file, "wb") as f:
+            np.savez(f, ids=corpus.docs.ids, offsets=corpus.docs.offsets, labels=corpus.docs.labels, itos=itos)
 
 
 def corpus_counts(corpus: EncodedCorpus, rows: np.ndarray) -> dict[str, int]:
