@@ -105,6 +105,10 @@ def test_hparams_are_in_the_event_files(workdir):
     assert {"val/loss", "test/loss"} <= metric_tags
     assert "hp_metric" not in acc.Tags()["scalars"]
     assert "lr-SGD" in acc.Tags()["scalars"]
+    assert "config/text_summary" in acc.Tags()["tensors"]
+    (config_text,) = acc.Tensors("config/text_summary")
+    assert b"optimizer" in config_text.tensor_proto.string_val[0]
+    assert "val/predictions" in acc.Tags()["images"]
 
 
 def test_environment_record(workdir):

@@ -46,7 +46,9 @@ def train(
     )
 
     if rank_zero_only.rank == 0:
-        write_text_atomic(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+        resolved_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+        write_text_atomic(run_dir / RESOLVED_CONFIG, resolved_yaml)
+        _log_config_text(loggers, resolved_yaml)
         from expkit.run.environment import environment_record
 
         write_json_atomic(run_dir / ENVIRONMENT_FILE, environment_record())
@@ -72,6 +74,16 @@ def checkpoint_step(ckpt_path: str | None) -> int | None:
     from expkit.run.loading import load_checkpoint
 
     return int(load_checkpoint(Path(ckpt_path)).get("global_step", 0))
+
+
+def _log_config_text(loggers: list[Any], resolved_yaml: str) -> None:
+    """The composed config in TensorBoard's TEXT tab (indented: rendered as a code block)."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    text = "\n".join("    " + line for line in resolved_yaml.splitlines())
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_text("config", text, global_step=0)
 
 
 def _log_hparams(task: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:
