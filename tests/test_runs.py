@@ -22,7 +22,7 @@ from conftest import read_metrics, run_cli
 def real_run(tmp_path_factory) -> tuple[Path, Path]:
     """One real `expkit train` run (the only slow step of this module): (cwd, run folder)."""
     cwd = tmp_path_factory.mktemp("real")
-    result = run_cli("train", "experiment=regression", "trainer=debug", "trainer.max_epochs=2", cwd=cwd)
+    result = run_cli("train", "experiment=regression", "trainer=debug", "trainer.max_epochs=2", "trainer.max_steps=-1", cwd=cwd)
     assert result.returncode == 0, result.output
     (run_dir,) = result.run_dirs("regression")
     return cwd, run_dir
@@ -130,7 +130,7 @@ def test_the_real_run_is_one_row(real_run):
     (row,) = runs_json(cwd=cwd)
     assert list(row) == FIELDS
     assert row["experiment"] == "regression"
-    assert row["overrides"] == "experiment=regression trainer=debug trainer.max_epochs=2"
+    assert row["overrides"] == "experiment=regression trainer=debug trainer.max_epochs=2 trainer.max_steps=-1"
     assert row["status"] == "finished"
     assert row["monitor"] == "val/loss"
     # trainer=debug writes no checkpoint, hence no best_score: the final val/loss stands in.
