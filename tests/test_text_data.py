@@ -223,3 +223,29 @@ def test_corpus_encoding_is_lossless():
         tokens = [itos[j] for j in ids[offsets[i]:offsets[i + 1]]]
         assert tokens == ngrams(basic_english(text), 2)
     assert len(itos) == len(set(itos))
+
+
+def test_split_selection_and_unknown_dropping_handle_empty_documents():
+    from expkit.data.text import EncodedDocs
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 5, size=3000)
+    lengths[[0, 1, -1]] = 0  # empty documents at both ends
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    docs = EncodedDocs(rng.integers(0, 50, size=offsets[-1]).astype(np.int32), offsets, np.arange(3000))
+    rows = np.sort(rng.choice(3000, size=2000, replace=False))
+    by_mask = docs.select(rows)  # a large sorted selection takes the token-mask path
+    by_position = EncodedDocs(docs.ids, docs.offsets, docs.labels).select(rows[::-1])  # positions
+    for i, row in enumerate(rows):
+        expected = docs.ids[offsets[row]:offsets[row + 1]].tolist()
+        assert by_mask.ids[by_mask.offsets[i]:by_mask.offsets[i + 1]].tolist() == expected
+        j = len(rows) - 1 - i
+        assert by_position.ids[by_position.offsets[j]:by_position.offsets[j + 1]].tolist() == expected
+
+    vocab = Vocab(["<unk>", "<pad>"] + [str(i) for i in range(0, 50, 2)])  # odd ids are unknown
+    from expkit.data.text import EncodedCorpus
+
+    mapped = map_to_vocab(EncodedCorpus(docs, [str(i) for i in range(50)]), vocab, drop_unknown=True)
+    for i in range(3000):
+        kept = [t for t in docs.ids[offsets[i]:offsets[i + 1]].tolist() if t % 2 == 0]
+        assert vocab.lookup_tokens(mapped.ids[mapped.offsets[i]:mapped.offsets[i + 1]].tolist()) == [str(t) for t in kept]
