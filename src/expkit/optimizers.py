@@ -53,10 +53,14 @@ class LazyAdam(torch.optim.Optimizer):
                     rows, values = grad.indices()[0], grad.values()
                     if group["weight_decay"]:
                         values = values + group["weight_decay"] * p[rows]
-                    m_rows = m[rows].mul_(beta1).add_(values, alpha=1 - beta1)
-                    v_rows = v[rows].mul_(beta2).addcmul_(values, values, value=1 - beta2)
-                    m[rows], v[rows] = m_rows, v_rows
-                    p.index_add_(0, rows, m_rows.div_(v_rows.sqrt_().add_(group["eps"])), alpha=-step_size)
+                    # Coalesced rows are unique: index_select/index_copy_ are several times faster
+                    # than advanced indexing and index_add_ here.
+                    m_rows = m.index_select(0, rows).mul_(beta1).add_(values, alpha=1 - beta1)
+                    v_rows = v.index_select(0, rows).mul_(beta2).addcmul_(values, values, value=1 - beta2)
+                    m.index_copy_(0, rows, m_rows)
+                    v.index_copy_(0, rows, v_rows)
+                    update = m_rows.div_(v_rows.sqrt_().add_(group["eps"]))
+                    p.index_copy_(0, rows, p.index_select(0, rows).add_(update, alpha=-step_size))
                 else:
                     grad = p.grad
                     if group["weight_decay"]:
