@@ -159,3 +159,42 @@ def test_predict_compiled(sample_run):
     a = json.loads(plain.stdout.splitlines()[-1])["predictions"][0]
     b = json.loads(compiled.stdout.splitlines()[-1])["predictions"][0]
     assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-4)
+
+
+def test_full_dataset_experiment_downloads_from_a_local_server(tmp_path):
+    """experiment=dbpedia end to end: download (127.0.0.1), verify, extract, train, test."""
+    import functools
+    import hashlib
+    import http.server
+    import tarfile
+    import threading
+
+    from expkit.data.text_files import packaged_data_path
+
+    rows = Path(packaged_data_path("dbpedia_sample/sample.csv")).read_text(encoding="utf-8").splitlines()
+    src = tmp_path / "src" / "dbpedia_csv"
+    src.mkdir(parents=True)
+    (src / "train.csv").write_text("\n".join(rows[:1500]) + "\n", encoding="utf-8")
+    (src / "test.csv").write_text("\n".join(rows[1500:1800]) + "\n", encoding="utf-8")
+    (src / "classes.txt").write_text(Path(packaged_data_path("dbpedia_sample/classes.txt")).read_text())
+    served = tmp_path / "served"
+    served.mkdir()
+    archive = served / "dbpedia_csv.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src, arcname="dbpedia_csv")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/dbpedia_csv.tar.gz"
+        result = run_cli("train", "experiment=dbpedia", f"data.url={url}", f"data.md5={md5}", "trainer=debug",
+                         "paths.data_dir=data", "paths.cache_dir=cache", cwd=tmp_path)
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.output
+    assert (tmp_path / "data" / "dbpedia_csv" / "train.csv").is_file()
+    (run_dir,) = result.run_dirs("dbpedia")
+    assert read_metrics(run_dir)["status"] == "finished"
+    # A stratified 95/5 split of train.csv; test.csv is the test split.
+    assert "Data: train 1426, val 74, test 300 rows" in result.output
