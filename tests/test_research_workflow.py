@@ -156,7 +156,12 @@ def _interrupt_after_first_epoch(cwd: Path, args: list[str]) -> Path:
     metrics_files: list[Path] = []
     while time.time() < deadline:
         metrics_files = list((cwd / "outputs").glob("*/*/metrics.json"))
-        if metrics_files and json.loads(metrics_files[0].read_text() or "{}").get("epochs_done", 0) >= 1:
+        # Lightning saves checkpoints after the other end-of-epoch hooks: wait for last.ckpt too.
+        if (
+            metrics_files
+            and json.loads(metrics_files[0].read_text() or "{}").get("epochs_done", 0) >= 1
+            and (metrics_files[0].parent / "checkpoints" / "last.ckpt").is_file()
+        ):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
