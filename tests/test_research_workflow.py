@@ -41,6 +41,10 @@ def test_basic_sweep_2x2_writes_four_runs_and_a_summary(workdir):
     assert best == sorted(best), "sorted by the monitored metric (val/loss, lower first)"
     assert (sweep / "summary.md").read_text().startswith("|")
     assert "Sweep summary" in result.stdout
+    # A sweep job is a run like any other: it can be extended in place.
+    extended = run_cli("resume", str(jobs[0]), "trainer.max_epochs=4", cwd=workdir)
+    assert extended.returncode == 0, extended.output
+    assert read_metrics(jobs[0])["epochs_done"] == 4
 
 
 def test_failed_job_is_listed_and_does_not_stop_the_others(workdir):
@@ -65,6 +69,15 @@ def test_joblib_launcher_runs_two_jobs_in_parallel(workdir):
     for job in jobs:
         assert yaml.safe_load((job / ".hydra" / "resolved.yaml").read_text())["data"]["num_workers"] == 0
     assert (sweep / "summary.csv").is_file()
+
+
+def test_dbpedia_search_space_composes(workdir):
+    result = run_cli("train", "hparams_search=dbpedia_optuna", "--cfg", "hydra", cwd=workdir)
+    assert result.returncode == 0, result.output
+    params = yaml.safe_load(result.stdout)["hydra"]["sweeper"]["params"]
+    for key in params:  # every searched key exists in the default experiment's config
+        check = run_cli("train", f"{key}=1", "--cfg", "job", cwd=workdir) if key != "optimizer.lr" else None
+        assert check is None or "not in struct" not in check.output, key
 
 
 def test_optuna_search_three_trials_continues_where_it_stopped(workdir):

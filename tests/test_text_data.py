@@ -249,3 +249,13 @@ def test_split_selection_and_unknown_dropping_handle_empty_documents():
     for i in range(3000):
         kept = [t for t in docs.ids[offsets[i]:offsets[i + 1]].tolist() if t % 2 == 0]
         assert vocab.lookup_tokens(mapped.ids[mapped.offsets[i]:mapped.offsets[i + 1]].tolist()) == [str(t) for t in kept]
+
+
+def test_csv_quirks_are_accepted_or_reported(tmp_path):
+    csv = tmp_path / "quirks.csv"
+    csv.write_bytes('\ufeff1,"","A company."\n\n2,"","A school."\n'.encode("utf-8"))
+    labels, texts = read_labeled_csv(csv, 14)  # BOM and a blank line are fine
+    assert labels.tolist() == [0, 1] and texts == ["A company.", "A school."]
+    csv.write_bytes(b'1,"","caf\xe9"\n')
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_labeled_csv(csv, 14)

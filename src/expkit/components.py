@@ -39,8 +39,11 @@ def instantiate_node(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
     from hydra.utils import instantiate
 
     node = OmegaConf.select(cfg, key)
-    if node is None or (isinstance(node, DictConfig) and "_target_" not in node):
-        raise ConfigError(f"{config_source(key)}: `{key}` needs a `_target_` (the class to build).")
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(
+            f"{config_source(key)}: `{key}` needs a `_target_` (the class to build), got {node!r}. "
+            f"Choose a config group option with `{key}=<option>` in `expkit train`, or set `{key}._target_`."
+        )
     try:
         obj = instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as err:

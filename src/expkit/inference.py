@@ -19,8 +19,8 @@ EXPORT_VOCAB = "vocab.txt"
 class TextClassifier:
     """A trained text classifier: its network, its text pipeline and its class names."""
 
-    def __init__(self, net: nn.Module, encoder: Any, class_names: Sequence[str]) -> None:
-        self.net = net.eval()
+    def __init__(self, net: nn.Module, encoder: Any, class_names: Sequence[str], device: Any = "cpu") -> None:
+        self.net = net.to(device).eval()
         self.encoder = encoder  # a TextClassificationDataModule with its vocabulary loaded
         self.class_names = list(class_names)
         self._forward = self.net
@@ -36,7 +36,7 @@ class TextClassifier:
         run = load_run(path, map_location=map_location)
         if not hasattr(run.datamodule, "encode_texts"):
             raise ExpkitError(f"{path} is not a text-classification run; `predict` needs one (e.g. experiment=dbpedia_sample).")
-        return cls(run.task.net, run.datamodule, run.datamodule.class_names)
+        return cls(run.task.net, run.datamodule, run.datamodule.class_names, device=map_location)
 
     @classmethod
     def from_export(cls, folder: Path, map_location: Any = "cpu") -> "TextClassifier":
@@ -56,7 +56,7 @@ class TextClassifier:
         net = instantiate({"_target_": config["architecture"], **config["model_args"]})
         device = torch.device(map_location) if isinstance(map_location, str) else map_location
         net.load_state_dict(load_file(folder / EXPORT_WEIGHTS, device=str(device)))
-        return cls(net, encoder, config["class_names"])
+        return cls(net, encoder, config["class_names"], device=device)
 
     def compile(self) -> None:
         """Run the network under `torch.compile` from now on."""

@@ -32,7 +32,8 @@ def train(
     check_config(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
-    datamodule.prepare_data()
+    if rank_zero_only.rank == 0:  # downloads happen once, as Lightning's own prepare_data would
+        datamodule.prepare_data()
     datamodule.setup("fit")
     task = build_task(cfg, datamodule)
     loggers = build_loggers(cfg, resume_step=checkpoint_step(ckpt_path))
@@ -51,7 +52,10 @@ def train(
         _log_config_text(loggers, resolved_yaml)
         from expkit.run.environment import environment_record
 
-        write_json_atomic(run_dir / ENVIRONMENT_FILE, environment_record())
+        env_file = run_dir / ENVIRONMENT_FILE
+        if ckpt_path and env_file.exists():  # a resumed run keeps its original record
+            env_file = run_dir / f"environment.resumed-{checkpoint_step(ckpt_path)}.json"
+        write_json_atomic(env_file, environment_record())
     record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode)
 
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -89,6 +93,8 @@ def _log_config_text(loggers: list[Any], resolved_yaml: str) -> None:
 def _log_hparams(task: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:
     from expkit.run.hparams import flatten_config, write_hparams
 
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+
     writer = task.tensorboard()
-    if writer is not None and metrics:
+    if rank_zero_only.rank == 0 and writer is not None and metrics:
         write_hparams(writer, flatten_config(cfg), metrics)

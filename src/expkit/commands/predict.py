@@ -27,9 +27,14 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     texts = list(args.texts)
     if args.file:
-        handle = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
-        with handle:
-            texts += [line.rstrip("\n") for line in handle if line.strip()]
+        from expkit.errors import ExpkitError
+
+        try:
+            handle = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+            with handle:
+                texts += [line.rstrip("\n") for line in handle if line.strip()]
+        except (OSError, UnicodeDecodeError) as err:
+            raise ExpkitError(f"Cannot read --file {args.file}: {err}") from None
     if not texts:
         parser().error("give texts to classify, or --file FILE")
     from expkit.errors import ExpkitError

@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
     print(f"Resuming {run_dir} from {last.name}")
     # Hydra would overwrite the run's snapshot with one for this command line; the run keeps its
     # own, extended below by the overrides.
-    run_from_snapshot(run_dir, [*args.overrides, f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"])
+    quoted = str(run_dir).replace("\\", "\\\\").replace("'", "\\'")  # sweep job folders hold '=' and ','
+    run_from_snapshot(run_dir, [*args.overrides, f"hydra.run.dir='{quoted}'", "hydra.output_subdir=null"])
     if args.overrides:
         overrides_file = run_dir / ".hydra" / "overrides.yaml"
         previous = OmegaConf.load(overrides_file) if overrides_file.is_file() else []

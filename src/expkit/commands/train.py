@@ -31,7 +31,9 @@ def run_job(cfg: Any) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from expkit.errors import ExpkitError
+    from omegaconf.errors import OmegaConfBaseException
+
+    from expkit.errors import ConfigError, ExpkitError
     from expkit.report import print_config_tree, print_metrics
     from expkit.run.record import RunRecord
     from expkit.training import train
@@ -39,10 +41,10 @@ def run_job(cfg: Any) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    if not multirun:
-        print_config_tree(cfg)
     log.info("Run folder: %s", run_dir)
     try:
+        if not multirun:
+            print_config_tree(cfg)
         extra_callbacks = []
         if multirun:
             from expkit.run.pruning import OptunaPruning
@@ -53,7 +55,9 @@ def run_job(cfg: Any) -> dict[str, Any]:
                 extra_callbacks.append(OptunaPruning(**cfg.optuna_trial))
         ckpt_path = RESUME_CHECKPOINT[0] if RESUME_CHECKPOINT and not multirun else None
         metrics = train(cfg, run_dir, ckpt_path=ckpt_path, extra_callbacks=extra_callbacks)
-    except ExpkitError as err:
+    except (ExpkitError, OmegaConfBaseException) as err:
+        if not isinstance(err, ExpkitError):  # a bad ${...} or a missing ??? value
+            err = ConfigError(f"config: {str(err).splitlines()[0]}. Fix the key on the command line or in its YAML file.")
         if multirun:
             RunRecord(run_dir).fail(err)
             log.error("Job failed: %s", err)

@@ -50,10 +50,25 @@ def read_labeled_csv(
     picks = [columns[f] for f in text_fields]
     labels: list[int] = []
     texts: list[str] = []
-    with open(path, encoding="utf-8", newline="") as f:
+    try:
+        _read_rows(path, num_classes, picks, labels, texts)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save the file as UTF-8.") from None
+    except csv.Error as err:
+        raise DataError(f"{path}: unreadable CSV ({err}); check quoting on the reported line.") from None
+    if not texts:
+        raise DataError(f"{path} has no rows.")
+    return np.asarray(labels, dtype=np.int64), texts
+
+
+def _read_rows(path: Path, num_classes: int, picks: list[int], labels: list[int], texts: list[str]) -> None:
+    # utf-8-sig: a byte-order mark written by spreadsheet programs is not part of the first label.
+    with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         for row in reader:
             line = reader.line_num
+            if not row:
+                continue  # blank lines (e.g. a trailing newline) carry no row
             if len(row) != 3:
                 raise DataError(
                     f"{path}:{line}: expected 3 columns label,\"title\",\"content\", found {len(row)}. "
@@ -70,9 +85,6 @@ def read_labeled_csv(
                 )
             labels.append(label - 1)
             texts.append(" ".join(row[i] for i in picks if row[i]))
-    if not texts:
-        raise DataError(f"{path} has no rows.")
-    return np.asarray(labels, dtype=np.int64), texts
 
 
 def stratified_split(

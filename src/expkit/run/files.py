@@ -24,6 +24,10 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates 0600 files; run files are as readable as any other file the user writes.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -40,5 +44,14 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 
 
 def read_json(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """A JSON object from `path`; a damaged file is an ExpkitError naming it."""
+    from expkit.errors import ExpkitError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ExpkitError(f"{path} is damaged ({err}); restore it or delete it.") from None
+    if not isinstance(data, dict):
+        raise ExpkitError(f"{path} does not hold a JSON object; restore it or delete it.")
+    return data

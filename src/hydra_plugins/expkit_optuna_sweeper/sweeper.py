@@ -30,7 +30,8 @@ def to_distribution(override: Override) -> Any:
         start, stop, step = value.start, value.stop, value.step
         if all(isinstance(x, int) for x in (start, stop, step)):
             return d.IntDistribution(int(start), int(stop) - 1, step=int(step))
-        return d.FloatDistribution(float(start), float(stop), step=float(step))
+        # Hydra's range() excludes stop, as Python's does.
+        return d.FloatDistribution(float(start), float(stop) - float(step), step=float(step))
     if isinstance(value, IntervalSweep):
         log_scale = "log" in value.tags
         if isinstance(value.start, int) and isinstance(value.end, int):
@@ -162,6 +163,8 @@ class ExpkitOptunaSweeper(Sweeper):
         if complete:
             summary.update(best_value=study.best_value, best_params=study.best_params, best_trial=study.best_trial.number)
         text = OmegaConf.to_yaml(OmegaConf.create(summary))
-        (sweep_dir / "optuna_best.yaml").write_text(text, encoding="utf-8")
+        from expkit.run.files import write_text_atomic
+
+        write_text_atomic(sweep_dir / "optuna_best.yaml", text)
         log.info("Optuna search done; best parameters in %s:\n%s", sweep_dir / "optuna_best.yaml", text)
         return summary
