@@ -38,15 +38,15 @@ def main(argv: list[str]) -> int:
     # own, extended below by the overrides.
     quoted = str(run_dir).replace("\\", "\\\\").replace("'", "\\'")  # sweep job folders hold '=' and ','
     run_from_snapshot(run_dir, [*args.overrides, f"hydra.run.dir='{quoted}'", "hydra.output_subdir=null"])
-    if args.overrides:
+    if args.overrides and train.LAST_RESULT:
+        # The snapshot becomes the config the run now has (Hydra applied the overrides, `+`/`~`
+        # included); overrides.yaml lists the run's overrides with the new ones replacing old ones.
+        write_text_atomic(run_dir / ".hydra" / "config.yaml", train.LAST_RESULT["config_yaml"])
         overrides_file = run_dir / ".hydra" / "overrides.yaml"
-        previous = OmegaConf.load(overrides_file) if overrides_file.is_file() else []
-        merged = [o for o in previous if o.split("=")[0] not in {a.split("=")[0] for a in args.overrides}]
-        write_text_atomic(overrides_file, OmegaConf.to_yaml(OmegaConf.create(merged + list(args.overrides))))
-        snapshot = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-        write_text_atomic(
-            run_dir / ".hydra" / "config.yaml",
-            OmegaConf.to_yaml(OmegaConf.merge(snapshot, OmegaConf.from_dotlist(list(args.overrides)))),
-        )
+        previous = list(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
+        key = lambda o: o.split("=", 1)[0].lstrip("+~")  # noqa: E731
+        replaced = {key(o) for o in args.overrides}
+        merged = [o for o in previous if key(o) not in replaced] + list(args.overrides)
+        write_text_atomic(overrides_file, OmegaConf.to_yaml(OmegaConf.create(merged)))
     metrics = train.LAST_RESULT.get("metrics", {})
     return 0 if metrics.get("status") == "finished" else 1

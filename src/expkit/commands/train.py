@@ -78,7 +78,9 @@ def run_job(cfg: Any) -> dict[str, Any]:
             log.exception("Job failed")
             return {"status": "failed"}
         raise
-    LAST_RESULT.update(run_dir=run_dir, metrics=metrics)
+    from omegaconf import OmegaConf
+
+    LAST_RESULT.update(run_dir=run_dir, metrics=metrics, config_yaml=OmegaConf.to_yaml(cfg))
     print_metrics(f"Final metrics ({metrics.get('status')})", metrics)
     best = metrics.get("best_checkpoint")
     log.info("Best checkpoint: %s", run_dir / best if best else "none (checkpointing off)")
