@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ def test_default_experiment_is_the_dbpedia_sample(sample_run):
         assert key in metrics, key
     assert metrics["test/acc"] > 0.3, "two short epochs already beat chance (1/14) by far"
     assert "cache miss" in result.output
+    if os.environ.get("EXPKIT_TEXT_ENCODER", "").lower() != "python":  # the C encoder was built and used
+        assert "with the C (expkit.text._basic_english) encoder" in result.output
+        assert json.loads((run_dir / "environment.json").read_text())["text_encoder"].startswith("C")
 
 
 def test_tensorboard_has_classification_curves_and_confusion_matrix(sample_run):

@@ -177,7 +177,16 @@ def _interrupt_after_first_epoch(cwd: Path, args: list[str]) -> Path:
         ):
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    # A SIGINT that lands while Python runs a finalizer (__del__) is printed and swallowed, which
+    # a real user would answer with a second Ctrl+C; so do that. Lightning ignores SIGINT once it
+    # has started its graceful shutdown, so repeats cannot cut the shutdown short.
+    for _ in range(20):
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=3)
+            break
+        except subprocess.TimeoutExpired:
+            continue
     proc.wait(timeout=60)
     return metrics_files[0].parent
 

@@ -27,7 +27,7 @@ from expkit.data.sampling import IndexBatchSampler
 from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
 from expkit.errors import ConfigError
 from expkit.run.files import atomic_open
-from expkit.text.encode import encode_corpus, encode_new_vocabulary
+from expkit.text.encode import ENCODER, encode_corpus, encode_new_vocabulary
 from expkit.text.vocab import Vocab
 
 log = logging.getLogger("expkit")
@@ -108,7 +108,7 @@ class CorpusCache:
                 return corpus
             except (OSError, ValueError, KeyError) as err:  # a damaged file is rebuilt, never trusted
                 log.warning("Encoded-text cache %s is unreadable (%s); re-encoding.", file, err)
-        log.info("Encoded-text cache miss: tokenizing %s ...", path)
+        log.info("Encoded-text cache miss: tokenizing %s with the %s encoder ...", path, ENCODER)
         labels, texts = read_labeled_csv(path, num_classes, text_fields)
         corpus = encode_file_to_corpus(texts, labels, ngrams)
         self._write(file, corpus)

@@ -34,6 +34,8 @@ def git_state(source_dir: Path) -> dict[str, Any] | None:
 def environment_record() -> dict[str, Any]:
     import torch
 
+    from expkit.text.encode import ENCODER
+
     versions = {}
     for name in PACKAGES:
         try:
@@ -52,5 +54,6 @@ def environment_record() -> dict[str, Any]:
         "machine": platform.machine(),
         "processor": platform.processor(),
         "device": device,
+        "text_encoder": ENCODER,
         "git": git_state(Path(__file__).resolve().parent),
     }
