@@ -7,7 +7,10 @@ import io
 import logging
 import socket
 import tarfile
+import subprocess
+import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,6 +84,7 @@ class State:
         self.ignore_range = False
         self.fail_first: int = 0  # answer 503 to this many requests first
         self.confirm: str | None = None  # None | "link" | "form" | "cookie" | "no-token"
+        self.seconds_per_body = 0.0  # send each body in 10 pieces over this long
         self.base = ""
         self.lock = threading.Lock()
 
@@ -189,6 +193,17 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                     206, data[start:], ctype, {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
                 )
                 return
+            if state.seconds_per_body:
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                step = -(-len(data) // 10)
+                for start in range(0, len(data), step):
+                    self.wfile.write(data[start : start + step])
+                    self.wfile.flush()
+                    time.sleep(state.seconds_per_body / 10)
+                return
             self.send_bytes(200, data, ctype)
 
     return Handler
@@ -239,6 +254,29 @@ def test_download_verify_and_extract(tmp_path, server, archive, caplog):
     assert (data_dir / "dbpedia_csv.tar.gz").read_bytes() == data
     assert len(server.requests) == 1 and server.ranges() == []
     assert "Downloading" in caplog.text  # stdout is not a TTY under pytest: plain log lines
+
+
+def test_concurrent_processes_download_once(tmp_path, server, archive):
+    # Two runs sharing a data_dir (e.g. two jobs of a sweep) start together: the second waits
+    # for the first's lock instead of writing the same .part file, then finds the folder.
+    data, md5 = archive
+    server.files["/dbpedia_csv.tar.gz"] = data
+    server.seconds_per_body = 2.0
+    data_dir = tmp_path / "data"
+    code = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout);"
+        "from expkit.data.dbpedia_files import ensure_dbpedia;"
+        f"print('FOLDER', ensure_dbpedia({str(data_dir)!r}, url={server.base + '/dbpedia_csv.tar.gz'!r}, "
+        f"md5={md5!r}, retries=1, timeout=10, backoff=0.001, progress=False))"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert all(f"FOLDER {data_dir / 'dbpedia_csv'}" in out for out in outputs), outputs
+    assert sum("Waiting for another expkit process" in out for out in outputs) == 1, outputs
+    assert len(server.requests) == 1, server.requests
+    assert_extracted(data_dir / "dbpedia_csv", data_dir)
 
 
 def test_second_call_needs_no_network(tmp_path, server, archive, dead_url):

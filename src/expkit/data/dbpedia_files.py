@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from expkit.errors import DataError
+from expkit.run.files import exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ DBPEDIA_URL = "https://drive.google.com/uc?export=download&id=0Bz8a_Dbh9QhbQ2Vic
 DBPEDIA_MD5 = "dca7b1ae12b1091090db52aa7ec5ca64"
 DBPEDIA_ARCHIVE = "dbpedia_csv.tar.gz"
 DBPEDIA_FOLDER = "dbpedia_csv"
+# Held while downloading/extracting, so concurrent runs sharing a data_dir fetch the data once.
+DBPEDIA_LOCK = "dbpedia_csv.lock"
 DBPEDIA_REQUIRED = ("train.csv", "test.csv")
 
 _USER_AGENT = "expkit-downloader/1.0 (+python urllib)"
@@ -624,12 +627,33 @@ def ensure_dbpedia(
     Uses `data_dir/dbpedia_csv/` if it has train.csv and test.csv (no network); otherwise
     extracts `data_dir/dbpedia_csv.tar.gz` after checking its MD5 (a mismatching archive the
     user put there is reported, never deleted); otherwise downloads the archive from `url`
-    (see `download_file`) first. Raises `DataError` with what to do when that fails.
+    (see `download_file`) first. Processes sharing `data_dir` take turns through the lock file
+    `data_dir/dbpedia_csv.lock`, so one downloads and the others find its folder. Raises
+    `DataError` with what to do when that fails.
     """
     data_dir = Path(os.path.abspath(os.path.expanduser(os.fspath(data_dir))))
     folder = data_dir / DBPEDIA_FOLDER
-    archive = data_dir / DBPEDIA_ARCHIVE
     if _has_dataset(folder):
+        return folder
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"Could not create the data folder {data_dir} ({exc.strerror or exc}) to download "
+            f"DBpedia into. Set paths.data_dir=... to a writable folder, or use "
+            "data=dbpedia_sample to train on the embedded 5,000-row sample."
+        ) from exc
+    waiting = f"Waiting for another expkit process that is fetching DBpedia into {data_dir} ..."
+    with exclusive_lock(data_dir / DBPEDIA_LOCK, waiting):
+        return _fetch_dbpedia(data_dir, url, md5, retries, timeout, backoff, progress)
+
+
+def _fetch_dbpedia(
+    data_dir: Path, url: str, md5: str | None, retries: int, timeout: float, backoff: float, progress: bool | None
+) -> Path:
+    folder = data_dir / DBPEDIA_FOLDER
+    archive = data_dir / DBPEDIA_ARCHIVE
+    if _has_dataset(folder):  # another process finished while this one waited for the lock
         return folder
 
     if archive.exists():
@@ -645,14 +669,6 @@ def ensure_dbpedia(
                     "data=dbpedia_sample to train on the embedded 5,000-row sample."
                 )
     else:
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DataError(
-                f"Could not create the data folder {data_dir} ({exc.strerror or exc}) to download "
-                f"DBpedia into. Set paths.data_dir=... to a writable folder, or use "
-                "data=dbpedia_sample to train on the embedded 5,000-row sample."
-            ) from exc
         try:
             download_file(url, archive, md5, retries=retries, timeout=timeout, backoff=backoff, progress=progress)
         except DownloadError as exc:

@@ -1,13 +1,17 @@
-"""Atomic file writes: a reader (or a crash) never sees half a file."""
+"""Atomic file writes (a reader, or a crash, never sees half a file) and an inter-process lock."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -55,3 +59,64 @@ def read_json(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ExpkitError(f"{path} does not hold a JSON object; restore it or delete it.")
     return data
+
+
+@contextmanager
+def exclusive_lock(path: str | Path, waiting: str) -> Iterator[bool]:
+    """Hold an exclusive lock on the file `path` for the block, across processes.
+
+    Another process holding it is waited for; `waiting` is logged once when that happens. The
+    operating system drops a lock when its holder exits, also on kill -9, so a stale lock file
+    never blocks anyone; on POSIX the holder also deletes the file when done (a waiter that then
+    holds the deleted file notices and locks the new one). Yields False (and locks nothing) when
+    `path` cannot be created, e.g. in a read-only folder: the caller's own writes would fail there
+    anyway, with their own message.
+    """
+    said = False
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            log.debug("No lock %s (%s); continuing without it", path, exc)
+            yield False
+            return
+        said = _lock_fd(fd, waiting, said)
+        try:
+            current = os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            current = False
+        if current:
+            break
+        os.close(fd)  # the holder we waited for deleted that file: lock the one now at `path`
+    try:
+        yield True
+    finally:
+        if os.name == "posix":
+            Path(path).unlink(missing_ok=True)
+        os.close(fd)  # releases the lock
+
+
+def _lock_fd(fd: int, waiting: str, said: bool) -> bool:
+    """Block until `fd` is locked; log `waiting` once (unless `said`). Returns whether it was said."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+                return said
+            except OSError:
+                if not said:
+                    log.info(waiting)
+                    said = True
+                time.sleep(0.5)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not said:
+            log.info(waiting)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    return said
