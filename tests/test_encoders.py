@@ -134,3 +134,87 @@ def test_pure_python_can_be_chosen_by_environment(tmp_path: Path) -> None:
     env = {**os.environ, "EXPKIT_TEXT_ENCODER": "python"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.startswith("pure Python (EXPKIT_TEXT_ENCODER=python)")
+
+
+# ---- hostile inputs (found by an ASAN/UBSan review of the C encoder) --------------------------
+
+
+class Shouting(str):
+    """A str whose lower() is overridden: basic_english calls text.lower(), so both encoders must."""
+
+    def lower(self) -> str:
+        return "overridden, " + str.lower(self)
+
+
+@pytest.mark.parametrize("native", BACKENDS)
+def test_str_subclasses_use_their_own_lower(native: bool) -> None:
+    if native:
+        require_c()
+    ids, offsets, itos = encode_new_vocabulary([Shouting("Hello World"), Shouting("Héllo")], 1, native=native)
+    assert doc_tokens(ids, offsets, itos) == [["overridden", ",", "hello", "world"], ["overridden", ",", "héllo"]]
+
+
+def test_texts_changed_by_lower_during_encoding_are_safe() -> None:
+    require_c()
+    texts: list[str] = []
+
+    class Clearing(str):
+        def lower(self) -> str:
+            texts.clear()  # the caller's list shrinks while the encoder walks it
+            return str.lower(self)
+
+    original = [Clearing("é x")] + [f"w{i}" for i in range(100)]
+    results = []
+    for native in (True, False):
+        texts[:] = original
+        encoder = make_encoder([], 1, native=native)
+        ids, lengths = encoder.encode(texts, -1, True)
+        results.append((np.frombuffer(ids, np.int64).tolist(), np.frombuffer(lengths, np.int64).tolist(), encoder.tokens()))
+    assert results[0] == results[1] and len(results[0][1]) == 101
+
+
+@pytest.mark.parametrize("native", BACKENDS)
+def test_failed_encoding_adds_no_tokens(native: bool) -> None:
+    if native:
+        require_c()
+
+    class Failing(str):
+        def lower(self) -> str:
+            raise RuntimeError("lower failed")
+
+    encoder = make_encoder(["a"], 1, native=native)
+    with pytest.raises(TypeError):
+        encoder.encode(["new token", 5], -1, True)
+    with pytest.raises(RuntimeError, match="lower failed"):
+        encoder.encode(["more new tokens", Failing("x")], -1, True)
+    assert len(encoder) == 1 and encoder.tokens() == ["a"]
+    ids, _ = encoder.encode(["b a"], -1, True)  # still usable, ids continue from the table
+    assert np.frombuffer(ids, np.int64).tolist() == [1, 0] and encoder.tokens() == ["a", "b"]
+    with pytest.raises(ValueError, match="start must be in"):
+        encoder.tokens(3)
+
+
+def test_c_encoder_refuses_use_after_a_failed_init() -> None:
+    require_c()
+    from expkit.text._basic_english import Encoder
+
+    encoder = Encoder.__new__(Encoder)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        encoder.encode(["a"], -1, True)
+    with pytest.raises(TypeError):
+        encoder.__init__(5, 2)
+    with pytest.raises(ValueError, match="repeats"):
+        encoder.__init__(["a", "b", "a"], 1)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        encoder.encode(["a"], -1, True)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        encoder.tokens()
+    encoder.__init__(["a", "b"], 1)  # a failed init leaves nothing behind: it can be retried
+    assert encoder.tokens() == ["a", "b"]
+
+
+def test_c_encoder_with_huge_ngrams_only_makes_the_ngrams_a_text_has() -> None:
+    require_c()
+    encoder = make_encoder([], 2**31 - 1, native=True)
+    ids, lengths = encoder.encode(["a b", ""], -1, True)
+    assert encoder.tokens() == ["a", "b", "a b"] and np.frombuffer(lengths, np.int64).tolist() == [3, 0]

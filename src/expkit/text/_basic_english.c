@@ -30,6 +30,10 @@
 
 static int reserve(void **data, size_t *cap, size_t need, size_t item) {
     if (need <= *cap) return 0;
+    if (need > SIZE_MAX / 2 / item) {
+        PyErr_NoMemory();
+        return -1;
+    }
     size_t n = *cap ? *cap : 256;
     while (n < need) n *= 2;
     void *p = PyMem_Realloc(*data, n * item);
@@ -150,6 +154,12 @@ static int table_resize(Encoder *e, size_t nslots) {
 
 /* Add a token that table_find did not find at `slot`; returns its id, -1 on error. */
 static int64_t table_add(Encoder *e, uint64_t h, const char *p, size_t n, size_t slot) {
+    /* Grow first, so the table is never more than half full even when growing fails. */
+    if ((e->count + 1) * 2 > e->slot_mask + 1) {
+        if (table_resize(e, (e->slot_mask + 1) * 2) < 0) return -1;
+        slot = (size_t)h & e->slot_mask; /* the token is absent: its slot is the first empty one */
+        while (e->slots[slot]) slot = (slot + 1) & e->slot_mask;
+    }
     if (e->count >= 0xffffffffULL) {
         PyErr_SetString(PyExc_OverflowError, "more than 2**32 - 1 distinct tokens");
         return -1;
@@ -165,9 +175,7 @@ static int64_t table_add(Encoder *e, uint64_t h, const char *p, size_t n, size_t
     memcpy(record + RECORD_HEADER, p, n);
     e->slots[slot] = TAG(h) | (uint64_t)(e->arena_len + 1);
     e->arena_len += RECORD_HEADER + n;
-    int64_t id = (int64_t)e->count++;
-    if (e->count * 2 > e->slot_mask + 1 && table_resize(e, (e->slot_mask + 1) * 2) < 0) return -1;
-    return id;
+    return (int64_t)e->count++;
 }
 
 /* ---- tokenizing -------------------------------------------------------------------------- */
@@ -218,7 +226,11 @@ static const char LINE_BREAK[6] = {'<', 'b', 'r', ' ', '/', '>'};
 
 /* The lower-cased text as UTF-8 in s->chars with every '"' deleted; returns its length or -1. */
 static Py_ssize_t lower_utf8(PyObject *text, Scratch *s) {
-    if (PyUnicode_IS_ASCII(text)) { /* str.lower of ASCII maps A-Z and nothing else */
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) return -1;
+#endif
+    /* str.lower of ASCII maps A-Z and nothing else; a subclass may override lower(), so call it. */
+    if (PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(text);
         const unsigned char *src = PyUnicode_1BYTE_DATA(text);
         if (reserve((void **)&s->chars, &s->chars_cap, (size_t)n, 1) < 0) return -1;
@@ -347,13 +359,22 @@ static inline int emit(Encoder *e, const Mode *mode, const Gram *g, I64Buf *ids)
 #define PREFETCH(p) ((void)0)
 #endif
 
+static int check_ready(const Encoder *e) {
+    if (!e->slots) {
+        PyErr_SetString(PyExc_RuntimeError, "the Encoder is not initialized (its __init__ failed or never ran)");
+        return -1;
+    }
+    return 0;
+}
+
 static int encode_text(Encoder *e, PyObject *text, const Mode *mode, Scratch *s, I64Buf *ids, int64_t *count) {
     if (tokenize(text, s) < 0) return -1;
+    if (check_ready(e) < 0) return -1; /* a subclass's lower() re-entered this encoder and broke it */
     size_t ngrams = 0;
     for (int k = 1; k <= e->ngrams && (size_t)k <= s->ntok; k++) ngrams += s->ntok - (size_t)k + 1;
     if (reserve((void **)&s->grams, &s->grams_cap, ngrams, sizeof(Gram)) < 0) return -1;
     size_t g = 0;
-    for (int k = 1; k <= e->ngrams; k++) {
+    for (int k = 1; k <= e->ngrams && (size_t)k <= s->ntok; k++) {
         for (size_t t = 0; t + (size_t)k <= s->ntok; t++, g++) {
             Gram *gram = &s->grams[g];
             gram->p = s->norm + s->starts[t];
@@ -377,39 +398,61 @@ static int encode_text(Encoder *e, PyObject *text, const Mode *mode, Scratch *s,
     return 0;
 }
 
+/* Forget the tokens added since the table had `count` tokens and `arena_len` bytes of records. */
+static void table_truncate(Encoder *e, size_t count, size_t arena_len) {
+    if (e->count == count) return;
+    e->count = count;
+    e->arena_len = arena_len;
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    if (table_resize(e, e->slot_mask + 1) < 0) { /* no memory to rebuild the slots: unusable */
+        PyErr_Clear();
+        PyMem_Free(e->slots);
+        e->slots = NULL;
+    }
+    PyErr_Restore(type, value, traceback);
+}
+
 static PyObject *Encoder_encode(Encoder *e, PyObject *args) {
     PyObject *texts;
     long long unknown;
     int grow;
     if (!PyArg_ParseTuple(args, "OLp:encode", &texts, &unknown, &grow)) return NULL;
+    if (check_ready(e) < 0) return NULL;
     if (!grow && unknown >= (long long)e->count) {
         PyErr_Format(PyExc_ValueError, "unknown id %lld is not a token id (the table has %zu tokens)", unknown,
                      e->count);
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence of str");
+    /* A tuple of our own: a str subclass's lower() runs Python code, which could change a list. */
+    PyObject *seq = PySequence_Tuple(texts);
     if (!seq) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PyTuple_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", i, Py_TYPE(text)->tp_name);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
     Mode mode = {unknown, grow};
     Scratch s = {0};
     I64Buf ids = {0};
+    size_t count_before = e->count, arena_before = e->arena_len;
     PyObject *result = NULL;
     PyObject *lengths = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
     if (!lengths) goto done;
     int64_t *length_data = (int64_t *)PyBytes_AS_STRING(lengths);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PyUnicode_Check(text)) {
-            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", i, Py_TYPE(text)->tp_name);
-            goto done;
-        }
-        if (encode_text(e, text, &mode, &s, &ids, &length_data[i]) < 0) goto done;
+        if (encode_text(e, PyTuple_GET_ITEM(seq, i), &mode, &s, &ids, &length_data[i]) < 0) goto done;
     }
     PyObject *id_bytes = PyBytes_FromStringAndSize((const char *)ids.data, (Py_ssize_t)(ids.len * sizeof(int64_t)));
     if (!id_bytes) goto done;
     result = PyTuple_Pack(2, id_bytes, lengths);
     Py_DECREF(id_bytes);
 done:
+    if (!result && e->slots) table_truncate(e, count_before, arena_before); /* all or nothing */
     Py_XDECREF(lengths);
     Py_DECREF(seq);
     PyMem_Free(ids.data);
@@ -420,6 +463,7 @@ done:
 static PyObject *Encoder_tokens(Encoder *e, PyObject *args) {
     Py_ssize_t start = 0;
     if (!PyArg_ParseTuple(args, "|n:tokens", &start)) return NULL;
+    if (check_ready(e) < 0) return NULL;
     if (start < 0 || (size_t)start > e->count) {
         PyErr_Format(PyExc_ValueError, "start must be in [0, %zu], got %zd", e->count, start);
         return NULL;
@@ -457,20 +501,22 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwargs) {
         PyErr_SetString(PyExc_RuntimeError, "Encoder is already initialized");
         return -1;
     }
-    e->ngrams = ngrams;
     e->seed = mix((uint64_t)(uintptr_t)e ^ 0x243f6a8885a308d3ULL);
-    PyObject *seq = PySequence_Fast(tokens, "tokens must be a sequence of str");
+    PyObject *seq = PySequence_Tuple(tokens);
     if (!seq) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     size_t nslots = 1024;
     while (nslots < (size_t)n * 2 + 2) nslots *= 2;
     if (table_resize(e, nslots) < 0) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *token = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *token = PyTuple_GET_ITEM(seq, i);
         if (!PyUnicode_Check(token)) {
             PyErr_Format(PyExc_TypeError, "tokens[%zd] must be str, not %.100s", i, Py_TYPE(token)->tp_name);
             goto fail;
         }
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(token) < 0) goto fail;
+#endif
         PyObject *encoded = NULL; /* ASCII is its own UTF-8 */
         const char *p;
         size_t len;
@@ -495,9 +541,15 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwargs) {
         if (id < 0) goto fail;
     }
     Py_DECREF(seq);
+    e->ngrams = ngrams; /* initialized: encode() and tokens() check e->slots */
     return 0;
-fail:
+fail: /* leave the object as uninitialized as it was */
     Py_DECREF(seq);
+    PyMem_Free(e->slots);
+    PyMem_Free(e->arena);
+    e->slots = NULL;
+    e->arena = NULL;
+    e->slot_mask = e->count = e->arena_len = e->arena_cap = 0;
     return -1;
 }
 

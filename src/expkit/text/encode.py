@@ -59,6 +59,7 @@ class PythonEncoder:
         self.index.default_factory = self.index.__len__  # type: ignore[assignment]
 
     def _tokens_of(self, texts: Sequence[str]) -> list[list[str]]:
+        texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"texts[{i}] must be str, not {type(text).__name__}")
@@ -87,6 +88,8 @@ class PythonEncoder:
         return ids, lengths
 
     def tokens(self, start: int = 0) -> list[str]:
+        if not 0 <= start <= len(self.index):
+            raise ValueError(f"start must be in [0, {len(self.index)}], got {start}")
         return list(islice(self.index, start, None))
 
     def __len__(self) -> int:
