@@ -415,8 +415,6 @@ def plain_speed_run(data_file: Path, threads: int, env: dict) -> dict:
 # 3. Text pipeline
 # =================================================================================================
 def text_pipeline(texts: list[str], copies: int, reps: int) -> list[dict]:
-    import numpy as np
-
     from expkit.text import encode
     from expkit.text.encode import count_tokens, encode_corpus, encode_new_vocabulary
     from expkit.text.vocab import Vocab

@@ -24,11 +24,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    from expkit.errors import ExpkitError
+
     args = parser().parse_args(argv)
+    if args.top_k < 1:
+        raise ExpkitError(f"--top-k must be >= 1, got {args.top_k}.")
     texts = list(args.texts)
     if args.file:
-        from expkit.errors import ExpkitError
-
         try:
             handle = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
             with handle:
@@ -37,13 +39,10 @@ def main(argv: list[str]) -> int:
             raise ExpkitError(f"Cannot read --file {args.file}: {err}") from None
     if not texts:
         parser().error("give texts to classify, or --file FILE")
-    from expkit.errors import ExpkitError
     from expkit.inference import TextClassifier
 
     model = TextClassifier.from_path(args.path, map_location=args.device)
-    k = min(max(args.top_k, 1), len(model.class_names))
-    if args.top_k < 1:
-        raise ExpkitError(f"--top-k must be >= 1, got {args.top_k}.")
+    k = min(args.top_k, len(model.class_names))
     if args.compile:
         model.compile()
     probs = model.predict_proba(texts)

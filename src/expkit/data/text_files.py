@@ -48,10 +48,8 @@ def read_labeled_csv(
     if unknown or not text_fields:
         raise DataError(f"data.text_fields={list(text_fields)}: use one or both of 'title', 'content'.")
     picks = [columns[f] for f in text_fields]
-    labels: list[int] = []
-    texts: list[str] = []
     try:
-        _read_rows(path, num_classes, picks, labels, texts)
+        labels, texts = _read_rows(path, num_classes, picks)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save the file as UTF-8.") from None
     except csv.Error as err:
@@ -61,7 +59,10 @@ def read_labeled_csv(
     return np.asarray(labels, dtype=np.int64), texts
 
 
-def _read_rows(path: Path, num_classes: int, picks: list[int], labels: list[int], texts: list[str]) -> None:
+def _read_rows(path: Path, num_classes: int, picks: list[int]) -> tuple[list[int], list[str]]:
+    """0-based labels and joined texts of the CSV's rows; a malformed row is a DataError."""
+    labels: list[int] = []
+    texts: list[str] = []
     # utf-8-sig: a byte-order mark written by spreadsheet programs is not part of the first label.
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
@@ -85,6 +86,7 @@ def _read_rows(path: Path, num_classes: int, picks: list[int], labels: list[int]
                 )
             labels.append(label - 1)
             texts.append(" ".join(row[i] for i in picks if row[i]))
+    return labels, texts
 
 
 def stratified_split(
