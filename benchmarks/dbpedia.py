@@ -190,7 +190,7 @@ def worker(args: argparse.Namespace) -> None:
     splits = {n: (z[f"{n}_ids"], z[f"{n}_offsets"], z[f"{n}_labels"]) for n in ("train", "val", "test")}
     torch.manual_seed(s["seed"])
     net = load_target(s["model"]["target"])(**s["model"]["kwargs"], **s["model_dims"])
-    assert getattr(net, "batch_format", "bag") == "bag", "the plain loop feeds (ids, offsets) batches"
+    assert getattr(net, "input_format", "bag") == "bag", "the plain loop feeds (ids, offsets) batches"
     optimizer = load_target(s["optimizer"]["target"])(net.parameters(), **s["optimizer"]["kwargs"])
     scheduler = load_target(s["scheduler"]["target"])(optimizer, **s["scheduler"]["kwargs"]) if s["scheduler"] else None
     gen = torch.Generator().manual_seed(s["seed"])

@@ -157,7 +157,7 @@ def test_bag_and_padded_batches(tmp_path):
     dm = make_dm(tmp_path, batch_size=8)
     ids, offsets, labels = next(iter(dm.train_dataloader()))
     assert offsets.shape == labels.shape == (8,) and offsets[0] == 0 and ids.dtype == torch.int64
-    dm.set_batch_format("padded")
+    dm.set_input_format("padded")
     padded, lengths, labels = next(iter(dm.train_dataloader()))
     assert padded.shape[0] == 8 and padded.shape[1] == int(lengths.max())
     assert (padded[lengths.argmin(), int(lengths.min()):] == dm.pad_index).all()
@@ -165,7 +165,7 @@ def test_bag_and_padded_batches(tmp_path):
 
 def test_encode_texts_matches_the_tokenizer(tmp_path):
     dm = make_dm(tmp_path, drop_unknown=False)
-    ids, offsets = dm.encode_texts(["The album was released.", "Zzyzxqq"])
+    ids, offsets = dm.predict_inputs(["The album was released.", "Zzyzxqq"])
     assert offsets.tolist() == [0, len(basic_english("The album was released."))]
     assert dm.vocab.lookup_tokens(ids[:5].tolist()) == ["the", "album", "was", "released", "."]
     assert ids[-1].item() == dm.vocab.unk_index
@@ -177,7 +177,7 @@ def test_each_model_forward_backward(tmp_path, model_name):
 
     dm = make_dm(tmp_path, batch_size=16)
     net = getattr(models, model_name)(**dm.model_dims())
-    dm.set_batch_format(net.batch_format)
+    dm.set_input_format(net.input_format)
     *inputs, labels = next(iter(dm.train_dataloader()))
     logits = net(*inputs)
     assert logits.shape == (16, 14)

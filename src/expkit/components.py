@@ -72,33 +72,52 @@ def _target(node: DictConfig) -> Any:
         return None
 
 
-def call_factory(factory: functools.partial, key: str, **kwargs: Any) -> Any:
-    """Complete a `_partial_` factory; a signature mismatch becomes a ConfigError."""
-    try:
-        inspect.signature(factory.func).bind_partial(*factory.args, **{**factory.keywords, **kwargs})
-    except TypeError as err:
-        raise ConfigError(
-            f"{config_source(key)}: {factory.func.__qualname__} cannot take {sorted(kwargs)} "
-            f"from the data/model ({err}). The chosen `{key}` does not fit the rest of the config: "
-            "pick a matching combination (e.g. a text model with a text data module)."
-        ) from None
-    return factory(**kwargs)
-
-
 def build_datamodule(cfg: DictConfig) -> Any:
     return instantiate_node(cfg, "data")
 
 
+def component_class(cfg: DictConfig, key: str) -> type:
+    """The class `cfg[key]._target_` names, imported but not built."""
+    node = OmegaConf.select(cfg, key)
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(
+            f"{config_source(key)}: `{key}` needs a `_target_` (the class to build), got {node!r}. "
+            f"Choose a config group option with `{key}=<option>` in `expkit train`, or set `{key}._target_`."
+        )
+    cls = _target(node)
+    if not isinstance(cls, type):
+        raise ConfigError(
+            f"{config_source(key)}: {key}._target_={node._target_!r} is not an importable class. "
+            "Check the spelling, and that its package is installed (or on PYTHONPATH)."
+        )
+    return cls
+
+
+def check_contract(cfg: DictConfig) -> None:
+    """Data, model and task fit together (expkit.contract), checked from their classes alone."""
+    from expkit.contract import check_components, node_keys
+
+    check_components(
+        component_class(cfg, "data"), component_class(cfg, "model"), component_class(cfg, "task"),
+        node_keys(cfg, "model"), node_keys(cfg, "task"),
+        sources={k: config_source(k) for k in ("data", "model", "task")},
+    )
+
+
 def build_task(cfg: DictConfig, datamodule: Any) -> Any:
     """The LightningModule: the network sized by the data, plus optimizer/scheduler factories."""
-    net = call_factory(instantiate_node(cfg, "model"), "model", **datamodule.model_dims())
-    if hasattr(datamodule, "set_batch_format"):
-        datamodule.set_batch_format(getattr(net, "batch_format", "bag"))
+    from expkit.contract import model_arguments, task_arguments
+
+    model_factory = instantiate_node(cfg, "model")
+    net = model_factory(**model_arguments(datamodule, model_factory.func))
+    datamodule.set_input_format(type(net).input_format)
     optimizer = instantiate_node(cfg, "optimizer")
     check_sparse_support(net, optimizer)
     scheduler = instantiate_node(cfg, "scheduler") if cfg.get("scheduler") else None
     task_factory = instantiate_node(cfg, "task")
-    return call_factory(task_factory, "task", net=net, optimizer=optimizer, scheduler=scheduler, **task_extras(datamodule, task_factory))
+    return task_factory(
+        net=net, optimizer=optimizer, scheduler=scheduler, **task_arguments(datamodule, task_factory.func)
+    )
 
 
 def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
@@ -115,13 +134,6 @@ def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
             f"which {func.__name__} cannot update. Use optimizer=lazy_adam or optimizer=sgd, or set model.sparse=false "
             "(dense gradients are much slower with a large vocabulary)."
         )
-
-
-def task_extras(datamodule: Any, task_factory: functools.partial) -> dict[str, Any]:
-    """Data facts a task may ask for by name (e.g. `class_names`), passed only if it takes them."""
-    params = inspect.signature(task_factory.func).parameters
-    facts = getattr(datamodule, "task_facts", lambda: {})()
-    return {name: value for name, value in facts.items() if name in params}
 
 
 def build_loggers(cfg: DictConfig, resume_step: int | None = None) -> list[Any]:

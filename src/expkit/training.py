@@ -8,7 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, check_config
+from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, check_config, check_contract
 from expkit.run.files import write_json_atomic, write_text_atomic
 from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
 
@@ -30,6 +30,7 @@ def train(
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
     check_config(cfg)
+    check_contract(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
     if rank_zero_only.rank == 0:  # downloads happen once, as Lightning's own prepare_data would

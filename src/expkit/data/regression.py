@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
-from expkit.data.sampling import IndexBatchSampler, TensorBatches
-from expkit.errors import ConfigError
+from expkit.data.base import DataModule
+from expkit.data.sampling import TensorBatches
+from expkit.errors import ConfigError, DataError
 
 
-class RegressionDataModule(pl.LightningDataModule):
+class RegressionDataModule(DataModule):
     """Seeded synthetic data for a linear relation, split into train/val/test.
 
     With `n_features=1`, `weight=0.7`, `bias=0.3` and x in [0, 1) it is the PyTorch course's
-    straight line; `weight` may be a list to give each feature its own weight.
+    straight line; `weight` may be a list to give each feature its own weight. `batch_size=None`
+    trains full-batch (one step per epoch), as the course does.
     """
+
+    task_type = "regression"
+    input_formats = ("features",)
+    model_dims_keys = ("in_features",)
 
     def __init__(
         self,
@@ -30,11 +34,11 @@ class RegressionDataModule(pl.LightningDataModule):
         x_high: float = 1.0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        batch_size: int = 32,
+        batch_size: int | None = 32,
         num_workers: int = 0,
         data_seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size=batch_size, num_workers=num_workers)
         weights = [float(weight)] * n_features if isinstance(weight, (int, float)) else list(weight)
         if n_features < 1:
             raise ConfigError(f"data.n_features must be >= 1, got {n_features}.")
@@ -51,14 +55,11 @@ class RegressionDataModule(pl.LightningDataModule):
         n_train = n_samples - round(n_samples * val_fraction) - round(n_samples * test_fraction)
         if n_train < 1:
             raise ConfigError(f"data.n_samples={n_samples} leaves no training rows; raise it.")
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}.")
         self.n_samples, self.n_features = n_samples, n_features
         self.weights, self.bias, self.noise = weights, float(bias), float(noise)
         self.x_low, self.x_high = x_low, x_high
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.batch_size, self.num_workers, self.data_seed = batch_size, num_workers, data_seed
-        self.splits: dict[str, TensorBatches] = {}
+        self.data_seed = data_seed
 
     def model_dims(self) -> dict[str, int]:
         """Sizes the network needs: the number of input features."""
@@ -83,24 +84,25 @@ class RegressionDataModule(pl.LightningDataModule):
         bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, self.n_samples)}
         self.splits = {name: TensorBatches(x[a:b], y[a:b]) for name, (a, b) in bounds.items()}
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        dataset = self.splits[split]
-        return DataLoader(
-            dataset,
-            sampler=IndexBatchSampler(len(dataset), self.batch_size, shuffle),
-            batch_size=None,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    def predict_inputs(self, items: Sequence[str]) -> tuple[torch.Tensor]:
+        """Feature rows from text: each item is one row of `n_features` numbers separated by
+        commas or spaces (`"0.5"`, `"0.1,0.2"`)."""
+        rows = []
+        for n, item in enumerate(items, 1):
+            fields = [f for f in str(item).replace(",", " ").split() if f]
+            try:
+                values = [float(f) for f in fields]
+            except ValueError:
+                raise DataError(f"input {n} ({item!r}) is not a row of numbers; give {self.n_features} number(s) per row.") from None
+            if len(values) != self.n_features:
+                raise DataError(
+                    f"input {n} ({item!r}) has {len(values)} number(s); this model takes {self.n_features} feature(s) per row."
+                )
+            rows.append(values)
+        return (torch.tensor(rows, dtype=torch.float32).reshape(len(rows), self.n_features),)
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+    def state_dict(self) -> dict[str, Any]:
+        return {"n_features": self.n_features}
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.n_features = int(state.get("n_features", self.n_features))

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from expkit.data.sampling import IndexBatchSampler
+from expkit.data.base import DataModule
 from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
 from expkit.errors import ConfigError
 from expkit.run.files import atomic_open
@@ -194,7 +193,7 @@ def to_batch(docs: EncodedDocs, batch_format: str, pad_index: int, max_length: i
     return torch.from_numpy(padded), torch.from_numpy(np.maximum(lengths, 1)), labels
 
 
-class TextClassificationDataModule(pl.LightningDataModule):
+class TextClassificationDataModule(DataModule):
     """Labeled texts from CSV files in the `label,"title","content"` layout (DBpedia, AG News).
 
     Splits: `train_path` is split into train/val(/test) by seeded, stratified fractions; with a
@@ -202,6 +201,11 @@ class TextClassificationDataModule(pl.LightningDataModule):
     vocabulary is built from the train split only, and saved in the checkpoint (`state_dict`) so
     that a run folder alone can predict.
     """
+
+    task_type = "classification"
+    input_formats = BATCH_FORMATS
+    model_dims_keys = ("vocab_size", "num_classes", "padding_idx")
+    task_facts_keys = ("num_classes", "class_names")
 
     def __init__(
         self,
@@ -223,7 +227,7 @@ class TextClassificationDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         cache_dir: str = ".cache/expkit",
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers)
         if not 1 <= ngrams <= 3:
             raise ConfigError(f"data.ngrams={ngrams}: use 1 (words), 2 (plus bigrams) or 3.")
         if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
@@ -233,20 +237,17 @@ class TextClassificationDataModule(pl.LightningDataModule):
             )
         if "<unk>" not in specials:
             raise ConfigError(f"data.specials={list(specials)} must contain '<unk>'.")
-        if batch_size < 1 or min_freq < 1:
-            raise ConfigError("data.batch_size and data.min_freq must be >= 1.")
+        if not isinstance(min_freq, int) or min_freq < 1:
+            raise ConfigError(f"data.min_freq={min_freq!r}: use a whole number >= 1.")
         self.train_path, self.classes_path, self.test_path = train_path, classes_path, test_path
         self.val_fraction, self.test_fraction, self.split_seed = val_fraction, test_fraction, split_seed
         self.text_fields, self.ngrams = list(text_fields), ngrams
         self.min_freq, self.max_size, self.specials = min_freq, max_size, list(specials)
         self.drop_unknown = drop_unknown
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or max(batch_size, 256)
-        self.max_length, self.num_workers = max_length, num_workers
+        self.max_length = max_length
         self.cache = CorpusCache(cache_dir)
-        self.batch_format = "bag"
         self.vocab: Vocab | None = None
         self.class_names: list[str] = []
-        self.splits: dict[str, EncodedDocs] = {}
 
     # -- files ---------------------------------------------------------------------------
     def data_files(self) -> tuple[Path, Path | None, Path]:
@@ -281,25 +282,8 @@ class TextClassificationDataModule(pl.LightningDataModule):
         sizes = ", ".join(f"{name} {len(docs)}" for name, docs in self.splits.items())
         log.info("Data: %s rows; vocabulary %d tokens (ngrams=%d)", sizes, len(self.vocab), self.ngrams)
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        dataset = EncodedDataset(self.splits[split], self.batch_format, self.pad_index, self.max_length)
-        sampler = IndexBatchSampler(len(dataset), self.batch_size if train else self.eval_batch_size, shuffle=train)
-        return DataLoader(
-            dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+    def batches(self, split: str) -> Dataset:
+        return EncodedDataset(self.splits[split], self.input_format, self.pad_index, self.max_length)
 
     # -- what the model and task need --------------------------------------------------------
     @property
@@ -315,16 +299,11 @@ class TextClassificationDataModule(pl.LightningDataModule):
     def task_facts(self) -> dict[str, Any]:
         return {"num_classes": len(self.class_names), "class_names": list(self.class_names)}
 
-    def set_batch_format(self, batch_format: str) -> None:
-        if batch_format not in BATCH_FORMATS:
-            raise ConfigError(f"Unknown batch format {batch_format!r}; models declare one of {BATCH_FORMATS}.")
-        self.batch_format = batch_format
-
-    def encode_texts(self, texts: Sequence[str]) -> tuple[torch.Tensor, ...]:
+    def predict_inputs(self, texts: Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Model inputs for new texts, with this run's vocabulary (no labels)."""
         ids, offsets = encode_corpus(list(texts), self.vocab, self.ngrams, self.drop_unknown)
         docs = EncodedDocs(ids, offsets, np.zeros(len(texts), dtype=np.int64))
-        return to_batch(docs, self.batch_format, self.pad_index, self.max_length)[:-1]
+        return to_batch(docs, self.input_format, self.pad_index, self.max_length)[:-1]
 
     # -- checkpoint --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -334,7 +313,7 @@ class TextClassificationDataModule(pl.LightningDataModule):
             "class_names": list(self.class_names),
             "ngrams": self.ngrams,
             "drop_unknown": self.drop_unknown,
-            "batch_format": self.batch_format,
+            "input_format": self.input_format,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -342,7 +321,7 @@ class TextClassificationDataModule(pl.LightningDataModule):
         self.class_names = list(state["class_names"])
         self.ngrams = state["ngrams"]
         self.drop_unknown = state["drop_unknown"]
-        self.batch_format = state.get("batch_format", self.batch_format)
+        self.input_format = state.get("input_format", state.get("batch_format", self.input_format))
 
 
 class DBpediaDataModule(TextClassificationDataModule):

@@ -14,6 +14,8 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiL
 class LinearRegressor(nn.Module):
     """y = Wx + b: the course's linear regression model."""
 
+    input_format = "features"
+
     def __init__(self, in_features: int, out_features: int = 1) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, out_features)
@@ -24,6 +26,8 @@ class LinearRegressor(nn.Module):
 
 class MLPRegressor(nn.Module):
     """Fully connected layers with an activation between them."""
+
+    input_format = "features"
 
     def __init__(
         self,

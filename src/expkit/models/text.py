@@ -1,7 +1,8 @@
 """Text classifiers from the torchtext tutorial and the course: bag of embeddings, LSTM, MLP.
 
-Each declares `batch_format`: "bag" models take (flat ids, offsets) as built for EmbeddingBag;
-"padded" models take (padded ids, lengths). The data module batches accordingly.
+Each declares its `input_format` (see `expkit.contract`): "bag" models take (flat ids, offsets)
+as built for EmbeddingBag; "padded" models take (padded ids, lengths). The data module batches
+accordingly.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ class EmbeddingBagClassifier(nn.Module):
     ~80x faster than dense ones (use SGD, or an optimizer that accepts sparse gradients).
     """
 
-    batch_format = "bag"
+    input_format = "bag"
 
     def __init__(
         self, vocab_size: int, num_classes: int, embed_dim: int = 64, sparse: bool = True,
-        init_range: float = 0.5, padding_idx: int | None = None,
+        init_range: float = 0.5,
     ) -> None:
         super().__init__()
         self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", sparse=sparse)
@@ -37,11 +38,11 @@ class EmbeddingBagClassifier(nn.Module):
 class MeanMLPClassifier(nn.Module):
     """Mean of word embeddings -> Linear(hidden) -> ReLU -> Linear."""
 
-    batch_format = "bag"
+    input_format = "bag"
 
     def __init__(
         self, vocab_size: int, num_classes: int, embed_dim: int = 64, hidden_size: int = 128,
-        dropout: float = 0.0, sparse: bool = True, padding_idx: int | None = None,
+        dropout: float = 0.0, sparse: bool = True,
     ) -> None:
         super().__init__()
         self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", sparse=sparse)
@@ -56,7 +57,7 @@ class MeanMLPClassifier(nn.Module):
 class LSTMClassifier(nn.Module):
     """Embedding -> multi-layer LSTM over the packed sequence -> last hidden state -> Linear."""
 
-    batch_format = "padded"
+    input_format = "padded"
 
     def __init__(
         self, vocab_size: int, num_classes: int, padding_idx: int = 1, embed_dim: int = 64,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -64,8 +64,24 @@ class Task(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
 
+    # The kind of data this task trains on (`expkit.contract.TASK_TYPES`); subclasses set it.
+    task_type: str
+
     def forward(self, *args: Any) -> torch.Tensor:
         return self.net(*args)
+
+    def predict_outputs(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """What a prediction is for this task (probabilities, values), from model inputs."""
+        return self.net(*inputs)
+
+    def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Batches are `(*inputs, target)` (the contract's layout); the target is not used."""
+        *inputs, _target = batch
+        return self.predict_outputs(*inputs)
+
+    def describe_predictions(self, outputs: torch.Tensor, top_k: int = 1) -> list[dict[str, Any]]:
+        """One plain dict per row of `predict_outputs`, for people and JSON."""
+        raise NotImplementedError
 
     def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
         """Log `train/loss` on the steps the logger writes (every `trainer.log_every_n_steps`).

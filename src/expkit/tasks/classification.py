@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +16,10 @@ class ClassificationTask(Task):
     """Trains `net` (inputs..., labels batches) with cross-entropy.
 
     Logs `train/loss` every logged step, `{val,test}/{loss,acc,f1}` per epoch, and at test end a
-    confusion-matrix figure. `predict_step` returns class probabilities.
+    confusion-matrix figure. Predictions are class probabilities.
     """
+
+    task_type = "classification"
 
     def __init__(
         self,
@@ -75,8 +77,17 @@ class ClassificationTask(Task):
         if writer is not None:
             writer.add_figure("test/confusion_matrix", confusion_figure(matrix, self.class_names), self.global_step)
 
-    def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return torch.softmax(self.net(*batch), dim=-1)
+    def predict_outputs(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(*inputs).float(), dim=-1)
+
+    def describe_predictions(self, outputs: torch.Tensor, top_k: int = 1) -> list[dict[str, Any]]:
+        """The `top_k` most likely classes of each row, as {"label", "probability"} pairs."""
+        k = max(1, min(top_k, outputs.shape[-1]))
+        top = outputs.topk(k, dim=-1)
+        return [
+            {"predictions": [{"label": self.class_names[i], "probability": round(p, 6)} for p, i in zip(values, indices)]}
+            for values, indices in zip(top.values.tolist(), top.indices.tolist())
+        ]
 
 
 def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +16,8 @@ LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
 
 class RegressionTask(Task):
     """Trains `net` to predict y from x; logs `{train,val,test}/loss` and `{val,test}/mae`."""
+
+    task_type = "regression"
 
     def __init__(
         self,
@@ -45,8 +49,10 @@ class RegressionTask(Task):
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "test")
 
-    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        return self.net(batch[0])
+    def describe_predictions(self, outputs: torch.Tensor, top_k: int = 1) -> list[dict[str, Any]]:
+        """{"prediction": value} per row (a list when the model has several outputs)."""
+        rows = outputs.detach().float().cpu().reshape(len(outputs), -1).tolist()
+        return [{"prediction": row[0] if len(row) == 1 else row} for row in rows]
 
     def on_train_end(self) -> None:
         writer = self.tensorboard()
