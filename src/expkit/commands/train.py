@@ -1,119 +1,203 @@
-"""expkit train [OVERRIDES ...]: compose conf/train.yaml with Hydra, train, test, record.
+"""expkit train [OVERRIDES ...]: compose conf/train.yaml, validate, train, test, record.
 
-Everything after `train` goes to Hydra verbatim: `key=value` overrides, `group=option`,
-`-m/--multirun` sweeps, `--cfg job`, `--help`, `--info`.
+A single run goes through the Python API (`expkit.compose` + `expkit.fit`): the config is
+checked before any folder is made. Sweeps (`-m`) and Hydra's own flags (`--cfg`, `--help`,
+`--info`, `-sc`) go through `hydra.main`, which launchers and sweepers need; their jobs call
+the same `expkit.fit`, after the sweep's first job's config was validated the same way.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from expkit.run.stamp import register_resolvers
-
 log = logging.getLogger("expkit")
 
-# Set by `expkit resume` before it starts Hydra: the checkpoint the (single) run continues from.
-RESUME_CHECKPOINT: list[str] = []
-# The last run's folder and final metrics, for commands that run Hydra and then report.
-LAST_RESULT: dict[str, Any] = {}
+# Flags that only Hydra's own command line understands.
+HYDRA_FLAGS = ("-m", "--multirun", "--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i",
+               "--shell-completion", "-sc", "--resolve", "--package", "-p", "--run", "-r",
+               "--experimental-rerun")
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+# Hydra flags followed by a value (`--cfg job`, `-sc install=bash`).
+VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--shell-completion", "-sc", "--experimental-rerun",
+               "--config-name", "-cn", "--info", "-i")
 
-# Registered on import so that joblib/submitit workers (which import this module to unpickle
-# the job function) can resolve the run-folder names too.
-register_resolvers()
+
+def hydra_overrides(argv: list[str]) -> list[str]:
+    """The config overrides among Hydra's arguments (flags and their values left out)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+            if "=" not in item or item.startswith(("install=", "uninstall=", "query=")):
+                continue
+        if item.startswith("-"):
+            skip = item in VALUE_FLAGS
+            continue
+        out.append(item)
+    return out
+
+
+def split_config_dir(argv: list[str]) -> tuple[list[str], str | None]:
+    """(argv without --config-dir DIR, DIR or None); `--config-dir=DIR` works too."""
+    rest, config_dir = [], None
+    items = iter(argv)
+    for item in items:
+        if item in CONFIG_DIR_FLAGS:
+            config_dir = next(items, None)
+            if config_dir is None:
+                from expkit.errors import ConfigError
+
+                raise ConfigError("--config-dir needs a folder: expkit train --config-dir DIR model=NAME")
+        elif item.startswith("--config-dir="):
+            config_dir = item.split("=", 1)[1]
+        else:
+            rest.append(item)
+    return rest, config_dir
+
+
+def console_logging() -> None:
+    """Log lines like Hydra's job logging, for runs that do not go through hydra.main."""
+    from expkit.run.folder import TIME_FORMAT
+
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s", TIME_FORMAT))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def report(result: Any) -> None:
+    from expkit.report import print_metrics
+
+    print_metrics(f"Final metrics ({result.status})", result.metrics)
+    best = result.metrics.get("best_checkpoint")
+    log.info("Best checkpoint: %s", result.run_dir / best if best else "none (checkpointing off)")
+    log.info("Run folder: %s", result.run_dir)
+
+
+def exit_code(status: str) -> int:
+    """0 for a finished run; 130 interrupted (as for SIGINT); 1 for anything else."""
+    return {"finished": 0, "interrupted": 130}.get(status, 1)
+
+
+def train_once(overrides: list[str], config_dir: str | None) -> int:
+    import expkit
+    from expkit.report import print_config_tree
+
+    console_logging()
+    cfg = expkit.compose(overrides, config_dir=config_dir)
+    expkit.api.validate(cfg)
+    print_config_tree(cfg)
+    result = expkit.fit(cfg, overrides=overrides)
+    report(result)
+    return exit_code(result.status)
+
+
+def first_job_overrides(overrides: list[str]) -> list[str]:
+    """The overrides of a sweep's first job (`a=1,2` -> `a=1`); search spaces (`interval(...)`)
+    are left out: their values come from the sweeper."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    out = []
+    for text, override in zip(overrides, parsed):
+        if not override.is_sweep_override():
+            out.append(text)
+            continue
+        try:
+            first = next(iter(override.sweep_string_iterator()))
+        except Exception:  # noqa: BLE001 - ranges/intervals of a search space
+            continue
+        out.append(f"{override.get_key_element()}={first}")
+    return out
+
+
+def check_sweep(argv: list[str], config_dir: str | None) -> None:
+    """Compose and validate the sweep's first job before Hydra creates any folder."""
+    import expkit
+    from hydra.errors import HydraException
+
+    overrides = hydra_overrides(argv)
+    try:
+        first = first_job_overrides(overrides)
+    except HydraException as err:
+        from expkit.api import _hydra_error
+
+        raise _hydra_error(err) from None
+    plain = [o for o in first if not o.startswith(("hydra.", "hydra/"))]
+    cfg = expkit.compose(plain, config_dir=config_dir)
+    expkit.api.validate(cfg)
 
 
 def run_job(cfg: Any) -> dict[str, Any]:
-    """Hydra's task function: one run (or one job of a sweep) in Hydra's output folder."""
+    """Hydra's task function for one job of a sweep (or `--cfg`/`--help`, which never get here)."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    from omegaconf import OmegaConf, open_dict
 
-    from omegaconf.errors import OmegaConfBaseException
-
-    from expkit.errors import ConfigError, ExpkitError
-    from expkit.report import print_config_tree, print_metrics
+    import expkit
+    from expkit.errors import ExpkitError
     from expkit.run.record import RunRecord
-    from expkit.training import train
+    from expkit.run.sweep import adapt_to_launcher, is_pruned
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    log.info("Run folder: %s", run_dir)
+    extra_callbacks = []
+    adapt_to_launcher(cfg, str(hydra_cfg.launcher.get("_target_", "")), hydra_cfg.job.num)
+    if cfg.get("optuna_trial"):
+        from expkit.run.pruning import OptunaPruning
+
+        extra_callbacks.append(OptunaPruning(**cfg.optuna_trial))
+    with open_dict(cfg):
+        if OmegaConf.is_interpolation(cfg, "name"):
+            cfg.name = str(cfg.name)
     try:
-        if not multirun:
-            print_config_tree(cfg)
-        extra_callbacks = []
-        if multirun:
-            from expkit.run.pruning import OptunaPruning
-            from expkit.run.sweep import adapt_to_launcher
-
-            adapt_to_launcher(cfg, str(hydra_cfg.launcher.get("_target_", "")), hydra_cfg.job.num)
-            if cfg.get("optuna_trial"):
-                extra_callbacks.append(OptunaPruning(**cfg.optuna_trial))
-        ckpt_path = RESUME_CHECKPOINT[0] if RESUME_CHECKPOINT and not multirun else None
-        metrics = train(cfg, run_dir, ckpt_path=ckpt_path, extra_callbacks=extra_callbacks)
-    except (ExpkitError, OmegaConfBaseException) as err:
-        if not isinstance(err, ExpkitError):  # a bad ${...} or a missing ??? value
-            err = ConfigError(f"config: {str(err).splitlines()[0]}. Fix the key on the command line or in its YAML file.")
-        if multirun:
-            RunRecord(run_dir).fail(err)
-            log.error("Job failed: %s", err)
-            return {"status": "failed"}
-        _discard_if_untouched(run_dir)
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except Exception as err:
-        from expkit.run.sweep import is_pruned
-
+        result = expkit.fit(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), extra_callbacks=extra_callbacks)
+    except ExpkitError as err:
+        RunRecord(run_dir).fail(err)
+        log.error("Job failed: %s", err)
+        return {"status": "failed"}
+    except Exception as err:  # noqa: BLE001 - one job's failure must not stop the sweep
         if is_pruned(err):
             record = RunRecord(run_dir)
             record.update(status="pruned")
             log.info("Trial pruned: %s", err)
             return dict(record.data)
         RunRecord(run_dir).fail(err)
-        if multirun:
-            log.exception("Job failed")
-            return {"status": "failed"}
-        raise
-    from omegaconf import OmegaConf
-
-    LAST_RESULT.update(run_dir=run_dir, metrics=metrics, config_yaml=OmegaConf.to_yaml(cfg))
-    print_metrics(f"Final metrics ({metrics.get('status')})", metrics)
-    best = metrics.get("best_checkpoint")
-    log.info("Best checkpoint: %s", run_dir / best if best else "none (checkpointing off)")
-    log.info("Run folder: %s", run_dir)
-    return metrics
+        log.exception("Job failed")
+        return {"status": "failed"}
+    report(result)
+    return result.metrics
 
 
-def _discard_if_untouched(run_dir: Path) -> None:
-    """A run refused before it started leaves no folder behind (Hydra's files only)."""
-    own = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
-    if own <= {".hydra", "train.log"}:
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def hydra_entry(argv: list[str], config_path: str, config_name: str, prog: str = "expkit train") -> None:
-    """Run Hydra's main with `argv` as its command line."""
+def hydra_entry(argv: list[str], config_dir: str | None) -> None:
+    """Run Hydra's main with `argv` as its command line (sweeps and Hydra's own flags)."""
     import hydra
 
+    from expkit.api import workload_overrides
+    from expkit.config_files import conf_dir
+    from expkit.run.stamp import register_resolvers
+
+    register_resolvers()
+    overrides = hydra_overrides(argv)
+    added = workload_overrides(overrides)[: -len(overrides) or None] if overrides else []
+    extra = ["--config-dir", config_dir] if config_dir else []
     saved = sys.argv
-    sys.argv = [prog, *argv]
+    sys.argv = ["expkit train", *extra, *added, *argv]
     try:
-        hydra.main(config_path=config_path, config_name=config_name, version_base="1.3")(run_job)()
+        hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
     finally:
         sys.argv = saved
 
 
 def main(argv: list[str]) -> int:
-    from expkit.config_files import conf_dir
-
-    from expkit.run.sweep import FAILED_JOBS
-
-    hydra_entry(argv, str(conf_dir()), "train")
-    if FAILED_JOBS:
-        print(f"error: {len(FAILED_JOBS)} job(s) of the sweep failed: {', '.join(FAILED_JOBS)}", file=sys.stderr)
-        return 1
+    argv, config_dir = split_config_dir(argv)
+    if not any(a in HYDRA_FLAGS or a.split("=", 1)[0] in HYDRA_FLAGS for a in argv):
+        return train_once(argv, config_dir)
+    if any(a in ("-m", "--multirun") for a in argv) and not any(a in ("--cfg", "-c", "--help", "-h", "--info", "-i") for a in argv):
+        check_sweep(argv, config_dir)
+    hydra_entry(argv, config_dir)
     return 0

@@ -6,6 +6,7 @@ Imported by Hydra at start-up (the summary callback), so it must not import torc
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,6 @@ from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
 
 log = logging.getLogger("expkit")
-
-# Set by the summary callback; the `expkit train` command exits non-zero when jobs failed.
-FAILED_JOBS: list[str] = []
 
 
 def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> None:
@@ -60,6 +58,10 @@ class SweepSummary(HydraCallback):
             return
         write_text_atomic(sweep_dir / "summary.csv", render_csv(rows))
         write_text_atomic(sweep_dir / "summary.md", render_markdown(rows))
-        FAILED_JOBS[:] = [str(row.run_dir) for row in rows if row.status == "failed"]
+        failed = [str(row.run_dir) for row in rows if row.status == "failed"]
         print_rich_table(f"Sweep summary ({sweep_dir}), best first", rows)
-        log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(FAILED_JOBS))
+        log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(failed))
+        if failed:
+            # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
+            print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
+            raise SystemExit(1)

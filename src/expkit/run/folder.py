@@ -1,0 +1,229 @@
+"""`RunFolder`: the one owner of a run folder's layout, file names, statuses and records.
+
+    <output_root>/<name>/<YYYY-MM-DD_HH-MM-SS[-N]>/        one run
+    <output_root>/<name>/multirun/<stamp>/<N>_<overrides>/  one job of a sweep
+        metrics.json          status + final metrics (atomic rewrites; RunRecord keeps it current)
+        .hydra/config.yaml    the composed config, interpolations kept (what reproduce composes)
+        .hydra/resolved.yaml  the same, fully resolved (what eval/predict/export build from)
+        .hydra/overrides.yaml the command-line overrides of the run
+        environment.json      versions, platform, git state (environment.resumed-<step>.json later)
+        train.log             the log
+        checkpoints/          best-*.ckpt, last.ckpt
+        tensorboard/          event files
+
+No other module spells these names: they ask this class. Kept free of torch and Lightning so
+that listing runs stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from expkit.errors import ExpkitError
+
+# Every status metrics.json can hold, in lifecycle order.
+STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
+# One format for every timestamp expkit writes or shows (local time).
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def now_text() -> str:
+    return datetime.now().strftime(TIME_FORMAT)
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with NaN and infinities replaced by None: metrics.json stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+class RunFolder:
+    """A run folder on disk: its paths, and reading and writing its records."""
+
+    METRICS = "metrics.json"
+    SNAPSHOT = ".hydra/config.yaml"
+    RESOLVED = ".hydra/resolved.yaml"
+    OVERRIDES = ".hydra/overrides.yaml"
+    HYDRA_DIR = ".hydra"
+    ENVIRONMENT = "environment.json"
+    LOG = "train.log"
+    CHECKPOINTS = "checkpoints"
+    LAST_CHECKPOINT = "checkpoints/last.ckpt"
+    TENSORBOARD = "tensorboard"
+    EVAL = "eval.json"
+    LOCK = ".expkit.lock"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    # -- finding and creating ----------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "RunFolder":
+        """An existing run folder; an ExpkitError that says what to pass otherwise."""
+        folder = cls(path)
+        if not folder.path.is_dir():
+            raise ExpkitError(f"{path} does not exist. Pass a run folder such as outputs/<experiment>/<timestamp>/ (`expkit runs` lists them).")
+        if not (folder / cls.RESOLVED).is_file():
+            raise ExpkitError(
+                f"{path} is not an expkit run folder (no {cls.RESOLVED}). Pass a folder such as "
+                "outputs/<experiment>/<timestamp>/ (`expkit runs` lists them)."
+            )
+        return folder
+
+    @classmethod
+    def create(cls, output_root: str | Path, name: str) -> "RunFolder":
+        """A new, uniquely named folder `<output_root>/<name>/<timestamp>` (claimed with mkdir,
+        so two processes starting in the same second get different names)."""
+        from expkit.run.stamp import new_stamp_dir
+
+        parent = Path(output_root) / name
+        try:
+            return cls(new_stamp_dir(parent))
+        except OSError as err:
+            raise ExpkitError(
+                f"Cannot create a run folder under {parent}: {err.strerror or err}. Choose a writable folder with "
+                "paths.output_root=DIR."
+            ) from None
+
+    @staticmethod
+    def is_run_dir(path: Path) -> bool:
+        return (path / RunFolder.METRICS).is_file() or (path / RunFolder.OVERRIDES).is_file()
+
+    # -- records -------------------------------------------------------------------------------
+    def read_metrics(self) -> dict[str, Any]:
+        """metrics.json ({} when absent); a damaged file is an ExpkitError naming it."""
+        from expkit.run.files import read_json
+
+        path = self / self.METRICS
+        return read_json(path) if path.is_file() else {}
+
+    def write_metrics(self, data: dict[str, Any]) -> None:
+        from expkit.run.files import write_json_atomic
+
+        write_json_atomic(self / self.METRICS, strict_json(data))
+
+    def read_overrides(self) -> list[str]:
+        import yaml
+
+        try:
+            data = yaml.safe_load((self / self.OVERRIDES).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return []
+        return [str(item) for item in data] if isinstance(data, list) else []
+
+    def write_snapshot(self, config_yaml: str, overrides: Sequence[str]) -> None:
+        """`.hydra/config.yaml` and `.hydra/overrides.yaml`, as Hydra writes them for its runs."""
+        from expkit.run.files import write_text_atomic
+        import yaml
+
+        write_text_atomic(self / self.SNAPSHOT, config_yaml)
+        write_text_atomic(self / self.OVERRIDES, yaml.safe_dump(list(overrides), default_flow_style=False))
+
+    def write_resolved(self, resolved_yaml: str) -> None:
+        from expkit.run.files import write_text_atomic
+
+        write_text_atomic(self / self.RESOLVED, resolved_yaml)
+
+    def write_environment(self, record: dict[str, Any], resumed_step: int | None = None) -> None:
+        """environment.json; a resumed run keeps its original and adds environment.resumed-<step>.json."""
+        from expkit.run.files import write_json_atomic
+
+        path = self / self.ENVIRONMENT
+        if resumed_step is not None and path.exists():
+            path = self / f"environment.resumed-{resumed_step}.json"
+        write_json_atomic(path, record)
+
+    def read_environment(self) -> dict[str, Any]:
+        from expkit.run.files import read_json
+
+        path = self / self.ENVIRONMENT
+        return read_json(path) if path.is_file() else {}
+
+    def relative(self, path: str | Path | None) -> str | None:
+        """A path inside the folder, stored relative to it so that a moved folder still works."""
+        if not path:
+            return None
+        try:
+            return str(Path(path).resolve().relative_to(self.path.resolve()))
+        except ValueError:
+            return str(path)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self / self.CHECKPOINTS
+
+    def checkpoint(self, which: str = "best") -> Path:
+        """`best` (metrics.json's best_checkpoint, else last), `last`, or a checkpoint file path."""
+        if which not in ("best", "last"):
+            path = Path(which)
+            if not path.is_file():
+                raise ExpkitError(f"Checkpoint {path} does not exist; use best, last, or the path of a .ckpt file.")
+            return path
+        if which == "best":
+            best = self.read_metrics().get("best_checkpoint")
+            if isinstance(best, str) and (self / best).is_file():
+                return self / best
+        last = self / self.LAST_CHECKPOINT
+        if not last.is_file():
+            raise ExpkitError(
+                f"{self.path} has no checkpoint ({self.LAST_CHECKPOINT} is missing): the run wrote none "
+                "(trainer=debug or enable_checkpointing=false) or stopped before its first epoch ended."
+            )
+        return last
+
+    # -- one writer at a time ------------------------------------------------------------------
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Hold the folder's lock for the block; refuse (ExpkitError) when another process does.
+
+        The operating system drops the lock when its holder exits, also on kill -9, so a stale
+        lock file never blocks anyone. The holder's pid and command are written in the file for
+        the message another process shows.
+        """
+        import fcntl
+
+        path = self / self.LOCK
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise ExpkitError(f"Cannot lock {self.path} for {what}: {err.strerror or err}.") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = describe_holder(os.pread(fd, 4096, 0))
+                raise ExpkitError(
+                    f"{self.path} is in use by {holder}; wait for it to end (or stop it) before you {what} this run."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": what, "since": now_text()}).encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+
+def describe_holder(raw: bytes) -> str:
+    """'process 123 (resume, since 2026-01-01 12:00:00)' from a lock file's content."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        return f"process {data['pid']} ({data['command']}, since {data['since']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
