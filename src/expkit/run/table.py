@@ -666,7 +666,7 @@ def aggregated_metrics(columns: Sequence[Column]) -> list[Column]:
 
 def to_records(rows: Iterable[Any], columns: Sequence[Column] = COLUMNS) -> list[dict[str, Any]]:
     """Rows as plain dicts keyed by column key; NaN/inf become None so the result is valid JSON."""
-    return [{c.key: _json_safe(v) for c, v in zip(columns, row_values(row, columns))} for row in rows]
+    return [{c.key: json_safe(v) for c, v in zip(columns, row_values(row, columns))} for row in rows]
 
 
 def render_json(rows: Iterable[Any], columns: Sequence[Column] = COLUMNS) -> str:
@@ -743,7 +743,7 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
