@@ -88,10 +88,11 @@ def main(argv: list[str]) -> int:
     if args.group_by:
         keys = table.group_keys(args.group_by, rows)
         groups = table.sort_groups(table.group_rows(rows, keys))
-        columns = table.group_columns(keys, table.aggregated_metrics(chosen if args.columns else []))
+        metrics = table.aggregated_metrics(chosen if args.columns else [])
+        columns = table.group_columns(keys, metrics, compact=args.format == "table")
         title = f"Runs under {args.path}: {len(rows)} runs in {len(groups)} group{'s' if len(groups) != 1 else ''}, " + (
             f"by {', '.join(keys)}" if keys else "that differ only in seed")
-        return _show(args.format, title, groups, columns, fit_by_dropping=False)
+        return _show(args.format, title, groups, columns, fit_by_dropping=True)
     title = f"Runs under {args.path} ({len(rows)})" + ("; run folders relative to it" if base else "")
     return _show(args.format, title, rows, chosen, fit_by_dropping=not args.columns)
 

@@ -82,7 +82,7 @@ class SweepSummary(HydraCallback):
             write_text_atomic(sweep_dir / "summary_seeds.csv", table.render_csv(groups, grouped))
             write_text_atomic(sweep_dir / "summary_seeds.md", table.render_markdown(groups, grouped))
             table.print_rich_table(f"Over seeds ({len(groups)} setting{'s' if len(groups) != 1 else ''}), best mean first",
-                                   groups, grouped)
+                                   groups, table.group_columns(keys, metrics, compact=True), fit_by_dropping=True)
         log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(FAILED_JOBS))
 
 

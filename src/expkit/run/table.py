@@ -510,7 +510,7 @@ BUILTIN = {c.key: c for c in (*COLUMNS, *EXTRA_COLUMNS)}
 # Other names people type for built-in columns: their headers, and the sort keys.
 ALIASES = {"metric": "monitor", "wall_time": "wall_time_s", "folder": "run_dir", "run folder": "run_dir"}
 # When the terminal is too narrow for every default column, these give way first (in this order).
-LEAST_NEEDED = ("epochs", "wall_time_s", "experiment", "monitor", "started")
+LEAST_NEEDED = ("epochs", "wall_time_s", "experiment", "monitor", "started", "seeds", "status")
 
 
 def resolve_columns(names: Sequence[str], rows: Sequence[RunRow]) -> list[Column]:
@@ -623,7 +623,7 @@ def sort_groups(groups: Iterable[Group]) -> list[Group]:
     return sorted(groups, key=key)
 
 
-def group_columns(keys: Sequence[str], metrics: Sequence[Column]) -> list[Column]:
+def group_columns(keys: Sequence[str], metrics: Sequence[Column], compact: bool = False) -> list[Column]:
     """Columns of a grouped table: the keys, the number of runs and their statuses, the seeds,
     then mean/std/min/max per metric (over the runs that have a value)."""
     def statuses(group: Group) -> str:
@@ -647,10 +647,26 @@ def group_columns(keys: Sequence[str], metrics: Sequence[Column]) -> list[Column
         Column("monitor", "metric", monitors),
     ]
     for metric in metrics:
+        if compact:  # on screen: two cells per metric, `mean ± std` and `min … max`
+            columns.append(Column(f"{metric.key} mean ± std", f"{metric.key} mean ± std",
+                                  lambda g, m=metric: _mean_std(g.stats(m.get)), wrap="words"))
+            columns.append(Column(f"{metric.key} min … max", f"{metric.key} min … max",
+                                  lambda g, m=metric: _min_max(g.stats(m.get)), wrap="words"))
+            continue
         for stat in ("mean", "std", "min", "max"):
             name = f"{metric.key} {stat}"
-            columns.append(Column(name, name, lambda g, m=metric, s=stat: g.stats(m.get)[s]))
+            columns.append(Column(name, name, lambda g, m=metric, s=stat: g.stats(m.get)[s], numeric=True))
     return columns
+
+
+def _mean_std(stats: dict[str, float | None]) -> str:
+    if stats["mean"] is None:
+        return ""
+    return f"{stats['mean']:.4g}" + ("" if stats["std"] is None else f" ± {stats['std']:.2g}")
+
+
+def _min_max(stats: dict[str, float | None]) -> str:
+    return "" if stats["min"] is None else f"{stats['min']:.4g} … {stats['max']:.4g}"
 
 
 def aggregated_metrics(columns: Sequence[Column]) -> list[Column]:
@@ -709,7 +725,7 @@ def print_rich_table(title: str, rows: Iterable[Any], columns: Sequence[Column] 
     """The rows as a rich table on stdout that fits the output's width (expkit.report.output_width).
 
     Cells wrap where their column allows (override lists between overrides, run folders after
-    "/" and ","), and no cell is ever cut. With `fit_by_dropping` (the default columns, not
+    "/" and ","), and no cell is ever cut. With `fit_by_dropping` (default and grouped columns, not
     ones a user chose), the LEAST_NEEDED columns are left out, and named under the table,
     before anything has to break inside a word.
     """
