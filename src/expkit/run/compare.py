@@ -16,7 +16,9 @@ from typing import Any, Sequence
 from expkit.errors import ExpkitError
 from expkit.run import table
 
-ENVIRONMENT_FILE = "environment.json"
+from expkit.run.folder import RunFolder
+
+ENVIRONMENT_FILE = RunFolder.ENVIRONMENT
 class _Absent:
     """Stands for a config key one run has and another has not (json: null)."""
 
@@ -103,7 +105,7 @@ def side_by_side_metrics(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
 def environment_facts(env: dict[str, Any] | None) -> dict[str, Any]:
     """The comparable facts of an environment.json (its command is left out: the config says it)."""
     if env is None:
-        return {"environment.json": "missing"}
+        return {ENVIRONMENT_FILE: "missing"}
     out: dict[str, Any] = {"python": env.get("python"), "platform": env.get("platform"), "machine": env.get("machine")}
     out.update({f"package {k}": v for k, v in (env.get("packages") or {}).items()})
     git = env.get("git") or {}

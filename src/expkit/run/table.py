@@ -32,21 +32,23 @@ from typing import Any, Callable, Iterable, Sequence
 
 from expkit.errors import ExpkitError
 
-# Same names as expkit.run.record, which is not imported here because it pulls in Lightning.
-METRICS_FILE = "metrics.json"
-OVERRIDES_FILE = ".hydra/overrides.yaml"
-CONFIG_FILE = ".hydra/config.yaml"
-# Same name as expkit.run.loading.RESOLVED_CONFIG (which imports Lightning).
-RESOLVED_FILE = ".hydra/resolved.yaml"
-LOG_FILE = "train.log"
+from expkit.run.folder import STATUSES as RECORD_STATUSES
+from expkit.run.folder import RunFolder
+
+# The run folder's file names belong to RunFolder (expkit.run.folder, free of Lightning imports).
+METRICS_FILE = RunFolder.METRICS
+OVERRIDES_FILE = RunFolder.OVERRIDES
+CONFIG_FILE = RunFolder.SNAPSHOT
+RESOLVED_FILE = RunFolder.RESOLVED
+LOG_FILE = RunFolder.LOG
 
 # Overrides that say nothing about what was trained: where files go (paths.*) and the Optuna
 # sweeper's bookkeeping for its pruning callback (+optuna_trial.*; excluded from job folder names).
 NOISE_PREFIXES = ("paths.", "optuna_trial.")
 
-# Every status a row can have: those of metrics.json (expkit.run.record.STATUSES), plus "created"
-# (Hydra files, no metrics.json yet) and "unknown" (metrics.json unreadable).
-STATUSES = ("running", "finished", "failed", "interrupted", "pruned", "created", "unknown")
+# Every status a row can have: those of metrics.json (RunFolder's), plus "created" (Hydra files,
+# no metrics.json yet) and "unknown" (metrics.json unreadable).
+STATUSES = (*RECORD_STATUSES, "created", "unknown")
 SORT_KEYS = ("metric", "started", "wall_time", "epochs", "status", "experiment")
 
 STAMP_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})(?:-(\d+))?$")
