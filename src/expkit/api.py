@@ -123,6 +123,11 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
     check_values(cfg)
     check_contract(cfg)
     check_devices(cfg)
+    # Data modules check their own values in __init__ (their setup() reads the data): building
+    # one here reports an impossible value (batch_size=0, fractions over 1) before any folder.
+    from expkit.components import build_datamodule
+
+    build_datamodule(cfg)
 
 
 @contextmanager
@@ -194,6 +199,11 @@ def discard_untouched(folder: RunFolder) -> None:
     own = {p.name for p in folder.path.iterdir()} if folder.path.is_dir() else set()
     if own <= {RunFolder.HYDRA_DIR, RunFolder.LOG, RunFolder.LOCK}:
         shutil.rmtree(folder.path, ignore_errors=True)
+        for parent in (folder.path.parent, folder.path.parent.parent):  # <name>/ and the root, if now empty
+            try:
+                parent.rmdir()
+            except OSError:
+                break
 
 
 # -- configs that come from a run folder ------------------------------------------------------------

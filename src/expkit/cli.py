@@ -54,12 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"expkit: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2
-    import warnings
-
     from expkit.errors import ExpkitError
+    from expkit.logs import quiet_third_party
 
-    # Deprecation noise from inside Lightning that the user can do nothing about.
-    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    quiet_third_party()
     command = importlib.import_module(f"expkit.commands.{name}")
     try:
         return command.main(rest) or 0

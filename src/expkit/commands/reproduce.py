@@ -41,7 +41,8 @@ def main(argv: list[str]) -> int:
     import expkit
     from expkit.report import print_table
     from expkit.run.folder import RunFolder
-    from expkit.commands.train import console_logging, exit_code, report
+    from expkit.commands.train import exit_code, report
+    from expkit.logs import console_logging
 
     folder = RunFolder.open(args.run_dir)
     original = folder.read_metrics()

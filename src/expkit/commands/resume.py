@@ -22,7 +22,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     import expkit
-    from expkit.commands.train import console_logging, exit_code, report
+    from expkit.commands.train import exit_code, report
+    from expkit.logs import console_logging
     from expkit.run.folder import RunFolder
 
     folder = RunFolder.open(args.run_dir)

@@ -58,18 +58,6 @@ def split_config_dir(argv: list[str]) -> tuple[list[str], str | None]:
     return rest, config_dir
 
 
-def console_logging() -> None:
-    """Log lines like Hydra's job logging, for runs that do not go through hydra.main."""
-    from expkit.run.folder import TIME_FORMAT
-
-    root = logging.getLogger()
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s", TIME_FORMAT))
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
 def report(result: Any) -> None:
     from expkit.report import print_metrics
 
@@ -87,6 +75,8 @@ def exit_code(status: str) -> int:
 def train_once(overrides: list[str], config_dir: str | None) -> int:
     import expkit
     from expkit.report import print_config_tree
+
+    from expkit.logs import console_logging
 
     console_logging()
     cfg = expkit.compose(overrides, config_dir=config_dir)
@@ -141,8 +131,10 @@ def run_job(cfg: Any) -> dict[str, Any]:
     import expkit
     from expkit.errors import ExpkitError
     from expkit.run.record import RunRecord
+    from expkit.logs import quiet_third_party
     from expkit.run.sweep import adapt_to_launcher, is_pruned
 
+    quiet_third_party()  # joblib/submitit workers are processes of their own
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     extra_callbacks = []
