@@ -74,8 +74,8 @@ FILE_RESOLVERS = frozenset({"hydra", "expkit_data"})
 HYDRA_ROOT_KEYS = ("hydra", "defaults")
 # The config key (in the user's conf/train.yaml) that lists the user's own trusted modules.
 TRUSTED_MODULES_KEY = "trusted_modules"
-# Top-level packages no legitimate run names outside the families: a file naming them was edited,
-# and trusting them would let it do anything.
+# Top-level packages that are not the user's code: a file naming them outside the allow-list was
+# edited, and suggesting `--trust-module torch` would hand it everything.
 _NEVER_USER_CODE = frozenset({"expkit", "torch", "pytorch_lightning", "lightning", "lightning_fabric", "torchmetrics",
                               "hydra", "omegaconf", "numpy"})
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -442,7 +442,7 @@ def _refuse(
         )
     elif hint and top and _DOTTED_NAME.fullmatch(top):
         if top in _NEVER_USER_CODE or top in sys.stdlib_module_names or top == "builtins":
-            message += f" {top} is not project code: the file was edited to run it; do not use this file."
+            message += f" No expkit run names {target} here: the file was edited; do not use it."
         else:
             message += (
                 f" If {top} is your own code, allow it with --trust-module {top} (or list it under "
