@@ -40,13 +40,15 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     import expkit
     from expkit.report import print_table
-    from expkit.run.folder import RunFolder
+    from expkit.run.folder import RunFolder, process_rank
     from expkit.commands.train import console_logging, exit_code, report
 
     folder = RunFolder.open(args.run_dir)
     original = folder.read_metrics()
     console_logging()
     result = expkit.reproduce(folder.path, args.overrides, trusted_modules=args.trust_module)
+    if process_rank() > 0:  # another process of a DDP run: rank 0 reports
+        return exit_code(result.status)
     report(result)
     new = result.metrics
     names = sorted(k for k in set(original) | set(new) if "/" in k and not k.startswith("lr-"))

@@ -60,12 +60,15 @@ def split_config_dir(argv: list[str]) -> tuple[list[str], str | None]:
 
 def console_logging() -> None:
     """Log lines like Hydra's job logging, for runs that do not go through hydra.main."""
-    from expkit.run.folder import TIME_FORMAT
+    from expkit.run.folder import TIME_FORMAT, process_rank
 
     root = logging.getLogger()
     if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s", TIME_FORMAT))
+        # The other processes of a DDP run log to the same terminal: their lines say whose they are.
+        rank = process_rank()
+        prefix = f"[rank {rank}]" if rank else ""
+        handler.setFormatter(logging.Formatter(f"[%(asctime)s]{prefix}[%(levelname)s] %(message)s", TIME_FORMAT))
         root.addHandler(handler)
     root.setLevel(logging.INFO)
 
@@ -87,13 +90,18 @@ def exit_code(status: str) -> int:
 def train_once(overrides: list[str], config_dir: str | None) -> int:
     import expkit
     from expkit.report import print_config_tree
+    from expkit.run.folder import process_rank
 
     console_logging()
     cfg = expkit.compose(overrides, config_dir=config_dir)
     expkit.api.validate(cfg)
-    print_config_tree(cfg)
+    # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
+    rank = process_rank()
+    if rank == 0:
+        print_config_tree(cfg)
     result = expkit.fit(cfg, overrides=overrides)
-    report(result)
+    if rank == 0:
+        report(result)
     return exit_code(result.status)
 
 
@@ -131,6 +139,30 @@ def check_sweep(argv: list[str], config_dir: str | None) -> None:
     plain = [o for o in first if not o.startswith(("hydra.", "hydra/"))]
     cfg = expkit.compose(plain, config_dir=config_dir)
     expkit.api.validate(cfg)
+    check_sweep_processes(cfg, overrides)
+
+
+def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
+    """`-m` with a multi-process trainer runs only where SLURM starts the processes.
+
+    Lightning's `ddp` launcher starts ranks > 0 by re-running the command line, which for a
+    sweep is the whole sweep (Lightning #11300); in the jobs of the basic and joblib launchers
+    it would start a second sweep, and a later job would find LOCAL_RANK set by the first one
+    and wait for processes nobody starts. With `hydra/launcher=slurm`, SLURM starts one task per
+    device (tasks_per_node) and Lightning starts none.
+    """
+    from expkit.errors import ConfigError
+    from expkit.validation import is_multi_process
+
+    launcher = next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra/launcher=")), "basic")
+    if is_multi_process(cfg.trainer) and "slurm" not in launcher:
+        raise ConfigError(
+            f"-m with trainer.devices={cfg.trainer.get('devices')} (strategy {cfg.trainer.get('strategy')}) is not "
+            f"supported with the {launcher} launcher: Lightning starts the other DDP processes by re-running the command, "
+            "which would re-run the sweep (Lightning #11300). Sweep on one device per job (trainer.devices=1), run each "
+            "multi-device job with its own `expkit train trainer=ddp ...`, or send the sweep to SLURM with "
+            "hydra/launcher=slurm, where SLURM starts the processes (hydra.launcher.tasks_per_node=trainer.devices)."
+        )
 
 
 def run_job(cfg: Any) -> dict[str, Any]:
