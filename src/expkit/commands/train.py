@@ -165,6 +165,22 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
         )
 
 
+def requeued_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint a job continues from when it runs again in its own folder: a SLURM job
+    requeued after a preemption or its time limit (submitit reruns the same job), which left an
+    unfinished run with a checkpoint behind. None for a fresh job."""
+    from expkit.errors import ExpkitError
+    from expkit.run.folder import RunFolder
+
+    folder = RunFolder(run_dir)
+    if folder.read_metrics().get("status") in (None, "finished"):
+        return None
+    try:
+        return folder.resume_checkpoint()
+    except ExpkitError:  # stopped before its first checkpoint: start again
+        return None
+
+
 def run_job(cfg: Any) -> dict[str, Any]:
     """Hydra's task function for one job of a sweep (or `--cfg`/`--help`, which never get here)."""
     from hydra.core.hydra_config import HydraConfig
@@ -186,8 +202,12 @@ def run_job(cfg: Any) -> dict[str, Any]:
     with open_dict(cfg):
         if OmegaConf.is_interpolation(cfg, "name"):
             cfg.name = str(cfg.name)
+    ckpt_path = requeued_checkpoint(run_dir)
+    if ckpt_path is not None:
+        log.info("Continuing the requeued job from %s", ckpt_path)
     try:
-        result = expkit.fit(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), extra_callbacks=extra_callbacks)
+        result = expkit.fit(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), extra_callbacks=extra_callbacks,
+                            ckpt_path=ckpt_path)
     except ExpkitError as err:
         RunRecord(run_dir).fail(err)
         log.error("Job failed: %s", err)
