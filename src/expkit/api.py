@@ -15,7 +15,7 @@ made. Hydra's `hydra.main` is only used by the CLI for sweeps (`-m`) and Hydra's
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from expkit.errors import ConfigError, ExpkitError
-from expkit.run.folder import RunFolder
+from expkit.run.folder import RUN_DIR_ENV, RunFolder, process_rank
 from expkit.run.loading import LoadedRun, load_run
 
 __all__ = ["compose", "fit", "load_run", "reproduce", "resume", "RunResult", "LoadedRun", "workload_overrides"]
@@ -172,15 +172,16 @@ def fit(
 
     cfg = cfg.copy()
     validate(cfg, run_dir)
-    created = run_dir is None
-    folder = RunFolder.create(cfg.paths.output_root, str(cfg.name)) if created else RunFolder(run_dir)
+    rank = process_rank()
+    created = run_dir is None and rank == 0
+    folder = RunFolder.create(cfg.paths.output_root, str(cfg.name)) if run_dir is None else RunFolder(run_dir)
     if not folder.path.is_dir():
         raise ExpkitError(f"{folder.path} does not exist; fit writes into an existing folder or creates a new one (run_dir=None).")
     with open_dict(cfg):
         cfg.paths.run_dir = str(folder.path)
-    if not (folder / RunFolder.SNAPSHOT).exists():
+    if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
         folder.write_snapshot(OmegaConf.to_yaml(cfg), overrides)
-    with run_log(folder):
+    with run_log(folder) if rank == 0 else nullcontext(), ddp_handoff(folder) if rank == 0 else nullcontext():
         log.info("Run folder: %s", folder.path)
         try:
             metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
@@ -190,6 +191,37 @@ def fit(
                 discard_untouched(folder)
             raise
     return RunResult(folder.path, str(metrics.get("status")), metrics, cfg)
+
+
+@contextmanager
+def ddp_handoff(folder: RunFolder) -> Iterator[None]:
+    """What the processes Lightning's `ddp` launcher starts for ranks > 0 need from rank 0.
+
+    The launcher re-runs this process's command line (`expkit train ...`) with LOCAL_RANK set,
+    and copies the environment when the Trainer starts. The run folder goes in RUN_DIR_ENV, so
+    they do not claim a timestamp folder of their own (Hydra #2070). When Hydra's config is
+    set (`expkit train` composes with it), Lightning adds `hydra.run.dir=<HydraConfig's
+    run.dir>` to their command line (Lightning #16694); reading that value would resolve our
+    `${expkit_stamp:...}` and claim an empty folder, so it is set to this run's folder first.
+    """
+    import os
+
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import read_write
+
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(folder.path.resolve())
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        with read_write(hydra_cfg):
+            hydra_cfg.run.dir = str(folder.path.resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
 
 
 def discard_untouched(folder: RunFolder) -> None:
@@ -280,8 +312,9 @@ def resume(
     `trainer.max_epochs=20`). Everything is checked before the folder is touched: the config, the
     checkpoint against the composed model; and the folder is locked against a second resume."""
     folder = RunFolder.open(run_dir)
-    with folder.exclusive("resume"):
-        last = folder.checkpoint("last")
+    # A DDP run's other processes re-run this command while rank 0 holds the lock.
+    with folder.exclusive("resume") if process_rank() == 0 else nullcontext():
+        last = folder.resume_checkpoint()
         cfg = snapshot_config(folder, overrides, trusted_modules)
         with open_dict(cfg):
             cfg.paths.run_dir = str(folder.path)
@@ -289,7 +322,7 @@ def resume(
         check_checkpoint_fits(cfg, last)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         result = fit(cfg, folder.path, ckpt_path=last, source=source)
-        if overrides and result.status == "finished":
+        if overrides and result.status == "finished" and process_rank() == 0:
             # The snapshot becomes the config the run now has; overrides.yaml lists the run's
             # overrides with the new ones replacing old ones.
             folder.write_snapshot(OmegaConf.to_yaml(cfg), merge_overrides(folder.read_overrides(), overrides))

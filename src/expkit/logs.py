@@ -12,8 +12,6 @@ import warnings
 
 from expkit.run.folder import TIME_FORMAT
 
-LOG_FORMAT = "[%(asctime)s][%(levelname)s] %(message)s"
-
 # Lightning's adverts for its cloud products, printed on every run.
 ADVERTS = ("💡 Tip: For seamless cloud",)
 # Deprecation warnings raised inside Lightning/joblib about their own internals.
@@ -38,9 +36,14 @@ def quiet_third_party() -> None:
 
 def console_logging() -> None:
     """Log lines on stdout like Hydra's job logging, for runs that do not go through hydra.main."""
+    from expkit.run.folder import process_rank
+
     root = logging.getLogger()
     if not any(type(h) is logging.StreamHandler for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT, TIME_FORMAT))
+        # The other processes of a DDP run log to the same terminal: their lines say whose they are.
+        rank = process_rank()
+        prefix = f"[rank {rank}]" if rank else ""
+        handler.setFormatter(logging.Formatter(f"[%(asctime)s]{prefix}[%(levelname)s] %(message)s", TIME_FORMAT))
         root.addHandler(handler)
     root.setLevel(logging.INFO)

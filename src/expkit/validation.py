@@ -123,10 +123,34 @@ def check_values(cfg: DictConfig) -> None:
         raise ConfigError(f"{source_of_key('optimizer.lr')}: optimizer.lr={lr!r}; use a positive number.")
 
 
+def is_multi_process(trainer: Any) -> bool:
+    """Whether this trainer config starts several training processes (DDP on N devices or nodes)."""
+    devices = trainer.get("devices", 1)
+    strategy = str(trainer.get("strategy", "auto")).lower()
+    if int(trainer.get("num_nodes", 1) or 1) > 1:
+        return True
+    if isinstance(devices, (list, ListConfig)):
+        return len(devices) > 1
+    if str(devices) in ("-1", "auto"):
+        return strategy.startswith("ddp")
+    try:
+        return int(devices) > 1
+    except (TypeError, ValueError):
+        return "," in str(devices)
+
+
 def check_devices(cfg: DictConfig) -> None:
-    """A GPU asked for on a machine without one is refused before the data is read."""
+    """A GPU asked for on a machine without one is refused before the data is read, and so
+    are the DDP strategies that start processes other than by re-running the command."""
     from expkit.components import source_of_key
 
+    strategy = str(cfg.trainer.get("strategy", "auto")).lower()
+    if any(word in strategy for word in ("spawn", "fork", "notebook")):
+        raise ConfigError(
+            f"{source_of_key('trainer.strategy')}: trainer.strategy={strategy} is not supported: it trains in "
+            "processes started from this one, so the run's record and test would not see their results. Use "
+            "trainer=ddp (GPUs) or trainer=ddp_cpu (strategy ddp: Lightning re-runs the command for each rank)."
+        )
     accelerator = str(cfg.trainer.get("accelerator", "auto")).lower()
     if accelerator in ("gpu", "cuda"):
         import torch

@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     import expkit
     from expkit.report import print_table
-    from expkit.run.folder import RunFolder
+    from expkit.run.folder import RunFolder, process_rank
     from expkit.commands.train import exit_code, report
     from expkit.logs import console_logging
 
@@ -48,6 +48,8 @@ def main(argv: list[str]) -> int:
     original = folder.read_metrics()
     console_logging()
     result = expkit.reproduce(folder.path, args.overrides, trusted_modules=args.trust_module)
+    if process_rank() > 0:  # another process of a DDP run: rank 0 reports
+        return exit_code(result.status)
     report(result)
     new = result.metrics
     names = sorted(k for k in set(original) | set(new) if "/" in k and not k.startswith("lr-"))

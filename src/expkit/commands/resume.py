@@ -26,9 +26,14 @@ def main(argv: list[str]) -> int:
     from expkit.logs import console_logging
     from expkit.run.folder import RunFolder
 
+    from expkit.run.folder import process_rank
+
     folder = RunFolder.open(args.run_dir)
     console_logging()
-    print(f"Resuming {folder.path} from {RunFolder.LAST_CHECKPOINT}")
+    rank = process_rank()  # the other processes of a DDP run re-run this command quietly
+    if rank == 0:
+        print(f"Resuming {folder.path} from {folder.resume_checkpoint().relative_to(folder.path)}")
     result = expkit.resume(folder.path, args.overrides, trusted_modules=args.trust_module)
-    report(result)
+    if rank == 0:
+        report(result)
     return exit_code(result.status)

@@ -75,15 +75,20 @@ def exit_code(status: str) -> int:
 def train_once(overrides: list[str], config_dir: str | None) -> int:
     import expkit
     from expkit.report import print_config_tree
+    from expkit.run.folder import process_rank
 
     from expkit.logs import console_logging
 
     console_logging()
     cfg = expkit.compose(overrides, config_dir=config_dir)
     expkit.api.validate(cfg)
-    print_config_tree(cfg)
+    # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
+    rank = process_rank()
+    if rank == 0:
+        print_config_tree(cfg)
     result = expkit.fit(cfg, overrides=overrides)
-    report(result)
+    if rank == 0:
+        report(result)
     return exit_code(result.status)
 
 
@@ -121,6 +126,46 @@ def check_sweep(argv: list[str], config_dir: str | None) -> None:
     plain = [o for o in first if not o.startswith(("hydra.", "hydra/"))]
     cfg = expkit.compose(plain, config_dir=config_dir)
     expkit.api.validate(cfg)
+    check_sweep_processes(cfg, overrides)
+
+
+def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
+    """`-m` with a multi-process trainer runs only where SLURM starts the processes.
+
+    Lightning's `ddp` launcher starts ranks > 0 by re-running the command line, which for a
+    sweep is the whole sweep (Lightning #11300); in the jobs of the basic and joblib launchers
+    it would start a second sweep, and a later job would find LOCAL_RANK set by the first one
+    and wait for processes nobody starts. With `hydra/launcher=slurm`, SLURM starts one task per
+    device (tasks_per_node) and Lightning starts none.
+    """
+    from expkit.errors import ConfigError
+    from expkit.validation import is_multi_process
+
+    launcher = next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra/launcher=")), "basic")
+    if is_multi_process(cfg.trainer) and "slurm" not in launcher:
+        raise ConfigError(
+            f"-m with trainer.devices={cfg.trainer.get('devices')} (strategy {cfg.trainer.get('strategy')}) is not "
+            f"supported with the {launcher} launcher: Lightning starts the other DDP processes by re-running the command, "
+            "which would re-run the sweep (Lightning #11300). Sweep on one device per job (trainer.devices=1), run each "
+            "multi-device job with its own `expkit train trainer=ddp ...`, or send the sweep to SLURM with "
+            "hydra/launcher=slurm, where SLURM starts the processes (hydra.launcher.tasks_per_node=trainer.devices)."
+        )
+
+
+def requeued_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint a job continues from when it runs again in its own folder: a SLURM job
+    requeued after a preemption or its time limit (submitit reruns the same job), which left an
+    unfinished run with a checkpoint behind. None for a fresh job."""
+    from expkit.errors import ExpkitError
+    from expkit.run.folder import RunFolder
+
+    folder = RunFolder(run_dir)
+    if folder.read_metrics().get("status") in (None, "finished"):
+        return None
+    try:
+        return folder.resume_checkpoint()
+    except ExpkitError:  # stopped before its first checkpoint: start again
+        return None
 
 
 def run_job(cfg: Any) -> dict[str, Any]:
@@ -146,8 +191,12 @@ def run_job(cfg: Any) -> dict[str, Any]:
     with open_dict(cfg):
         if OmegaConf.is_interpolation(cfg, "name"):
             cfg.name = str(cfg.name)
+    ckpt_path = requeued_checkpoint(run_dir)
+    if ckpt_path is not None:
+        log.info("Continuing the requeued job from %s", ckpt_path)
     try:
-        result = expkit.fit(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), extra_callbacks=extra_callbacks)
+        result = expkit.fit(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), extra_callbacks=extra_callbacks,
+                            ckpt_path=ckpt_path)
     except ExpkitError as err:
         RunRecord(run_dir).fail(err)
         log.error("Job failed: %s", err)

@@ -9,6 +9,7 @@
         environment.json      versions, platform, git state (environment.resumed-<step>.json later)
         train.log             the log
         checkpoints/          best-*.ckpt, last.ckpt
+        hpc_ckpt_<N>.ckpt     written by Lightning when SLURM sends the requeue signal
         tensorboard/          event files
 
 No other module spells these names: they ask this class. Kept free of torch and Lightning so
@@ -31,6 +32,22 @@ from expkit.errors import ExpkitError
 STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
 # One format for every timestamp expkit writes or shows (local time).
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Under DDP, rank 0 puts its run folder here before the Trainer starts the other processes; they
+# inherit it and use that folder instead of claiming a timestamp of their own (Hydra #2070).
+RUN_DIR_ENV = "EXPKIT_RUN_DIR"
+
+
+def process_rank() -> int:
+    """This process's global rank in a distributed run (0 when there is none), read from the
+    variables Lightning's launcher and SLURM set, in the order Lightning itself reads them."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        value = os.environ.get(key)
+        if value is not None:
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
 
 
 def now_text() -> str:
@@ -60,6 +77,7 @@ class RunFolder:
     LOG = "train.log"
     CHECKPOINTS = "checkpoints"
     LAST_CHECKPOINT = "checkpoints/last.ckpt"
+    HPC_CHECKPOINT_GLOB = "hpc_ckpt_*.ckpt"  # Lightning's name; it writes them into default_root_dir
     TENSORBOARD = "tensorboard"
     EVAL = "eval.json"
     LOCK = ".expkit.lock"
@@ -90,9 +108,22 @@ class RunFolder:
     @classmethod
     def create(cls, output_root: str | Path, name: str) -> "RunFolder":
         """A new, uniquely named folder `<output_root>/<name>/<timestamp>` (claimed with mkdir,
-        so two processes starting in the same second get different names)."""
+        so two processes starting in the same second get different names).
+
+        A DDP process of rank > 0 creates nothing: it gets the folder rank 0 created (RUN_DIR_ENV).
+        """
         from expkit.run.stamp import new_stamp_dir
 
+        if process_rank() > 0:
+            inherited = os.environ.get(RUN_DIR_ENV)
+            if not inherited or not Path(inherited).is_dir():
+                raise ExpkitError(
+                    f"This process has rank {process_rank()} of a distributed run but was not given its run folder "
+                    f"({RUN_DIR_ENV} is {'unset' if not inherited else 'not a folder: ' + inherited}). Start multi-device "
+                    "runs with one `expkit train trainer=ddp ...` (Lightning starts the other processes), or on SLURM "
+                    "through the submitit launcher (`-m hydra/launcher=slurm`), not with `srun expkit train`."
+                )
+            return cls(inherited)
         parent = Path(output_root) / name
         try:
             return cls(new_stamp_dir(parent))
@@ -188,6 +219,17 @@ class RunFolder:
                 "(trainer=debug or enable_checkpointing=false) or stopped before its first epoch ended."
             )
         return last
+
+    def resume_checkpoint(self) -> Path:
+        """The checkpoint a resume continues from: the newer of `last.ckpt` and the newest
+        `hpc_ckpt_<N>.ckpt`, which Lightning writes into the run folder when SLURM sends the
+        requeue signal (SLURMEnvironment's auto-requeue) and which may be mid-epoch."""
+        hpc = [p for p in self.path.glob(self.HPC_CHECKPOINT_GLOB) if p.stem.rsplit("_", 1)[-1].isdigit()]
+        newest_hpc = max(hpc, key=lambda p: int(p.stem.rsplit("_", 1)[-1]), default=None)
+        last = self / self.LAST_CHECKPOINT
+        if newest_hpc is not None and (not last.is_file() or newest_hpc.stat().st_mtime >= last.stat().st_mtime):
+            return newest_hpc
+        return self.checkpoint("last")
 
     # -- one writer at a time ------------------------------------------------------------------
     @contextmanager

@@ -43,11 +43,13 @@ class RunRecord:
         # A resumed run keeps counting the time it already spent.
         self.previous_wall_time = float(self.data.get("wall_time_s", 0.0))
 
-    @rank_zero_only
     def update(self, **fields: Any) -> None:
+        """Every rank keeps the record in memory (what `fit` returns, so that a DDP process of
+        rank > 0 ends with the same status); only the global-zero process writes it."""
         self.data.update(fields)
         self.data["wall_time_s"] = round(self.previous_wall_time + time.time() - self.started, 3)
-        self.folder.write_metrics(self.data)
+        if rank_zero_only.rank == 0:
+            self.folder.write_metrics(self.data)
 
     def start(self, experiment: str, monitor: str, mode: str, source: dict[str, Any] | None = None) -> None:
         """Status `running`. `source` records lineage: the run this one was reproduced from or
