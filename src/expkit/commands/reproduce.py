@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     import expkit
     from expkit.report import print_table
     from expkit.run.folder import RunFolder
-    from expkit.commands.train import console_logging, exit_code, report
+    from expkit.commands.train import console_logging, report, result_exit_code
 
     folder = RunFolder.open(args.run_dir)
     original = folder.read_metrics()
@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     else:
         print("Environment: identical (python, platform, packages, git commit).")
     if result.status != "finished":
-        return exit_code(result.status)
+        return result_exit_code(result)
     if args.check and worst > args.tol:
         print(f"error: metrics differ by up to {worst:.3g} (> --tol {args.tol})")
         return 1

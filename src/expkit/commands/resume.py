@@ -22,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     import expkit
-    from expkit.commands.train import console_logging, exit_code, report
+    from expkit.commands.train import console_logging, report, result_exit_code
     from expkit.run.folder import RunFolder
 
     folder = RunFolder.open(args.run_dir)
@@ -30,4 +30,4 @@ def main(argv: list[str]) -> int:
     print(f"Resuming {folder.path} from {RunFolder.LAST_CHECKPOINT}")
     result = expkit.resume(folder.path, args.overrides, trusted_modules=args.trust_module)
     report(result)
-    return exit_code(result.status)
+    return result_exit_code(result)

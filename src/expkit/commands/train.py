@@ -72,16 +72,30 @@ def console_logging() -> None:
 
 def report(result: Any) -> None:
     from expkit.report import print_metrics
+    from expkit.run.folder import RunFolder
 
+    if result.status == "interrupted":
+        signal_name = result.metrics.get("signal", "SIGINT")
+        print(f"interrupted by {signal_name} after {result.metrics.get('epochs_done', 0)} epoch(s); "
+              f"{RunFolder.LAST_CHECKPOINT} holds the last completed epoch. Continue with: expkit resume {result.run_dir}",
+              file=sys.stderr)
+        return
     print_metrics(f"Final metrics ({result.status})", result.metrics)
     best = result.metrics.get("best_checkpoint")
     log.info("Best checkpoint: %s", result.run_dir / best if best else "none (checkpointing off)")
     log.info("Run folder: %s", result.run_dir)
 
 
-def exit_code(status: str) -> int:
-    """0 for a finished run; 130 interrupted (as for SIGINT); 1 for anything else."""
-    return {"finished": 0, "interrupted": 130}.get(status, 1)
+def exit_code(status: str, signal_name: str | None = None) -> int:
+    """0 for a finished run; 128 + the signal's number when interrupted (130 for Ctrl+C, 143 for
+    SIGTERM, as a shell reports them); 1 for anything else."""
+    if status == "interrupted":
+        return 143 if signal_name == "SIGTERM" else 130
+    return 0 if status == "finished" else 1
+
+
+def result_exit_code(result: Any) -> int:
+    return exit_code(result.status, result.metrics.get("signal"))
 
 
 def train_once(overrides: list[str], config_dir: str | None) -> int:
@@ -94,7 +108,7 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
     print_config_tree(cfg)
     result = expkit.fit(cfg, overrides=overrides)
     report(result)
-    return exit_code(result.status)
+    return result_exit_code(result)
 
 
 def first_job_overrides(overrides: list[str]) -> list[str]:
@@ -170,6 +184,9 @@ def run_job(cfg: Any) -> dict[str, Any]:
         log.exception("Job failed")
         return {"status": "failed"}
     report(result)
+    if result.status == "interrupted":
+        # A signal stops the whole sweep, not just this job: the scheduler wants the process gone.
+        raise SystemExit(result_exit_code(result))
     return result.metrics
 
 
