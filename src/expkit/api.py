@@ -321,7 +321,8 @@ def resume(
         validate(cfg, folder.path)
         check_checkpoint_fits(cfg, last)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
-        result = fit(cfg, folder.path, ckpt_path=last, source=source)
+        with folder.records_kept_on_failure():
+            result = fit(cfg, folder.path, ckpt_path=last, source=source)
         if overrides and result.status == "finished" and process_rank() == 0:
             # The snapshot becomes the config the run now has; overrides.yaml lists the run's
             # overrides with the new ones replacing old ones.
@@ -336,12 +337,10 @@ def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path) -> None:
     from expkit.run.loading import load_checkpoint
 
     ckpt = load_checkpoint(ckpt_file)
+    # Built as `training.train` builds it, from the config and its data (not from the
+    # checkpoint's data state): that is the model the checkpoint must load into.
     datamodule = build_datamodule(cfg)
-    state = ckpt.get(type(datamodule).__qualname__)
-    if state is not None:
-        datamodule.load_state_dict(state)
-    else:
-        datamodule.setup("fit")
+    datamodule.setup("fit")
     task = build_task(cfg, datamodule)
     try:
         task.load_state_dict(ckpt.get("state_dict", {}))

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task
 from expkit.run.folder import RunFolder
+from expkit.run.guards import FiniteLossGuard
 from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
 
 log = logging.getLogger("expkit")
@@ -42,7 +43,8 @@ def train(
     resume_step = checkpoint_step(ckpt_path)
     loggers = build_loggers(cfg, resume_step=resume_step)
     record = RunRecord(folder)
-    callbacks = [*build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), *(extra_callbacks or [])]
+    guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
+    callbacks = [guard, *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), *(extra_callbacks or [])]
     with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     trainer = instantiate(
         cfg.trainer, logger=loggers or False, callbacks=callbacks, enable_progress_bar=with_bar, _convert_="all"
@@ -57,7 +59,14 @@ def train(
         folder.write_environment(environment_record(), resumed_step=resume_step)
     record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode, source=source)
 
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SystemExit:
+        # Lightning ends an interrupted fit with SystemExit: sys.exit(1) after Ctrl+C, and
+        # SIGTERMException after SIGTERM. The record already says `interrupted` (RunRecordCallback
+        # saw the signal); the caller reports it and exits as for that signal.
+        if record.data.get("status") != "interrupted":
+            raise
     if trainer.interrupted:
         return dict(record.data)
     metrics = plain_metrics(trainer.callback_metrics)

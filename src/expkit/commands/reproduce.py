@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     import expkit
     from expkit.report import print_table
     from expkit.run.folder import RunFolder, process_rank
-    from expkit.commands.train import exit_code, report
+    from expkit.commands.train import report, result_exit_code
     from expkit.logs import console_logging
 
     folder = RunFolder.open(args.run_dir)
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     else:
         print("Environment: identical (python, platform, packages, git commit).")
     if result.status != "finished":
-        return exit_code(result.status)
+        return result_exit_code(result)
     if args.check and worst > args.tol:
         print(f"error: metrics differ by up to {worst:.3g} (> --tol {args.tol})")
         return 1

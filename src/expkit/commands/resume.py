@@ -22,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     import expkit
-    from expkit.commands.train import exit_code, report
+    from expkit.commands.train import report, result_exit_code
     from expkit.logs import console_logging
     from expkit.run.folder import RunFolder
 
@@ -36,4 +36,4 @@ def main(argv: list[str]) -> int:
     result = expkit.resume(folder.path, args.overrides, trusted_modules=args.trust_module)
     if rank == 0:
         report(result)
-    return exit_code(result.status)
+    return result_exit_code(result)

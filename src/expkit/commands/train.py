@@ -25,19 +25,26 @@ VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--shell-completion", "-sc", "-
                "--config-name", "-cn", "--info", "-i")
 
 
-def hydra_overrides(argv: list[str]) -> list[str]:
-    """The config overrides among Hydra's arguments (flags and their values left out)."""
-    out, skip = [], False
+def split_hydra_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(Hydra's flags with their values, the config overrides) of `argv`, each in order."""
+    flags, out, skip = [], [], False
     for item in argv:
         if skip:
             skip = False
             if "=" not in item or item.startswith(("install=", "uninstall=", "query=")):
+                flags.append(item)
                 continue
         if item.startswith("-"):
             skip = item in VALUE_FLAGS
+            flags.append(item)
             continue
         out.append(item)
-    return out
+    return flags, out
+
+
+def hydra_overrides(argv: list[str]) -> list[str]:
+    """The config overrides among Hydra's arguments (flags and their values left out)."""
+    return split_hydra_args(argv)[1]
 
 
 def split_config_dir(argv: list[str]) -> tuple[list[str], str | None]:
@@ -60,16 +67,30 @@ def split_config_dir(argv: list[str]) -> tuple[list[str], str | None]:
 
 def report(result: Any) -> None:
     from expkit.report import print_metrics
+    from expkit.run.folder import RunFolder
 
+    if result.status == "interrupted":
+        signal_name = result.metrics.get("signal", "SIGINT")
+        print(f"interrupted by {signal_name} after {result.metrics.get('epochs_done', 0)} epoch(s); "
+              f"{RunFolder.LAST_CHECKPOINT} holds the last completed epoch. Continue with: expkit resume {result.run_dir}",
+              file=sys.stderr)
+        return
     print_metrics(f"Final metrics ({result.status})", result.metrics)
     best = result.metrics.get("best_checkpoint")
     log.info("Best checkpoint: %s", result.run_dir / best if best else "none (checkpointing off)")
     log.info("Run folder: %s", result.run_dir)
 
 
-def exit_code(status: str) -> int:
-    """0 for a finished run; 130 interrupted (as for SIGINT); 1 for anything else."""
-    return {"finished": 0, "interrupted": 130}.get(status, 1)
+def exit_code(status: str, signal_name: str | None = None) -> int:
+    """0 for a finished run; 128 + the signal's number when interrupted (130 for Ctrl+C, 143 for
+    SIGTERM, as a shell reports them); 1 for anything else."""
+    if status == "interrupted":
+        return 143 if signal_name == "SIGTERM" else 130
+    return 0 if status == "finished" else 1
+
+
+def result_exit_code(result: Any) -> int:
+    return exit_code(result.status, result.metrics.get("signal"))
 
 
 def train_once(overrides: list[str], config_dir: str | None) -> int:
@@ -89,44 +110,53 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
     result = expkit.fit(cfg, overrides=overrides)
     if rank == 0:
         report(result)
-    return exit_code(result.status)
+    return result_exit_code(result)
 
 
-def first_job_overrides(overrides: list[str]) -> list[str]:
-    """The overrides of a sweep's first job (`a=1,2` -> `a=1`); search spaces (`interval(...)`)
-    are left out: their values come from the sweeper."""
+def sweep_job_overrides(overrides: list[str]) -> list[list[str]]:
+    """Overrides of the jobs that together try every value of the sweep once: the first job
+    (`a=1,2 b=3,4` -> `a=1 b=3`), then one job per further value of each swept key (`a=2 b=3`,
+    `a=1 b=4`). Search spaces (`interval(...)`) are left out: their values come from the sweeper."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parsed = OverridesParser.create().parse_overrides(overrides)
-    out = []
+    first: list[str] = []
+    swept: list[tuple[int, str, list[str]]] = []
     for text, override in zip(overrides, parsed):
         if not override.is_sweep_override():
-            out.append(text)
+            first.append(text)
             continue
         try:
-            first = next(iter(override.sweep_string_iterator()))
+            values = list(override.sweep_string_iterator())
         except Exception:  # noqa: BLE001 - ranges/intervals of a search space
             continue
-        out.append(f"{override.get_key_element()}={first}")
-    return out
+        key = override.get_key_element()
+        swept.append((len(first), key, values[1:]))
+        first.append(f"{key}={values[0]}")
+    jobs = [first]
+    for position, key, rest in swept:
+        jobs += [first[:position] + [f"{key}={value}"] + first[position + 1 :] for value in rest]
+    return jobs
 
 
 def check_sweep(argv: list[str], config_dir: str | None) -> None:
-    """Compose and validate the sweep's first job before Hydra creates any folder."""
+    """Compose and validate the sweep's jobs (every value of every swept key at least once)
+    before Hydra creates any folder: a misspelled option in the 5th job is refused up front."""
     import expkit
     from hydra.errors import HydraException
 
     overrides = hydra_overrides(argv)
     try:
-        first = first_job_overrides(overrides)
+        jobs = sweep_job_overrides(overrides)
     except HydraException as err:
         from expkit.api import _hydra_error
 
         raise _hydra_error(err) from None
-    plain = [o for o in first if not o.startswith(("hydra.", "hydra/"))]
-    cfg = expkit.compose(plain, config_dir=config_dir)
-    expkit.api.validate(cfg)
-    check_sweep_processes(cfg, overrides)
+    for job in jobs:
+        plain = [o for o in job if not o.startswith(("hydra.", "hydra/"))]
+        cfg = expkit.compose(plain, config_dir=config_dir)
+        expkit.api.validate(cfg)
+        check_sweep_processes(cfg, overrides)
 
 
 def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
@@ -211,6 +241,9 @@ def run_job(cfg: Any) -> dict[str, Any]:
         log.exception("Job failed")
         return {"status": "failed"}
     report(result)
+    if result.status == "interrupted":
+        # A signal stops the whole sweep, not just this job: the scheduler wants the process gone.
+        raise SystemExit(result_exit_code(result))
     return result.metrics
 
 
@@ -223,11 +256,13 @@ def hydra_entry(argv: list[str], config_dir: str | None) -> None:
     from expkit.run.stamp import register_resolvers
 
     register_resolvers()
-    overrides = hydra_overrides(argv)
+    flags, overrides = split_hydra_args(argv)
     added = workload_overrides(overrides)[: -len(overrides) or None] if overrides else []
     extra = ["--config-dir", config_dir] if config_dir else []
     saved = sys.argv
-    sys.argv = ["expkit train", *extra, *added, *argv]
+    # Flags first: Hydra's argparse takes overrides as one positional list, so an override
+    # before `-m` and another after it would be "unrecognized arguments".
+    sys.argv = ["expkit train", *extra, *flags, *added, *overrides]
     try:
         hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
     finally:

@@ -231,6 +231,40 @@ class RunFolder:
             return newest_hpc
         return self.checkpoint("last")
 
+    # -- undoing a command that failed before it changed anything ---------------------------------
+    RECORDS = (METRICS, SNAPSHOT, RESOLVED, OVERRIDES, ENVIRONMENT)
+
+    @contextmanager
+    def records_kept_on_failure(self) -> Iterator[None]:
+        """On an exception in the block that saved no new checkpoint (`last.ckpt` untouched), put
+        the run's records back byte for byte and remove files the block added beside them: a
+        failed resume leaves a finished run exactly as it was. Progress that was saved stays."""
+        def stamp(path: Path) -> tuple[int, int] | None:
+            try:
+                st = path.stat()
+                return (st.st_mtime_ns, st.st_size)
+            except OSError:
+                return None
+
+        kept = {name: (self / name).read_bytes() for name in self.RECORDS if (self / name).is_file()}
+        top = {p.name for p in self.path.iterdir()}
+        last_before = stamp(self / self.LAST_CHECKPOINT)
+        try:
+            yield
+        except BaseException:
+            if stamp(self / self.LAST_CHECKPOINT) == last_before and self.path.is_dir():
+                from expkit.run.files import atomic_open
+
+                for name, content in kept.items():
+                    if (self / name).is_file() and (self / name).read_bytes() == content:
+                        continue
+                    with atomic_open(self / name, "wb") as f:
+                        f.write(content)
+                for path in self.path.iterdir():
+                    if path.is_file() and path.name not in top and path.name.startswith("environment."):
+                        path.unlink(missing_ok=True)
+            raise
+
     # -- one writer at a time ------------------------------------------------------------------
     @contextmanager
     def exclusive(self, what: str) -> Iterator[None]:

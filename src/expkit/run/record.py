@@ -32,6 +32,21 @@ def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def interrupting_signal(error: BaseException) -> str | None:
+    """The signal (SIGINT or SIGTERM) whose handling raised `error` to end a fit, else None.
+
+    Lightning turns SIGTERM into `SIGTERMException` (a SystemExit) at the next batch boundary, and
+    Ctrl+C into KeyboardInterrupt; both reach the callbacks' `on_exception`.
+    """
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    if isinstance(error, SIGTERMException):
+        return "SIGTERM"
+    if isinstance(error, KeyboardInterrupt):
+        return "SIGINT"
+    return None
+
+
 class RunRecord:
     """Reads and updates a run folder's metrics.json (its status lifecycle and final metrics)."""
 
@@ -55,6 +70,7 @@ class RunRecord:
         """Status `running`. `source` records lineage: the run this one was reproduced from or
         resumed from, with the overrides applied on top."""
         self.data.pop("error", None)
+        self.data.pop("signal", None)
         self.data.setdefault("started", now_text())
         if source:
             self.data.setdefault("lineage", []).append({**source, "at": now_text()})
@@ -69,8 +85,12 @@ class RunRecord:
         )
 
     def fail(self, error: BaseException) -> None:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        self.update(status=status, error=f"{type(error).__name__}: {error}".strip())
+        """Status `interrupted` (with the signal) for Ctrl+C and SIGTERM, `failed` otherwise."""
+        name = interrupting_signal(error)
+        if name:
+            self.update(status="interrupted", signal=name, error=f"interrupted by {name}")
+        else:
+            self.update(status="failed", error=f"{type(error).__name__}: {error}".strip())
 
     def relative(self, path: str | Path | None) -> str | None:
         return self.folder.relative(path)
