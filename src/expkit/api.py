@@ -261,6 +261,7 @@ def snapshot_config(
     snapshot = read_config_file(snapshot_path, "run")
     resolved = read_config_file(folder / RunFolder.RESOLVED, "run")
     check_config_targets(snapshot, str(snapshot_path), trusted_modules)
+    check_config_targets(resolved, str(folder / RunFolder.RESOLVED), trusted_modules)
     for key in SWEEP_ONLY_KEYS:
         snapshot.pop(key, None)
     with open_dict(snapshot):

@@ -95,7 +95,7 @@ def load_export(path: str | Path, map_location: Any = "cpu", trusted_modules: Se
     from expkit.contract import task_arguments
     from expkit.run.files import read_json
     from expkit.run.loading import LoadedRun
-    from expkit.trust import check_architecture, check_config_targets
+    from expkit.trust import check_config_targets, check_export_config
 
     folder = Path(path)
     config = read_json(folder / CONFIG)
@@ -108,7 +108,7 @@ def load_export(path: str | Path, map_location: Any = "cpu", trusted_modules: Se
         data_cfg, data_state, task_cfg = dict(preprocessing["data"]), preprocessing["state"], dict(config["task"])
     except (KeyError, TypeError, ValueError) as err:
         raise ExpkitError(f"{folder / CONFIG} or {pre_path} lacks {err}; export the run again.") from None
-    check_architecture(architecture, str(folder / CONFIG), trusted_modules)
+    check_export_config(config, str(folder / CONFIG), trusted_modules)
     check_config_targets({"data": data_cfg}, str(pre_path), trusted_modules)
     check_config_targets({"task": task_cfg}, str(folder / CONFIG), trusted_modules)
     datamodule = instantiate(data_cfg, _convert_="all")

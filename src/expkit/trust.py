@@ -219,7 +219,7 @@ def check_export_config(config: Mapping[str, Any], source: str, trusted_modules:
         last = str(key)
         if last.startswith("_") and last.endswith("_"):
             raise UntrustedConfigError(
-                f"{source}: `{path}` is a Hydra instruction ({last}), which `expkit export` never writes: model "
+                f"{source}: `{path}` is a Hydra instruction ({last}: {value!r}), which `expkit export` never writes: model "
                 f"arguments are plain values. Delete the key, or export the run again with `expkit export`."
             )
         if isinstance(value, str) and "${" in value:

@@ -281,6 +281,7 @@ class RunFolder:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise ExpkitError(f"Cannot lock {self.path} for {what}: {err.strerror or err}.") from None
+        locked = False
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -291,8 +292,11 @@ class RunFolder:
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": what, "since": now_text()}).encode(), 0)
+            locked = True
             yield
         finally:
+            if locked:  # the holder removes its lock file: the folder is left as it was
+                path.unlink(missing_ok=True)
             os.close(fd)
 
 
