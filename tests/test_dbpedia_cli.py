@@ -103,10 +103,11 @@ def test_export_then_predict_gives_identical_outputs(sample_run, tmp_path):
     out_dir = tmp_path / "export"
     result = run_cli("export", str(run_dir), str(out_dir), cwd=cwd)
     assert result.returncode == 0, result.output
-    for name in ("model.safetensors", "config.json", "vocab.txt", "README.md"):
+    for name in ("model.safetensors", "config.json", "preprocessing.json", "README.md"):
         assert (out_dir / name).is_file(), name
     config = json.loads((out_dir / "config.json").read_text())
-    assert config["class_names"][0] == "Company" and len(config["class_names"]) == 14
+    assert config["id2label"]["0"] == "Company" and len(config["id2label"]) == 14
+    assert config["label2id"]["Company"] == 0 and config["task_type"] == "classification"
     assert "test/acc" in (out_dir / "README.md").read_text()
     text = "Kinshasa magazine established in the 1990s by a priest."
     from_run = run_cli("predict", str(run_dir), text, "--json", "--top-k", "3", cwd=cwd)

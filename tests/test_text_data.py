@@ -176,7 +176,10 @@ def test_each_model_forward_backward(tmp_path, model_name):
     import expkit.models.text as models
 
     dm = make_dm(tmp_path, batch_size=16)
-    net = getattr(models, model_name)(**dm.model_dims())
+    from expkit.contract import model_arguments
+
+    cls = getattr(models, model_name)
+    net = cls(**model_arguments(dm, cls))
     dm.set_input_format(net.input_format)
     *inputs, labels = next(iter(dm.train_dataloader()))
     logits = net(*inputs)

@@ -23,7 +23,7 @@ def course_run(tmp_path_factory):
 
 def test_run_folder_layout(course_run):
     result, run_dir = course_run
-    for name in (".hydra/config.yaml", ".hydra/overrides.yaml", ".hydra/hydra.yaml", ".hydra/resolved.yaml",
+    for name in (".hydra/config.yaml", ".hydra/overrides.yaml", ".hydra/resolved.yaml",
                  "checkpoints/last.ckpt", "metrics.json", "train.log", "environment.json"):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
