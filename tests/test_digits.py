@@ -128,3 +128,20 @@ def test_bad_image_data_is_one_paragraph(tmp_path):
     assert result.returncode == 2, result.output
     assert "labels.csv:3: image file" in result.stderr and "9999.png does not exist" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_reproduce_is_exact_and_resume_extends(tmp_path):
+    """With augmentation on, a reproduced run gives the same metrics, and resume continues the run."""
+    args = ["experiment=digits", "deterministic=true", "trainer=cpu", "trainer.max_epochs=2", "data.augment_shift=1"]
+    first = run_cli("train", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    (run_dir,) = first.run_dirs("digits")
+    again = run_cli("reproduce", str(run_dir), "--check", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    original, reproduced = (read_metrics(d) for d in first.run_dirs("digits"))
+    for key in ("train/loss", "val/loss", "val/acc", "test/loss", "test/acc"):
+        assert original[key] == reproduced[key], key
+    extended = run_cli("resume", str(run_dir), "trainer.max_epochs=3", cwd=tmp_path)
+    assert extended.returncode == 0, extended.output
+    metrics = read_metrics(run_dir)
+    assert metrics["status"] == "finished" and metrics["epochs_done"] == 3
