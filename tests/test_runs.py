@@ -146,11 +146,11 @@ def test_table_format(real_run):
     cwd, run_dir = real_run
     result = runs(cwd=cwd)
     assert result.returncode == 0, result.output
-    assert "Runs under outputs (1)" in result.stdout
+    assert "Runs under outputs (1); run folders relative to it" in result.stdout
     for header in ("experiment", "overrides", "status", "metric", "best", "epochs", "wall time (s)", "started",
                    "run folder"):
         assert header in result.stdout, header
-    assert f"outputs/regression/{run_dir.name}" in result.stdout
+    assert f"│ regression/{run_dir.name} │" in result.stdout  # relative to the listed root (piped: one line)
     assert "finished" in result.stdout and "val/loss" in result.stdout
 
 

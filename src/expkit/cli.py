@@ -15,6 +15,7 @@ COMMANDS = {
     "predict": "Class names and probabilities of new texts, from a run or an export.",
     "export": "Write a run's model as a Hugging Face Hub model folder (--push to upload).",
     "runs": "List runs under the outputs root: status, best metric, epochs, wall time.",
+    "diff": "Compare runs: config keys that differ, final metrics side by side, environment.",
     "reproduce": "Run again from a run's saved config snapshot; compare metrics and environment.",
     "resume": "Continue an unfinished run from its last checkpoint, or extend a finished one.",
 }
@@ -53,12 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"expkit: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2
-    import warnings
-
     from expkit.errors import ExpkitError
+    from expkit.logs import quiet_third_party
 
-    # Deprecation noise from inside Lightning that the user can do nothing about.
-    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    quiet_third_party()
     command = importlib.import_module(f"expkit.commands.{name}")
     try:
         return command.main(rest) or 0

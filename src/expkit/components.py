@@ -15,15 +15,56 @@ from omegaconf import DictConfig, OmegaConf
 from expkit.errors import ConfigError
 
 
-def config_source(key: str) -> str:
-    """Where the user can find group `key`: its YAML file, when Hydra is running."""
+def _hydra_runtime() -> Any:
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        choice = HydraConfig.get().runtime.choices.get(key)
+        return HydraConfig.get()
     except (ValueError, ImportError):
-        choice = None
+        return None
+
+
+def config_source(key: str) -> str:
+    """Where the user can find group `key`: its YAML file, when Hydra composed the config."""
+    hydra_cfg = _hydra_runtime()
+    choice = hydra_cfg.runtime.choices.get(key) if hydra_cfg is not None else None
     return f"conf/{key}/{choice}.yaml" if choice else f"config key `{key}`"
+
+
+def source_of_key(full_key: str) -> str:
+    """Where the value of `full_key` (e.g. `data.batch_size`) came from: the command line, the
+    experiment file that set it, or the group's own YAML file (later sources win in Hydra)."""
+    hydra_cfg = _hydra_runtime()
+    if hydra_cfg is None:
+        return f"config key `{full_key}`"
+    for override in reversed(list(hydra_cfg.overrides.task)):
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key == full_key or full_key.startswith(key + "."):
+            return f"command line `{override}`"
+    experiment = hydra_cfg.runtime.choices.get("experiment")
+    if experiment:
+        from expkit.config_files import experiments_dir
+
+        path = experiments_dir() / f"{experiment}.yaml"
+        if _yaml_sets(path, full_key):
+            return f"experiments/{experiment}.yaml (key `{full_key}`)"
+    group = full_key.split(".", 1)[0]
+    source = config_source(group)
+    return f"{source} (key `{full_key}`)" if source.endswith(".yaml") else f"config key `{full_key}`"
+
+
+def _yaml_sets(path: Any, full_key: str) -> bool:
+    import yaml
+
+    try:
+        node = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    for part in full_key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _accepted(func: Any) -> str:
@@ -76,21 +117,30 @@ def build_datamodule(cfg: DictConfig) -> Any:
     return instantiate_node(cfg, "data")
 
 
-def component_class(cfg: DictConfig, key: str) -> type:
-    """The class `cfg[key]._target_` names, imported but not built."""
+def component_target(cfg: DictConfig, key: str) -> Any:
+    """The class or function `cfg[key]._target_` names, imported but not called."""
     node = OmegaConf.select(cfg, key)
     if not isinstance(node, DictConfig) or "_target_" not in node:
         raise ConfigError(
             f"{config_source(key)}: `{key}` needs a `_target_` (the class to build), got {node!r}. "
             f"Choose a config group option with `{key}=<option>` in `expkit train`, or set `{key}._target_`."
         )
-    cls = _target(node)
-    if not isinstance(cls, type):
+    target = _target(node)
+    if target is None:
         raise ConfigError(
-            f"{config_source(key)}: {key}._target_={node._target_!r} is not an importable class. "
-            "Check the spelling, and that its package is installed (or on PYTHONPATH)."
+            f"{source_of_key(key + '._target_')}: {key}._target_={node._target_!r} cannot be imported. "
+            "Check the spelling, and that its package is installed (or on PYTHONPATH / --config-dir's package)."
         )
-    return cls
+    return target
+
+
+def component_class(cfg: DictConfig, key: str) -> type:
+    """The class `cfg[key]._target_` names, imported but not built."""
+    target = component_target(cfg, key)
+    if not isinstance(target, type):
+        node = OmegaConf.select(cfg, key)
+        raise ConfigError(f"{source_of_key(key + '._target_')}: {key}._target_={node._target_!r} is not a class.")
+    return target
 
 
 def check_contract(cfg: DictConfig) -> None:
@@ -180,19 +230,3 @@ def build_callbacks(cfg: DictConfig, with_logger: bool, interactive: bool | None
             continue
         callbacks.append(callback)
     return callbacks
-
-
-def check_config(cfg: DictConfig) -> None:
-    """Checks that need no instantiation, done before anything is built or written."""
-    for key in ("data", "model", "task", "optimizer", "trainer"):
-        if not cfg.get(key):
-            raise ConfigError(f"The config has no `{key}` group; add `{key}=<option>` (see `expkit train --help`).")
-    mode = OmegaConf.select(cfg, "monitor.mode")
-    if mode not in ("min", "max"):
-        raise ConfigError(f"monitor.mode={mode!r}: use `min` or `max`.")
-    max_epochs = cfg.trainer.get("max_epochs")
-    if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
-        raise ConfigError(f"{config_source('trainer')}: trainer.max_epochs={max_epochs}; use a number >= 1 (or -1 for no limit).")
-    lr = OmegaConf.select(cfg, "optimizer.lr")
-    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
-        raise ConfigError(f"{config_source('optimizer')}: optimizer.lr={lr!r}; use a positive number.")

@@ -1,65 +1,72 @@
-"""One training run: build the parts from the config, fit, test, record the results."""
+"""One training run: build the parts from a validated config, fit, test, record the results.
+
+Called by `expkit.api.fit`, which validates the config and owns the run folder first.
+"""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, check_config, check_contract
-from expkit.run.files import write_json_atomic, write_text_atomic
+from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task
+from expkit.run.folder import RunFolder
+from expkit.run.guards import FiniteLossGuard
 from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
 
 log = logging.getLogger("expkit")
 
-from expkit.run.loading import RESOLVED_CONFIG
-ENVIRONMENT_FILE = "environment.json"
-
 
 def train(
-    cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None, extra_callbacks: list[Any] | None = None
+    cfg: DictConfig,
+    folder: RunFolder,
+    ckpt_path: str | None = None,
+    extra_callbacks: list[Any] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train and test the run described by `cfg` into `run_dir`; return its final metrics.
+    """Train and test the run described by `cfg` into `folder`; return its metrics.json content.
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     """
     import pytorch_lightning as pl
     from hydra.utils import instantiate
     from lightning_fabric.utilities.rank_zero import rank_zero_only
+    from pytorch_lightning.callbacks import ProgressBar
 
-    check_config(cfg)
-    check_contract(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
     if rank_zero_only.rank == 0:  # downloads happen once, as Lightning's own prepare_data would
         datamodule.prepare_data()
     datamodule.setup("fit")
     task = build_task(cfg, datamodule)
-    loggers = build_loggers(cfg, resume_step=checkpoint_step(ckpt_path))
-    record = RunRecord(run_dir)
-    callbacks = [*build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), *(extra_callbacks or [])]
-    from pytorch_lightning.callbacks import ProgressBar
-
+    resume_step = checkpoint_step(ckpt_path)
+    loggers = build_loggers(cfg, resume_step=resume_step)
+    record = RunRecord(folder)
+    guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
+    callbacks = [guard, *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), *(extra_callbacks or [])]
     with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     trainer = instantiate(
         cfg.trainer, logger=loggers or False, callbacks=callbacks, enable_progress_bar=with_bar, _convert_="all"
     )
 
     if rank_zero_only.rank == 0:
-        resolved_yaml = OmegaConf.to_yaml(cfg, resolve=True)
-        write_text_atomic(run_dir / RESOLVED_CONFIG, resolved_yaml)
-        _log_config_text(loggers, resolved_yaml)
         from expkit.run.environment import environment_record
 
-        env_file = run_dir / ENVIRONMENT_FILE
-        if ckpt_path and env_file.exists():  # a resumed run keeps its original record
-            env_file = run_dir / f"environment.resumed-{checkpoint_step(ckpt_path)}.json"
-        write_json_atomic(env_file, environment_record())
-    record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode)
+        resolved_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+        folder.write_resolved(resolved_yaml)
+        _log_config_text(loggers, resolved_yaml)
+        folder.write_environment(environment_record(), resumed_step=resume_step)
+    record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode, source=source)
 
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SystemExit:
+        # Lightning ends an interrupted fit with SystemExit: sys.exit(1) after Ctrl+C, and
+        # SIGTERMException after SIGTERM. The record already says `interrupted` (RunRecordCallback
+        # saw the signal); the caller reports it and exits as for that signal.
+        if record.data.get("status") != "interrupted":
+            raise
     if trainer.interrupted:
         return dict(record.data)
     metrics = plain_metrics(trainer.callback_metrics)
@@ -76,6 +83,8 @@ def checkpoint_step(ckpt_path: str | None) -> int | None:
     """The global step a checkpoint was saved at (where a resumed run's curves continue)."""
     if not ckpt_path:
         return None
+    from pathlib import Path
+
     from expkit.run.loading import load_checkpoint
 
     return int(load_checkpoint(Path(ckpt_path)).get("global_step", 0))
@@ -92,9 +101,9 @@ def _log_config_text(loggers: list[Any], resolved_yaml: str) -> None:
 
 
 def _log_hparams(task: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:
-    from expkit.run.hparams import flatten_config, write_hparams
-
     from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+    from expkit.run.hparams import flatten_config, write_hparams
 
     writer = task.tensorboard()
     if rank_zero_only.rank == 0 and writer is not None and metrics:

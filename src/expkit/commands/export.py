@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
 from expkit.errors import ExpkitError
 
@@ -13,107 +11,18 @@ from expkit.errors import ExpkitError
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="expkit export",
-        description="Write a trained text classifier as model.safetensors + config.json + vocab.txt + README.md "
-        "(a model card), a folder the Hugging Face Hub accepts as a model repository. "
-        "`expkit predict OUT_DIR ...` works on it.",
+        description="Write a run's model as model.safetensors + config.json + preprocessing.json + README.md "
+        "(a model card), a folder the Hugging Face Hub accepts as a model repository. Any task: text and image "
+        "classifiers and regressors. `expkit predict OUT_DIR ...` works on it.",
     )
     p.add_argument("run_dir", help="the run folder to export")
     p.add_argument("out_dir", help="the folder to write (created; must be empty if it exists)")
     p.add_argument("--checkpoint", default="best", help="best (default), last, or a checkpoint path")
     p.add_argument("--push", metavar="REPO_ID", help="also upload the folder to the Hub (needs a token: HF_TOKEN or `hf auth login`)")
     p.add_argument("--private", action="store_true", help="create the Hub repository as private")
+    p.add_argument("--trust-module", action="append", default=[], metavar="PKG",
+                   help="allow classes from your own package PKG in the run's config (repeatable)")
     return p
-
-
-def export_run(run_dir: str, out_dir: Path, which: str = "best") -> dict[str, Any]:
-    from safetensors.torch import save_file
-
-    from expkit import __version__
-    from expkit.inference import EXPORT_CONFIG, EXPORT_VOCAB, EXPORT_WEIGHTS
-    from expkit.run.files import read_json, write_json_atomic, write_text_atomic
-    from expkit.run.loading import load_run
-
-    run = load_run(run_dir, which=which)
-    dm = run.datamodule
-    if not hasattr(dm, "vocab"):
-        raise ExpkitError(f"{run_dir} is not a text-classification run; only those can be exported for now.")
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ExpkitError(f"{out_dir} exists and is not empty; choose a new folder so nothing is overwritten.")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model_cfg = {k: v for k, v in run.cfg.model.items() if not k.startswith("_")}
-    metrics_file = run.run_dir / "metrics.json"
-    metrics = read_json(metrics_file) if metrics_file.is_file() else {}
-    scores = {k: v for k, v in metrics.items() if k.startswith(("test/", "val/"))}
-    config = {
-        "library_name": "expkit",
-        "expkit_version": __version__,
-        "architecture": run.cfg.model._target_,
-        "model_args": {**model_cfg, **dm.model_dims()},
-        "batch_format": dm.batch_format,
-        "class_names": list(dm.class_names),
-        "tokenizer": "basic_english",
-        "text_pipeline": {
-            "ngrams": dm.ngrams,
-            "drop_unknown": dm.drop_unknown,
-            "specials": list(dm.specials),
-            "max_length": dm.max_length,
-            "text_fields": list(dm.text_fields),
-        },
-        "metrics": scores,
-        "experiment": str(run.cfg.get("name")),
-    }
-    state = {k: v.detach().cpu().contiguous() for k, v in run.task.net.state_dict().items()}
-    save_file(state, str(out_dir / EXPORT_WEIGHTS), metadata={"format": "pt", "library": "expkit"})
-    write_json_atomic(out_dir / EXPORT_CONFIG, config)
-    dm.vocab.save(out_dir / EXPORT_VOCAB)
-    write_text_atomic(out_dir / "README.md", model_card(config, metrics))
-    return config
-
-
-def model_card(config: dict[str, Any], metrics: dict[str, Any]) -> str:
-    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(config["metrics"].items()) if isinstance(v, float))
-    labels = ", ".join(config["class_names"])
-    arch = config["architecture"].rsplit(".", 1)[-1]
-    return f"""---
-library_name: expkit
-pipeline_tag: text-classification
-tags:
-- text-classification
-- pytorch
-- expkit
-language:
-- en
-license: cc-by-sa-3.0
----
-
-# {config["experiment"]}: {arch}
-
-A text classifier trained with [expkit](https://pypi.org/project/expkit/) (`{config["experiment"]}` experiment):
-`basic_english` tokens{" + bigrams" if config["text_pipeline"]["ngrams"] > 1 else ""} -> {arch}
-({len(config["class_names"])} classes: {labels}).
-
-## Metrics
-
-| metric | value |
-|---|---|
-{rows}
-
-Epochs trained: {metrics.get("epochs_done", "?")}; wall time {metrics.get("wall_time_s", "?")} s.
-
-## Use
-
-```bash
-pip install expkit
-expkit predict . "Text to classify"
-```
-
-Files: `model.safetensors` (weights), `config.json` (architecture, sizes, label names, text pipeline),
-`vocab.txt` (one token a line; line n is id n-1).
-
-## Data
-
-Trained on DBpedia-14 (Zhang, Zhao & LeCun, 2015; DBpedia 2014), licensed CC BY-SA 3.0 and GNU FDL.
-"""
 
 
 def push(folder: Path, repo_id: str, private: bool) -> str:
@@ -141,9 +50,13 @@ def push(folder: Path, repo_id: str, private: bool) -> str:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    from expkit.export_folder import export_run
+
     out_dir = Path(args.out_dir)
-    config = export_run(args.run_dir, out_dir, args.checkpoint)
-    print(f"Exported {config['architecture'].rsplit('.', 1)[-1]} ({len(config['class_names'])} classes) to {out_dir}")
+    config = export_run(args.run_dir, out_dir, args.checkpoint, trusted_modules=args.trust_module)
+    labels = len(config.get("id2label", {}))
+    what = f"{labels} classes" if labels else config["task_type"]
+    print(f"Exported {config['architecture'].rsplit('.', 1)[-1]} ({what}) to {out_dir}")
     for name in sorted(p.name for p in out_dir.iterdir()):
         print(f"  {name}")
     if args.push:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 
 def parser() -> argparse.ArgumentParser:
@@ -18,6 +16,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="config overrides for the new run")
     p.add_argument("--check", action="store_true", help="exit 1 when a metric differs by more than --tol")
     p.add_argument("--tol", type=float, default=0.0, help="allowed absolute difference per metric (default 0)")
+    p.add_argument("--trust-module", action="append", default=[], metavar="PKG",
+                   help="allow _target_s from your own package PKG in the run's config (repeatable)")
     return p
 
 
@@ -38,22 +38,20 @@ def compare_environments(old: dict, new: dict) -> list[tuple[str, str, str]]:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    from expkit.commands import train
-    from expkit.errors import ExpkitError
+    import expkit
     from expkit.report import print_table
-    from expkit.run.files import read_json
-    from expkit.run.loading import require_run_dir
-    from expkit.run.snapshot import run_from_snapshot
+    from expkit.run.folder import RunFolder, process_rank
+    from expkit.commands.train import report, result_exit_code
+    from expkit.logs import console_logging
 
-    run_dir = require_run_dir(args.run_dir)
-    original = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
-    if any(o in ("-m", "--multirun") for o in args.overrides):
-        raise ExpkitError("reproduce runs one run; to sweep, use `expkit train -m` with the experiment.")
-    run_from_snapshot(run_dir, args.overrides)
-    result = train.LAST_RESULT
-    if not result:
-        return 1
-    new_dir, new = Path(result["run_dir"]), result["metrics"]
+    folder = RunFolder.open(args.run_dir)
+    original = folder.read_metrics()
+    console_logging()
+    result = expkit.reproduce(folder.path, args.overrides, trusted_modules=args.trust_module)
+    if process_rank() > 0:  # another process of a DDP run: rank 0 reports
+        return exit_code(result.status)
+    report(result)
+    new = result.metrics
     names = sorted(k for k in set(original) | set(new) if "/" in k and not k.startswith("lr-"))
     rows, worst = [], 0.0
     for name in names:
@@ -61,15 +59,14 @@ def main(argv: list[str]) -> int:
         diff = abs(a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else float("inf")
         worst = max(worst, diff)
         rows.append((name, a, b, diff))
-    print_table(f"Original ({run_dir}) vs reproduced ({new_dir})", ["metric", "original", "reproduced", "abs diff"], rows)
-    env_old = run_dir / "environment.json"
-    env_new = new_dir / "environment.json"
-    if env_old.is_file() and env_new.is_file():
-        diffs = compare_environments(json.loads(env_old.read_text()), json.loads(env_new.read_text()))
-        if diffs:
-            print_table("Environment differences", ["what", "original", "reproduced"], diffs)
-        else:
-            print("Environment: identical (python, platform, packages, git commit).")
+    print_table(f"Original ({folder.path}) vs reproduced ({result.run_dir})", ["metric", "original", "reproduced", "abs diff"], rows)
+    diffs = compare_environments(folder.read_environment(), RunFolder(result.run_dir).read_environment())
+    if diffs:
+        print_table("Environment differences", ["what", "original", "reproduced"], diffs)
+    else:
+        print("Environment: identical (python, platform, packages, git commit).")
+    if result.status != "finished":
+        return result_exit_code(result)
     if args.check and worst > args.tol:
         print(f"error: metrics differ by up to {worst:.3g} (> --tol {args.tol})")
         return 1

@@ -21,12 +21,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="expkit runs",
         description="List the run folders under PATH (searched recursively; single runs and sweep jobs) with "
         "their status, monitored metric and best value, epochs done, wall time and start time. A run still "
-        "marked running whose process is gone from this machine shows as interrupted.",
+        "marked running whose process is gone from this machine shows as interrupted. The table fits the "
+        "terminal (COLUMNS if set; no limit when the output is piped) and shows run folders relative to PATH; "
+        "csv, json and md show them relative to the current directory.",
     )
     p.add_argument("path", nargs="?", default="outputs", help="folder to search (default: outputs)")
     p.add_argument(
@@ -39,6 +45,16 @@ def parser() -> argparse.ArgumentParser:
                    help="only runs of this experiment (a glob such as 'dbpedia*' works; repeatable)")
     p.add_argument("--status", action="append", default=[], choices=STATUSES, metavar="S",
                    help=f"only runs with this status: {', '.join(STATUSES)} (repeatable)")
+    p.add_argument("--columns", type=names, action="extend", default=[], metavar="A,B,...",
+                   help="columns to show instead of the default ones, comma-separated: a config key (optimizer.lr, "
+                   "from the run's .hydra/resolved.yaml), a metric (test/acc), params (every config key that "
+                   "differs among the listed runs, per-run paths left out), default (the default columns), or "
+                   "experiment, overrides, status, metric, best, epochs, wall_time, started, source (where a "
+                   "reproduced or resumed run came from), run_dir. The run folder is always shown last.")
+    p.add_argument("--group-by", type=names, action="extend", default=[], metavar="KEY,...",
+                   help="one row per group of runs with the same values of these config keys (or params: every "
+                   "key that differs, except seed), with the count, mean, std, min and max of the monitored "
+                   "metric's best value and of the metrics named in --columns")
     p.add_argument("--format", default="table", choices=FORMATS,
                    help="table (default), csv, json (a list of objects) or md (a Markdown table)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="show at most N runs (after sorting)")
@@ -64,9 +80,29 @@ def main(argv: list[str]) -> int:
         filters = " ".join([*(f"--experiment {e}" for e in args.experiment), *(f"--status {s}" for s in args.status)])
         print(f"No runs under {args.path}" + (f" matching {filters}" if filters else ""), file=sys.stderr)
         return 0
-    if args.format == "table":
-        table.print_rich_table(f"Runs under {args.path} ({len(rows)})", rows)
+    # The table names PATH in its title, so its run folders are shorter relative to it; the other
+    # formats are read by programs and people in this directory, so theirs open from here.
+    base = None if args.format != "table" or table.is_run_dir(root) else root
+    chosen = table.resolve_columns(args.columns, rows) if args.columns else list(table.COLUMNS)
+    chosen = [c for c in chosen if c.key != "run_dir"] + [table.run_dir_column(base)]
+    if args.group_by:
+        keys = table.group_keys(args.group_by, rows)
+        groups = table.sort_groups(table.group_rows(rows, keys))
+        metrics = table.aggregated_metrics(chosen if args.columns else [])
+        columns = table.group_columns(keys, metrics, compact=args.format == "table")
+        title = f"Runs under {args.path}: {len(rows)} runs in {len(groups)} group{'s' if len(groups) != 1 else ''}, " + (
+            f"by {', '.join(keys)}" if keys else "that differ only in seed")
+        return _show(args.format, title, groups, columns, fit_by_dropping=True)
+    title = f"Runs under {args.path} ({len(rows)})" + ("; run folders relative to it" if base else "")
+    return _show(args.format, title, rows, chosen, fit_by_dropping=not args.columns)
+
+
+def _show(fmt: str, title: str, rows: list, columns: list, fit_by_dropping: bool) -> int:
+    from expkit.run import table
+
+    if fmt == "table":
+        table.print_rich_table(title, rows, columns, fit_by_dropping=fit_by_dropping)
     else:
-        render = {"csv": table.render_csv, "json": table.render_json, "md": table.render_markdown}[args.format]
-        sys.stdout.write(render(rows))
+        render = {"csv": table.render_csv, "json": table.render_json, "md": table.render_markdown}[fmt]
+        sys.stdout.write(render(rows, columns))
     return 0

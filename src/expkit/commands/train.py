@@ -1,119 +1,279 @@
-"""expkit train [OVERRIDES ...]: compose conf/train.yaml with Hydra, train, test, record.
+"""expkit train [OVERRIDES ...]: compose conf/train.yaml, validate, train, test, record.
 
-Everything after `train` goes to Hydra verbatim: `key=value` overrides, `group=option`,
-`-m/--multirun` sweeps, `--cfg job`, `--help`, `--info`.
+A single run goes through the Python API (`expkit.compose` + `expkit.fit`): the config is
+checked before any folder is made. Sweeps (`-m`) and Hydra's own flags (`--cfg`, `--help`,
+`--info`, `-sc`) go through `hydra.main`, which launchers and sweepers need; their jobs call
+the same `expkit.fit`, after the sweep's first job's config was validated the same way.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from expkit.run.stamp import register_resolvers
-
 log = logging.getLogger("expkit")
 
-# Set by `expkit resume` before it starts Hydra: the checkpoint the (single) run continues from.
-RESUME_CHECKPOINT: list[str] = []
-# The last run's folder and final metrics, for commands that run Hydra and then report.
-LAST_RESULT: dict[str, Any] = {}
+# Flags that only Hydra's own command line understands.
+HYDRA_FLAGS = ("-m", "--multirun", "--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i",
+               "--shell-completion", "-sc", "--resolve", "--package", "-p", "--run", "-r",
+               "--experimental-rerun")
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+# Hydra flags followed by a value (`--cfg job`, `-sc install=bash`).
+VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--shell-completion", "-sc", "--experimental-rerun",
+               "--config-name", "-cn", "--info", "-i")
 
-# Registered on import so that joblib/submitit workers (which import this module to unpickle
-# the job function) can resolve the run-folder names too.
-register_resolvers()
+
+def split_hydra_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(Hydra's flags with their values, the config overrides) of `argv`, each in order."""
+    flags, out, skip = [], [], False
+    for item in argv:
+        if skip:
+            skip = False
+            if "=" not in item or item.startswith(("install=", "uninstall=", "query=")):
+                flags.append(item)
+                continue
+        if item.startswith("-"):
+            skip = item in VALUE_FLAGS
+            flags.append(item)
+            continue
+        out.append(item)
+    return flags, out
+
+
+def hydra_overrides(argv: list[str]) -> list[str]:
+    """The config overrides among Hydra's arguments (flags and their values left out)."""
+    return split_hydra_args(argv)[1]
+
+
+def split_config_dir(argv: list[str]) -> tuple[list[str], str | None]:
+    """(argv without --config-dir DIR, DIR or None); `--config-dir=DIR` works too."""
+    rest, config_dir = [], None
+    items = iter(argv)
+    for item in items:
+        if item in CONFIG_DIR_FLAGS:
+            config_dir = next(items, None)
+            if config_dir is None:
+                from expkit.errors import ConfigError
+
+                raise ConfigError("--config-dir needs a folder: expkit train --config-dir DIR model=NAME")
+        elif item.startswith("--config-dir="):
+            config_dir = item.split("=", 1)[1]
+        else:
+            rest.append(item)
+    return rest, config_dir
+
+
+def report(result: Any) -> None:
+    from expkit.report import print_metrics
+    from expkit.run.folder import RunFolder
+
+    if result.status == "interrupted":
+        signal_name = result.metrics.get("signal", "SIGINT")
+        print(f"interrupted by {signal_name} after {result.metrics.get('epochs_done', 0)} epoch(s); "
+              f"{RunFolder.LAST_CHECKPOINT} holds the last completed epoch. Continue with: expkit resume {result.run_dir}",
+              file=sys.stderr)
+        return
+    print_metrics(f"Final metrics ({result.status})", result.metrics)
+    best = result.metrics.get("best_checkpoint")
+    log.info("Best checkpoint: %s", result.run_dir / best if best else "none (checkpointing off)")
+    log.info("Run folder: %s", result.run_dir)
+
+
+def exit_code(status: str, signal_name: str | None = None) -> int:
+    """0 for a finished run; 128 + the signal's number when interrupted (130 for Ctrl+C, 143 for
+    SIGTERM, as a shell reports them); 1 for anything else."""
+    if status == "interrupted":
+        return 143 if signal_name == "SIGTERM" else 130
+    return 0 if status == "finished" else 1
+
+
+def result_exit_code(result: Any) -> int:
+    return exit_code(result.status, result.metrics.get("signal"))
+
+
+def train_once(overrides: list[str], config_dir: str | None) -> int:
+    import expkit
+    from expkit.report import print_config_tree
+    from expkit.run.folder import process_rank
+
+    from expkit.logs import console_logging
+
+    console_logging()
+    cfg = expkit.compose(overrides, config_dir=config_dir)
+    expkit.api.validate(cfg)
+    # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
+    rank = process_rank()
+    if rank == 0:
+        print_config_tree(cfg)
+    result = expkit.fit(cfg, overrides=overrides)
+    if rank == 0:
+        report(result)
+    return result_exit_code(result)
+
+
+def sweep_job_overrides(overrides: list[str]) -> list[list[str]]:
+    """Overrides of the jobs that together try every value of the sweep once: the first job
+    (`a=1,2 b=3,4` -> `a=1 b=3`), then one job per further value of each swept key (`a=2 b=3`,
+    `a=1 b=4`). Search spaces (`interval(...)`) are left out: their values come from the sweeper."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    first: list[str] = []
+    swept: list[tuple[int, str, list[str]]] = []
+    for text, override in zip(overrides, parsed):
+        if not override.is_sweep_override():
+            first.append(text)
+            continue
+        try:
+            values = list(override.sweep_string_iterator())
+        except Exception:  # noqa: BLE001 - ranges/intervals of a search space
+            continue
+        key = override.get_key_element()
+        swept.append((len(first), key, values[1:]))
+        first.append(f"{key}={values[0]}")
+    jobs = [first]
+    for position, key, rest in swept:
+        jobs += [first[:position] + [f"{key}={value}"] + first[position + 1 :] for value in rest]
+    return jobs
+
+
+def check_sweep(argv: list[str], config_dir: str | None) -> None:
+    """Compose and validate the sweep's jobs (every value of every swept key at least once)
+    before Hydra creates any folder: a misspelled option in the 5th job is refused up front."""
+    import expkit
+    from hydra.errors import HydraException
+
+    overrides = hydra_overrides(argv)
+    try:
+        jobs = sweep_job_overrides(overrides)
+    except HydraException as err:
+        from expkit.api import _hydra_error
+
+        raise _hydra_error(err) from None
+    for job in jobs:
+        plain = [o for o in job if not o.startswith(("hydra.", "hydra/"))]
+        cfg = expkit.compose(plain, config_dir=config_dir)
+        expkit.api.validate(cfg)
+        check_sweep_processes(cfg, overrides)
+
+
+def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
+    """`-m` with a multi-process trainer runs only where SLURM starts the processes.
+
+    Lightning's `ddp` launcher starts ranks > 0 by re-running the command line, which for a
+    sweep is the whole sweep (Lightning #11300); in the jobs of the basic and joblib launchers
+    it would start a second sweep, and a later job would find LOCAL_RANK set by the first one
+    and wait for processes nobody starts. With `hydra/launcher=slurm`, SLURM starts one task per
+    device (tasks_per_node) and Lightning starts none.
+    """
+    from expkit.errors import ConfigError
+    from expkit.validation import is_multi_process
+
+    launcher = next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra/launcher=")), "basic")
+    if is_multi_process(cfg.trainer) and "slurm" not in launcher:
+        raise ConfigError(
+            f"-m with trainer.devices={cfg.trainer.get('devices')} (strategy {cfg.trainer.get('strategy')}) is not "
+            f"supported with the {launcher} launcher: Lightning starts the other DDP processes by re-running the command, "
+            "which would re-run the sweep (Lightning #11300). Sweep on one device per job (trainer.devices=1), run each "
+            "multi-device job with its own `expkit train trainer=ddp ...`, or send the sweep to SLURM with "
+            "hydra/launcher=slurm, where SLURM starts the processes (hydra.launcher.tasks_per_node=trainer.devices)."
+        )
+
+
+def requeued_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint a job continues from when it runs again in its own folder: a SLURM job
+    requeued after a preemption or its time limit (submitit reruns the same job), which left an
+    unfinished run with a checkpoint behind. None for a fresh job."""
+    from expkit.errors import ExpkitError
+    from expkit.run.folder import RunFolder
+
+    folder = RunFolder(run_dir)
+    if folder.read_metrics().get("status") in (None, "finished"):
+        return None
+    try:
+        return folder.resume_checkpoint()
+    except ExpkitError:  # stopped before its first checkpoint: start again
+        return None
 
 
 def run_job(cfg: Any) -> dict[str, Any]:
-    """Hydra's task function: one run (or one job of a sweep) in Hydra's output folder."""
+    """Hydra's task function for one job of a sweep (or `--cfg`/`--help`, which never get here)."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    from omegaconf import OmegaConf, open_dict
 
-    from omegaconf.errors import OmegaConfBaseException
-
-    from expkit.errors import ConfigError, ExpkitError
-    from expkit.report import print_config_tree, print_metrics
+    import expkit
+    from expkit.errors import ExpkitError
     from expkit.run.record import RunRecord
-    from expkit.training import train
+    from expkit.logs import quiet_third_party
+    from expkit.run.sweep import adapt_to_launcher, is_pruned
 
+    quiet_third_party()  # joblib/submitit workers are processes of their own
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    log.info("Run folder: %s", run_dir)
+    extra_callbacks = []
+    adapt_to_launcher(cfg, str(hydra_cfg.launcher.get("_target_", "")), hydra_cfg.job.num)
+    if cfg.get("optuna_trial"):
+        from expkit.run.pruning import OptunaPruning
+
+        extra_callbacks.append(OptunaPruning(**cfg.optuna_trial))
+    with open_dict(cfg):
+        if OmegaConf.is_interpolation(cfg, "name"):
+            cfg.name = str(cfg.name)
+    ckpt_path = requeued_checkpoint(run_dir)
+    if ckpt_path is not None:
+        log.info("Continuing the requeued job from %s", ckpt_path)
     try:
-        if not multirun:
-            print_config_tree(cfg)
-        extra_callbacks = []
-        if multirun:
-            from expkit.run.pruning import OptunaPruning
-            from expkit.run.sweep import adapt_to_launcher
-
-            adapt_to_launcher(cfg, str(hydra_cfg.launcher.get("_target_", "")), hydra_cfg.job.num)
-            if cfg.get("optuna_trial"):
-                extra_callbacks.append(OptunaPruning(**cfg.optuna_trial))
-        ckpt_path = RESUME_CHECKPOINT[0] if RESUME_CHECKPOINT and not multirun else None
-        metrics = train(cfg, run_dir, ckpt_path=ckpt_path, extra_callbacks=extra_callbacks)
-    except (ExpkitError, OmegaConfBaseException) as err:
-        if not isinstance(err, ExpkitError):  # a bad ${...} or a missing ??? value
-            err = ConfigError(f"config: {str(err).splitlines()[0]}. Fix the key on the command line or in its YAML file.")
-        if multirun:
-            RunRecord(run_dir).fail(err)
-            log.error("Job failed: %s", err)
-            return {"status": "failed"}
-        _discard_if_untouched(run_dir)
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except Exception as err:
-        from expkit.run.sweep import is_pruned
-
+        result = expkit.fit(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), extra_callbacks=extra_callbacks,
+                            ckpt_path=ckpt_path)
+    except ExpkitError as err:
+        RunRecord(run_dir).fail(err)
+        log.error("Job failed: %s", err)
+        return {"status": "failed"}
+    except Exception as err:  # noqa: BLE001 - one job's failure must not stop the sweep
         if is_pruned(err):
             record = RunRecord(run_dir)
             record.update(status="pruned")
             log.info("Trial pruned: %s", err)
             return dict(record.data)
         RunRecord(run_dir).fail(err)
-        if multirun:
-            log.exception("Job failed")
-            return {"status": "failed"}
-        raise
-    from omegaconf import OmegaConf
-
-    LAST_RESULT.update(run_dir=run_dir, metrics=metrics, config_yaml=OmegaConf.to_yaml(cfg))
-    print_metrics(f"Final metrics ({metrics.get('status')})", metrics)
-    best = metrics.get("best_checkpoint")
-    log.info("Best checkpoint: %s", run_dir / best if best else "none (checkpointing off)")
-    log.info("Run folder: %s", run_dir)
-    return metrics
+        log.exception("Job failed")
+        return {"status": "failed"}
+    report(result)
+    if result.status == "interrupted":
+        # A signal stops the whole sweep, not just this job: the scheduler wants the process gone.
+        raise SystemExit(result_exit_code(result))
+    return result.metrics
 
 
-def _discard_if_untouched(run_dir: Path) -> None:
-    """A run refused before it started leaves no folder behind (Hydra's files only)."""
-    own = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
-    if own <= {".hydra", "train.log"}:
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def hydra_entry(argv: list[str], config_path: str, config_name: str, prog: str = "expkit train") -> None:
-    """Run Hydra's main with `argv` as its command line."""
+def hydra_entry(argv: list[str], config_dir: str | None) -> None:
+    """Run Hydra's main with `argv` as its command line (sweeps and Hydra's own flags)."""
     import hydra
 
+    from expkit.api import workload_overrides
+    from expkit.config_files import conf_dir
+    from expkit.run.stamp import register_resolvers
+
+    register_resolvers()
+    flags, overrides = split_hydra_args(argv)
+    added = workload_overrides(overrides)[: -len(overrides) or None] if overrides else []
+    extra = ["--config-dir", config_dir] if config_dir else []
     saved = sys.argv
-    sys.argv = [prog, *argv]
+    # Flags first: Hydra's argparse takes overrides as one positional list, so an override
+    # before `-m` and another after it would be "unrecognized arguments".
+    sys.argv = ["expkit train", *extra, *flags, *added, *overrides]
     try:
-        hydra.main(config_path=config_path, config_name=config_name, version_base="1.3")(run_job)()
+        hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
     finally:
         sys.argv = saved
 
 
 def main(argv: list[str]) -> int:
-    from expkit.config_files import conf_dir
-
-    from expkit.run.sweep import FAILED_JOBS
-
-    hydra_entry(argv, str(conf_dir()), "train")
-    if FAILED_JOBS:
-        print(f"error: {len(FAILED_JOBS)} job(s) of the sweep failed: {', '.join(FAILED_JOBS)}", file=sys.stderr)
-        return 1
+    argv, config_dir = split_config_dir(argv)
+    if not any(a in HYDRA_FLAGS or a.split("=", 1)[0] in HYDRA_FLAGS for a in argv):
+        return train_once(argv, config_dir)
+    if any(a in ("-m", "--multirun") for a in argv) and not any(a in ("--cfg", "-c", "--help", "-h", "--info", "-i") for a in argv):
+        check_sweep(argv, config_dir)
+    hydra_entry(argv, config_dir)
     return 0

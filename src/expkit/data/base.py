@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from expkit.data.sampling import IndexBatchSampler
+from expkit.data.sampling import IndexBatchSampler, distributed_rank
 from expkit.errors import ConfigError
 
 
@@ -56,10 +56,11 @@ class DataModule(pl.LightningDataModule):
         raise NotImplementedError(f"{type(self).__name__} does not implement predict_inputs()")
 
     # -- loaders -------------------------------------------------------------------------------
-    def batch_rows(self, split: str, train: bool) -> int:
-        """Rows per batch: `batch_size` for training (None: the whole split, full-batch
-        training); for evaluation `eval_batch_size`, else the larger of batch_size and 256."""
-        n = len(self.splits[split])
+    def batch_rows(self, split: str, train: bool, world_size: int = 1) -> int:
+        """Rows per batch (per process under DDP): `batch_size` for training (None: the whole
+        split, full-batch training); for evaluation `eval_batch_size`, else the larger of
+        batch_size and 256."""
+        n = -(-len(self.splits[split]) // world_size)  # this process's share of the split
         if train:
             size = self.batch_size or n
         else:
@@ -75,7 +76,11 @@ class DataModule(pl.LightningDataModule):
         if split not in self.splits:
             raise ConfigError(f"{type(self).__name__} has no {split!r} split (it has {sorted(self.splits)}); call setup() first.")
         dataset = self.batches(split)
-        sampler = IndexBatchSampler(len(dataset), self.batch_rows(split, train), shuffle=train)
+        # Lightning asks for the loaders after it has set up the process group: each rank then
+        # gets its share of the rows, and batch_size stays per process (as in Lightning).
+        rank, world_size = distributed_rank()
+        sampler = IndexBatchSampler(len(dataset), self.batch_rows(split, train, world_size), shuffle=train,
+                                    rank=rank, world_size=world_size)
         return DataLoader(
             dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

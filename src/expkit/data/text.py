@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from expkit.data.base import DataModule
 from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
-from expkit.errors import ConfigError
+from expkit.errors import ConfigError, DataError
 from expkit.run.files import atomic_open
 from expkit.text.encode import ENCODER, encode_corpus, encode_new_vocabulary
 from expkit.text.vocab import Vocab
@@ -136,6 +136,30 @@ def corpus_counts(corpus: EncodedCorpus, rows: np.ndarray) -> dict[str, int]:
     counts = np.bincount(ids, minlength=len(corpus.itos))
     present = np.flatnonzero(counts)
     return {corpus.itos[i]: int(counts[i]) for i in present}
+
+
+def doc_signatures(corpus: EncodedCorpus, rows: np.ndarray) -> np.ndarray:
+    """A 64-bit signature of each document `rows` from its tokens' text and order, comparable
+    between two corpora of one process (token ids are per corpus, so the token strings are hashed)."""
+    token_hash = np.fromiter((hash(t) for t in corpus.itos), dtype=np.int64, count=len(corpus.itos)).view(np.uint64)
+    docs = corpus.docs.select(rows)
+    lengths = np.diff(docs.offsets)
+    position = np.arange(len(docs.ids), dtype=np.uint64) - np.repeat(docs.offsets[:-1], lengths).astype(np.uint64)
+    # Position-weighted (odd multipliers), so reordered tokens give another signature; uint64 wraps.
+    with np.errstate(over="ignore"):
+        weighted = token_hash[docs.ids] * (position * np.uint64(2) + np.uint64(0x9E3779B97F4A7C15 | 1))
+        out = np.zeros(len(lengths), dtype=np.uint64)
+        nonempty = lengths > 0
+        if nonempty.any():
+            out[nonempty] = np.add.reduceat(weighted, docs.offsets[:-1][nonempty]) + lengths[nonempty].astype(np.uint64)
+    return out
+
+
+def count_shared_docs(train: EncodedCorpus, train_rows: np.ndarray, test: EncodedCorpus, test_rows: np.ndarray) -> int:
+    """How many of the test documents have exactly the tokens of some training document."""
+    if not len(train_rows) or not len(test_rows):
+        return 0
+    return int(np.isin(doc_signatures(test, test_rows), doc_signatures(train, train_rows)).sum())
 
 
 def map_to_vocab(corpus: EncodedCorpus, vocab: Vocab, drop_unknown: bool) -> EncodedDocs:
@@ -275,10 +299,32 @@ class TextClassificationDataModule(DataModule):
         elif self.vocab != vocab:
             # Resuming or evaluating: the checkpoint's vocabulary wins over a rebuilt one.
             log.warning("The vocabulary built from the data differs from the checkpoint's; using the checkpoint's.")
+        if len(vocab) <= len(set(self.specials)):
+            raise DataError(
+                f"{train_file}: the training rows hold no tokens (the vocabulary would be the specials "
+                f"{self.specials} alone). Check the file's text columns and data.text_fields={self.text_fields}."
+            )
+        unused = sorted(set(range(len(self.class_names))) - set(np.unique(corpus.docs.labels).tolist()))
+        if unused:
+            log.warning(
+                "%s has %d class names but %s uses only %d of them; never seen: %s. The model still predicts all %d.",
+                classes_file, len(self.class_names), train_file, len(self.class_names) - len(unused),
+                ", ".join(self.class_names[i] for i in unused[:5]) + (" ..." if len(unused) > 5 else ""), len(self.class_names),
+            )
         mapped = map_to_vocab(corpus, self.vocab, self.drop_unknown)
         self.splits = {name: mapped.select(idx) for name, idx in rows.items()}
+        test_corpus, test_rows = corpus, rows.get("test", np.empty(0, dtype=np.int64))
         if test_file is not None:
-            self.splits["test"] = map_to_vocab(encode(test_file), self.vocab, self.drop_unknown)
+            test_corpus = encode(test_file)
+            test_rows = np.arange(len(test_corpus.docs))
+            self.splits["test"] = map_to_vocab(test_corpus, self.vocab, self.drop_unknown)
+        leaked = count_shared_docs(corpus, rows["train"], test_corpus, test_rows)
+        if leaked:
+            log.warning(
+                "%d of %d test rows have the same text (tokens) as a training row: test metrics overstate how the "
+                "model does on new texts. Remove them from %s.",
+                leaked, len(test_rows), test_file or f"{train_file} (duplicated rows)",
+            )
         sizes = ", ".join(f"{name} {len(docs)}" for name, docs in self.splits.items())
         log.info("Data: %s rows; vocabulary %d tokens (ngrams=%d)", sizes, len(self.vocab), self.ngrams)
 

@@ -1,62 +1,61 @@
-"""Open a finished (or interrupted) run folder: its config, data module and trained task."""
+"""Open a finished (or interrupted) run folder, or an export: a model that evaluates and predicts.
+
+Configs read here came from files, not from the user's own `conf/`: every `_target_` in them is
+checked against expkit's allow-list (`expkit.trust`) before anything is built.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.errors import ExpkitError
-from expkit.run.files import read_json
-from expkit.run.record import METRICS_FILE
-
-RESOLVED_CONFIG = ".hydra/resolved.yaml"
+from expkit.errors import ConfigError, ExpkitError
+from expkit.run.folder import RunFolder
 
 
-def require_run_dir(run_dir: str | Path) -> Path:
-    run_dir = Path(run_dir)
-    if not (run_dir / RESOLVED_CONFIG).is_file():
-        raise ExpkitError(
-            f"{run_dir} is not an expkit run folder (no {RESOLVED_CONFIG}). Pass a folder such as "
-            "outputs/<experiment>/<timestamp>/ (`expkit runs` lists them)."
-        )
-    return run_dir
-
-
-def run_config(run_dir: Path, overrides: Sequence[str] = ()) -> DictConfig:
-    """The run's fully resolved config, with `key=value` overrides applied."""
-    cfg = OmegaConf.load(run_dir / RESOLVED_CONFIG)
-    bad = [o for o in overrides if "=" not in o]
-    if bad:
-        raise ExpkitError(f"Overrides must look like key=value; got {bad}.")
-    if overrides:
-        try:
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
-        except Exception as err:  # omegaconf raises several error types for bad dotlists
-            raise ExpkitError(f"Cannot apply overrides {list(overrides)}: {err}") from None
+def read_config_file(path: Path, what: str) -> DictConfig:
+    """A YAML config written into a run folder; a damaged one is an ExpkitError naming it."""
+    try:
+        cfg = OmegaConf.load(path)
+    except FileNotFoundError:
+        raise ExpkitError(f"{path} is missing, so this {what} cannot be rebuilt; restore it from a copy of the run folder.") from None
+    except Exception as err:  # noqa: BLE001 - yaml and OmegaConf raise many types for broken files
+        raise ExpkitError(f"{path} is damaged ({str(err).splitlines()[0]}); restore it from a copy of the run folder.") from None
+    if not isinstance(cfg, DictConfig):
+        raise ExpkitError(f"{path} does not hold a config mapping; restore it from a copy of the run folder.")
     return cfg
 
 
-def checkpoint_path(run_dir: Path, which: str = "best") -> Path:
-    """`best` (from metrics.json), `last`, or a path to a checkpoint file."""
-    if which not in ("best", "last"):
-        path = Path(which)
-        if not path.is_file():
-            raise ExpkitError(f"Checkpoint {path} does not exist.")
-        return path
-    if which == "best" and (run_dir / METRICS_FILE).is_file():
-        best = read_json(run_dir / METRICS_FILE).get("best_checkpoint")
-        if best and (run_dir / best).is_file():
-            return run_dir / best
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        raise ExpkitError(
-            f"{run_dir} has no checkpoint (checkpoints/last.ckpt is missing): the run wrote none "
-            "(trainer=debug or enable_checkpointing=false) or stopped before its first epoch ended."
-        )
-    return last
+def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> DictConfig:
+    """`key=value` overrides on a resolved config (eval/predict: e.g. data.test_path=FILE)."""
+    bad = [o for o in overrides if "=" not in o or o.startswith(("+", "~", "-"))]
+    if bad:
+        raise ConfigError(f"Overrides here must look like key=value (an existing key); got {bad}.")
+    for override in overrides:
+        key, value = override.split("=", 1)
+        if OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
+            raise ConfigError(f"{source} has no key `{key}` (from `{override}`); check the spelling (`expkit diff` shows a run's keys).")
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        try:
+            parsed = OverridesParser.create().parse_override(override)
+            OmegaConf.update(cfg, key, parsed.value(), merge=False)
+        except Exception as err:  # noqa: BLE001 - parser and OmegaConf errors alike
+            raise ConfigError(f"Cannot apply `{override}`: {str(err).splitlines()[0]}") from None
+    return cfg
+
+
+def run_config(folder: RunFolder, overrides: Sequence[str] = (), trusted_modules: Sequence[str] = ()) -> DictConfig:
+    """The run's fully resolved config, allow-list checked, with `key=value` overrides applied."""
+    from expkit.trust import check_config_targets
+
+    path = folder / RunFolder.RESOLVED
+    cfg = read_config_file(path, "run")
+    check_config_targets(cfg, str(path), trusted_modules)
+    return apply_overrides(cfg, overrides, str(path))
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -67,7 +66,7 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         raise ExpkitError(
             f"Cannot load checkpoint {path}: {str(err).splitlines()[0]}. It is damaged or was not written by "
             "expkit (only tensors and plain containers are accepted)."
@@ -76,33 +75,83 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
 
 @dataclass
 class LoadedRun:
-    run_dir: Path
+    """A trained model with its data module: `evaluate()` on the test split, `predict(items)`."""
+
     cfg: DictConfig
     datamodule: Any
     task: Any
-    checkpoint: Path
+    checkpoint: Path | None = None
+    folder: RunFolder | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.folder.path if self.folder else None
+
+    def evaluate(self, device: str = "cpu", progress: bool | None = None) -> dict[str, float]:
+        """Test metrics of this model on the data module's test split (`data.test_path=` replaces it)."""
+        import sys
+
+        import pytorch_lightning as pl
+
+        from expkit.run.record import plain_metrics
+
+        self.datamodule.setup("test")
+        show_bar = sys.stderr.isatty() if progress is None else progress
+        trainer = pl.Trainer(
+            accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+            enable_model_summary=False, enable_progress_bar=show_bar,
+        )
+        (results,) = trainer.test(self.task, datamodule=self.datamodule, verbose=False)
+        return plain_metrics(results)
+
+    def predict(self, items: Sequence[str], top_k: int = 1, batch_size: int = 256) -> list[dict[str, Any]]:
+        """One dict per item: class names and probabilities, or predicted values."""
+        import torch
+
+        if not items:
+            return []
+        device = next(self.task.parameters()).device
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(items), batch_size):
+                inputs = self.datamodule.predict_inputs(list(items[start : start + batch_size]))
+                outputs = self.task.predict_outputs(*(t.to(device) for t in inputs)).cpu()
+                out += self.task.describe_predictions(outputs, top_k=top_k)
+        return out
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(getattr(self.task, "class_names", []) or [])
+
+    def compile(self) -> None:
+        """Run the network under `torch.compile` from now on."""
+        import torch
+
+        self.task.net = torch.compile(self.task.net, dynamic=True)
 
 
 def load_run(
-    run_dir: str | Path, overrides: Sequence[str] = (), which: str = "best", map_location: Any = "cpu"
+    run_dir: str | Path, overrides: Sequence[str] = (), which: str = "best", map_location: Any = "cpu",
+    trusted_modules: Sequence[str] = (),
 ) -> LoadedRun:
     """Rebuild the run's data module and task from its config and load a checkpoint into them."""
     from expkit.components import build_datamodule, build_task
 
-    run_dir = require_run_dir(run_dir)
-    cfg = run_config(run_dir, overrides)
-    ckpt_file = checkpoint_path(run_dir, which)
+    folder = RunFolder.open(run_dir)
+    cfg = run_config(folder, overrides, trusted_modules)
+    ckpt_file = folder.checkpoint(which)
     ckpt = load_checkpoint(ckpt_file, map_location)
     datamodule = build_datamodule(cfg)
     state = ckpt.get(type(datamodule).__qualname__)
     if state is not None:
         datamodule.load_state_dict(state)
-    elif hasattr(datamodule, "vocab"):
-        raise ExpkitError(f"{ckpt_file} holds no vocabulary for {type(datamodule).__name__}; it is not this run's checkpoint.")
+    else:
+        datamodule.setup("fit")  # data modules without state (e.g. synthetic data) rebuild it
     task = build_task(cfg, datamodule)
     try:
         task.load_state_dict(ckpt["state_dict"])
     except (KeyError, RuntimeError) as err:
         raise ExpkitError(f"{ckpt_file} does not fit this run's model: {str(err).splitlines()[0]}") from None
-    task.eval()
-    return LoadedRun(run_dir, cfg, datamodule, task, ckpt_file)
+    task.to(map_location).eval()
+    return LoadedRun(cfg, datamodule, task, ckpt_file, folder)

@@ -16,12 +16,9 @@ from typing import Any, Mapping
 import pytorch_lightning as pl
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 
-from expkit.run.files import read_json, write_json_atomic
+from expkit.run.folder import RunFolder, now_text
 
 log = logging.getLogger("expkit")
-
-METRICS_FILE = "metrics.json"
-STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
 
 
 def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -35,25 +32,49 @@ def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-class RunRecord:
-    """Reads and updates `<run_dir>/metrics.json`."""
+def interrupting_signal(error: BaseException) -> str | None:
+    """The signal (SIGINT or SIGTERM) whose handling raised `error` to end a fit, else None.
 
-    def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
-        self.path = self.run_dir / METRICS_FILE
+    Lightning turns SIGTERM into `SIGTERMException` (a SystemExit) at the next batch boundary, and
+    Ctrl+C into KeyboardInterrupt; both reach the callbacks' `on_exception`.
+    """
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    if isinstance(error, SIGTERMException):
+        return "SIGTERM"
+    if isinstance(error, KeyboardInterrupt):
+        return "SIGINT"
+    return None
+
+
+class RunRecord:
+    """Reads and updates a run folder's metrics.json (its status lifecycle and final metrics)."""
+
+    def __init__(self, folder: RunFolder | str | Path) -> None:
+        self.folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+        self.run_dir = self.folder.path
         self.started = time.time()
-        self.data: dict[str, Any] = read_json(self.path) if self.path.exists() else {}
+        self.data: dict[str, Any] = self.folder.read_metrics()
         # A resumed run keeps counting the time it already spent.
         self.previous_wall_time = float(self.data.get("wall_time_s", 0.0))
 
-    @rank_zero_only
     def update(self, **fields: Any) -> None:
+        """Every rank keeps the record in memory (what `fit` returns, so that a DDP process of
+        rank > 0 ends with the same status); only the global-zero process writes it."""
         self.data.update(fields)
         self.data["wall_time_s"] = round(self.previous_wall_time + time.time() - self.started, 3)
-        write_json_atomic(self.path, self.data)
+        if rank_zero_only.rank == 0:
+            self.folder.write_metrics(self.data)
 
-    def start(self, experiment: str, monitor: str, mode: str) -> None:
+    def start(self, experiment: str, monitor: str, mode: str, source: dict[str, Any] | None = None) -> None:
+        """Status `running`. `source` records lineage: the run this one was reproduced from or
+        resumed from, with the overrides applied on top."""
         self.data.pop("error", None)
+        self.data.pop("signal", None)
+        self.data.setdefault("started", now_text())
+        if source:
+            self.data.setdefault("lineage", []).append({**source, "at": now_text()})
+            self.data["source"] = source
         self.update(
             status="running",
             experiment=experiment,
@@ -64,18 +85,15 @@ class RunRecord:
         )
 
     def fail(self, error: BaseException) -> None:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        self.update(status=status, error=f"{type(error).__name__}: {error}".strip())
+        """Status `interrupted` (with the signal) for Ctrl+C and SIGTERM, `failed` otherwise."""
+        name = interrupting_signal(error)
+        if name:
+            self.update(status="interrupted", signal=name, error=f"interrupted by {name}")
+        else:
+            self.update(status="failed", error=f"{type(error).__name__}: {error}".strip())
 
     def relative(self, path: str | Path | None) -> str | None:
-        """A path inside the run folder, stored relative to it so a moved folder still works."""
-        if not path:
-            return None
-        path = Path(path)
-        try:
-            return str(path.resolve().relative_to(self.run_dir.resolve()))
-        except ValueError:
-            return str(path)
+        return self.folder.relative(path)
 
 
 class RunRecordCallback(pl.Callback):

@@ -28,27 +28,38 @@ def claim_stamp(parent: str | Path) -> str:
     if env_key in os.environ:
         _claimed[key] = os.environ[env_key]
         return _claimed[key]
-    parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    n = 0
-    while True:
-        name = stamp if n == 0 else f"{stamp}-{n}"
-        try:
-            (parent / name).mkdir()
-            break
-        except FileExistsError:
-            n += 1
+    name = new_stamp_dir(Path(parent)).name
     _claimed[key] = name
     os.environ[env_key] = name
     return name
 
 
+def new_stamp_dir(parent: Path) -> Path:
+    """Create and return `parent/<timestamp>` (or `<timestamp>-N` when that name is taken)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    n = 0
+    while True:
+        path = parent / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+
+
+def run_name(experiment: str | None, data: str | None) -> str:
+    """A run's `name`: its experiment, or the data option when no experiment preset applies."""
+    return str(experiment or data or "run")
+
+
 def register_resolvers() -> None:
-    """Make `${expkit_stamp:PARENT}` and `${expkit_data:FILE}` (a packaged data file) available."""
+    """Make `${expkit_stamp:PARENT}`, `${expkit_name:EXPERIMENT,DATA}` and `${expkit_data:FILE}` (a packaged data file) available."""
     from expkit.data.text_files import packaged_data_path
 
     if not OmegaConf.has_resolver("expkit_stamp"):
         OmegaConf.register_new_resolver("expkit_stamp", claim_stamp)
+    if not OmegaConf.has_resolver("expkit_name"):
+        OmegaConf.register_new_resolver("expkit_name", run_name)
     if not OmegaConf.has_resolver("expkit_data"):
         OmegaConf.register_new_resolver("expkit_data", packaged_data_path)

@@ -6,6 +6,7 @@ Imported by Hydra at start-up (the summary callback), so it must not import torc
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,6 @@ from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
 
 log = logging.getLogger("expkit")
-
-# Set by the summary callback; the `expkit train` command exits non-zero when jobs failed.
-FAILED_JOBS: list[str] = []
 
 
 def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> None:
@@ -48,18 +46,52 @@ def is_pruned(error: BaseException) -> bool:
 
 
 class SweepSummary(HydraCallback):
-    """At the end of a sweep: a table sorted by the monitored metric, as summary.csv and summary.md."""
+    """At the end of a sweep: a table sorted by the monitored metric, as summary.csv and summary.md.
+
+    Its columns are the swept parameters (the config keys that differ between jobs), then
+    status, metric, best value, test metrics, epochs, wall time, start time and job folder. When
+    `seed` is among the swept keys, a second table gives count, mean, std, min and max over
+    seeds of each other setting (of the best value and of the monitored metric's test
+    counterpart), also written as summary_seeds.csv and summary_seeds.md.
+    """
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from expkit.run.table import print_rich_table, read_runs, render_csv, render_markdown, sort_rows
+        from expkit.run import table
         from expkit.run.files import write_text_atomic
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = sort_rows(read_runs(sweep_dir), "metric") if sweep_dir.is_dir() else []
+        rows = table.sort_rows(table.read_runs(sweep_dir), "metric") if sweep_dir.is_dir() else []
         if not rows:
             return
-        write_text_atomic(sweep_dir / "summary.csv", render_csv(rows))
-        write_text_atomic(sweep_dir / "summary.md", render_markdown(rows))
-        FAILED_JOBS[:] = [str(row.run_dir) for row in rows if row.status == "failed"]
-        print_rich_table(f"Sweep summary ({sweep_dir}), best first", rows)
-        log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(FAILED_JOBS))
+        columns = summary_columns(rows)
+        write_text_atomic(sweep_dir / "summary.csv", table.render_csv(rows, columns))
+        write_text_atomic(sweep_dir / "summary.md", table.render_markdown(rows, columns))
+        failed = [str(row.run_dir) for row in rows if row.status == "failed"]
+        # On screen the job folders are relative to the sweep folder the title names.
+        shown = [c if c.key != "run_dir" else table.run_dir_column(sweep_dir) for c in columns]
+        table.print_rich_table(f"Sweep summary ({sweep_dir}), best first; job folders relative to it", rows, shown)
+        if "seed" in table.varying_keys(rows):
+            keys = table.group_keys(["params"], rows)
+            groups = table.sort_groups(table.group_rows(rows, keys))
+            # The test counterpart of the monitored metric (val/loss -> test/loss), as one headline.
+            tests = {row.monitor.replace("val/", "test/", 1) for row in rows if row.monitor}
+            metrics = table.aggregated_metrics([c for c in columns if c.key in tests])
+            grouped = table.group_columns(keys, metrics)
+            write_text_atomic(sweep_dir / "summary_seeds.csv", table.render_csv(groups, grouped))
+            write_text_atomic(sweep_dir / "summary_seeds.md", table.render_markdown(groups, grouped))
+            table.print_rich_table(f"Over seeds ({len(groups)} setting{'s' if len(groups) != 1 else ''}), best mean first",
+                                   groups, table.group_columns(keys, metrics, compact=True), fit_by_dropping=True)
+        log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(failed))
+        if failed:
+            # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
+            print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
+            raise SystemExit(1)
+
+
+def summary_columns(rows: list) -> list:
+    """The sweep's parameters, the run facts, the test metrics any job has, the job folder."""
+    from expkit.run import table
+
+    tests = sorted({m for row in rows for m in row.metrics if m.startswith("test/")})
+    names = ["params", "status", "monitor", "best", *tests, "epochs", "wall_time_s", "started", "run_dir"]
+    return table.resolve_columns(names, rows)

@@ -1,7 +1,12 @@
 """A table of run folders: find them, read each into a `RunRow`, sort, filter and render.
 
-Used by `expkit runs`; kept free of argparse (and of torch/Lightning imports) so that other
-summaries, such as one of a sweep's jobs, can reuse `read_run` and the renderers.
+Used by `expkit runs`, `expkit diff` and the sweep summary; kept free of argparse (and of
+torch/Lightning imports) so that each can reuse `read_run`, the columns and the renderers.
+
+Columns are chosen by name (`resolve_columns`): a built-in column (`best`, `run_dir`, ...), a
+metric of metrics.json (`test/acc`), a key of the run's resolved config (`optimizer.lr`, read
+from `.hydra/resolved.yaml` with yaml.safe_load: nothing is instantiated), or `params`: one
+column per config key whose value differs among the listed runs.
 
 A run folder is a directory holding `metrics.json` or `.hydra/overrides.yaml`; Hydra writes it as
 `<output_root>/<name>/<YYYY-MM-DD_HH-MM-SS[-N]>/` (one run) or
@@ -17,30 +22,46 @@ import math
 import os
 import re
 import socket
+import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-# Same names as expkit.run.record, which is not imported here because it pulls in Lightning.
-METRICS_FILE = "metrics.json"
-OVERRIDES_FILE = ".hydra/overrides.yaml"
-CONFIG_FILE = ".hydra/config.yaml"
-LOG_FILE = "train.log"
+from expkit.errors import ExpkitError
+
+from expkit.run.folder import STATUSES as RECORD_STATUSES
+from expkit.run.folder import RunFolder
+
+# The run folder's file names belong to RunFolder (expkit.run.folder, free of Lightning imports).
+METRICS_FILE = RunFolder.METRICS
+OVERRIDES_FILE = RunFolder.OVERRIDES
+CONFIG_FILE = RunFolder.SNAPSHOT
+RESOLVED_FILE = RunFolder.RESOLVED
+LOG_FILE = RunFolder.LOG
 
 # Overrides that say nothing about what was trained: where files go (paths.*) and the Optuna
 # sweeper's bookkeeping for its pruning callback (+optuna_trial.*; excluded from job folder names).
 NOISE_PREFIXES = ("paths.", "optuna_trial.")
 
-# Every status a row can have: those of metrics.json (expkit.run.record.STATUSES), plus "created"
-# (Hydra files, no metrics.json yet) and "unknown" (metrics.json unreadable).
-STATUSES = ("running", "finished", "failed", "interrupted", "pruned", "created", "unknown")
+# Every status a row can have: those of metrics.json (RunFolder's), plus "created" (Hydra files,
+# no metrics.json yet) and "unknown" (metrics.json unreadable).
+STATUSES = (*RECORD_STATUSES, "created", "unknown")
 SORT_KEYS = ("metric", "started", "wall_time", "epochs", "status", "experiment")
 
 STAMP_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})(?:-(\d+))?$")
 STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+# The one format of a time shown to people: tables, diffs, and metrics.json's "started".
 STARTED_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# Config keys that are never parameters: where files go, the sweeper's bookkeeping.
+CONFIG_NOISE_PREFIXES = ("paths.", "optuna_trial.", "hydra.")
+# Plumbing of the components the config builds: Hydra's instantiation flags everywhere, and
+# which class logs or checkpoints. A differing `optimizer._target_` is a parameter (Adam vs SGD).
+INSTANTIATION_FLAGS = ("_partial_", "_recursive_", "_convert_")
+PLUMBING_GROUPS = ("callbacks.", "logger.")
 
 
 @dataclass
@@ -61,6 +82,23 @@ class RunRow:
     metrics: dict[str, float] = field(default_factory=dict)
     # Why metrics.json could not be read, or the run's recorded error.
     error: str | None = None
+    # Lineage written by `expkit reproduce`/`resume`: {"run_dir", "command", "overrides"}.
+    source: dict[str, Any] | None = None
+
+    @cached_property
+    def config(self) -> dict[str, Any] | None:
+        """The resolved config as flat dotted keys (`optimizer.lr`), None without one.
+
+        Read on first use: listing runs without config columns never parses YAML."""
+        data = _read_yaml(self.run_dir / RESOLVED_FILE)
+        return flatten_config(data) if isinstance(data, dict) else None
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        """`config` without per-run paths and plumbing: what could be a parameter."""
+        config = self.config or {}
+        own = run_paths(self.run_dir, config)
+        return {k: v for k, v in config.items() if not is_per_run_key(k, v, own) and not is_plumbing_key(k)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +158,8 @@ def read_run(run_dir: str | Path) -> RunRow:
     row.best = best_value(data)
     row.epochs = _int_or_none(data.get("epochs_done"))
     row.wall_time_s = _float_or_none(data.get("wall_time_s"))
-    row.started = started_at(run_dir, row.wall_time_s)
+    row.started = parse_started(data.get("started")) or started_at(run_dir, row.wall_time_s)
+    row.source = data.get("source") if isinstance(data.get("source"), dict) else None
     row.overrides = [o for o in row.overrides if not is_noise_override(o)]
     return row
 
@@ -215,8 +254,9 @@ def best_value(data: dict[str, Any]) -> float | None:
 
 
 def started_at(run_dir: Path, wall_time_s: float | None = None) -> datetime | None:
-    """When the run started: the folder's timestamp (the sweep's, for a sweep job), else the
-    time metrics.json was last written minus the wall time, else the Hydra files' time."""
+    """When a run whose metrics.json has no `started` (older runs) started: the folder's
+    timestamp (the sweep's, for a sweep job), else the time metrics.json was last written minus
+    the wall time, else the Hydra files' time."""
     for name in (run_dir.name, run_dir.parent.name):
         stamp = parse_stamp(name)
         if stamp is not None:
@@ -231,6 +271,16 @@ def started_at(run_dir: Path, wall_time_s: float | None = None) -> datetime | No
     return datetime.fromtimestamp(mtime).replace(microsecond=0)
 
 
+def parse_started(value: Any) -> datetime | None:
+    """metrics.json's `started` ("YYYY-MM-DD HH:MM:SS", local time) as a datetime; None if absent or malformed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value.strip(), STARTED_FORMAT)
+    except ValueError:
+        return None
+
+
 def parse_stamp(name: str) -> datetime | None:
     """`2026-01-31_12-00-00` or `2026-01-31_12-00-00-2` as a datetime; None for other names."""
     match = STAMP_RE.match(name)
@@ -240,6 +290,63 @@ def parse_stamp(name: str) -> datetime | None:
         return datetime.strptime(match.group(1), STAMP_FORMAT)
     except ValueError:
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Run configs
+
+
+def flatten_config(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one dict of dotted keys; lists and empty dicts stay whole values."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten_config(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def run_paths(run_dir: Path, config: dict[str, Any]) -> list[str]:
+    """The strings that name this run's own folder: where it is now and where it was written
+    (`paths.run_dir`, which differs once the folder has been moved)."""
+    names = {str(run_dir.resolve())}
+    written = config.get("paths.run_dir")
+    if isinstance(written, str) and len(written) > 1:
+        names.add(written.rstrip("/"))
+    return sorted(names)
+
+
+def is_per_run_key(key: str, value: Any, own_paths: Sequence[str]) -> bool:
+    """True for `paths.*`, sweeper bookkeeping, and values inside the run's own folder
+    (trainer.default_root_dir, the checkpoint dirpath, the logger's save_dir): they differ
+    between any two runs and say nothing about what was trained."""
+    if key.startswith(CONFIG_NOISE_PREFIXES):
+        return True
+    return isinstance(value, str) and any(path and path in value for path in own_paths)
+
+
+def is_plumbing_key(key: str) -> bool:
+    """True for Hydra's `_partial_`-style flags and the `_target_` of callbacks and loggers."""
+    last = key.rsplit(".", 1)[-1]
+    return last in INSTANTIATION_FLAGS or (last == "_target_" and key.startswith(PLUMBING_GROUPS))
+
+
+def varying_keys(rows: Sequence[RunRow]) -> list[str]:
+    """The config keys whose value differs among `rows` (present in some runs and absent from
+    others counts), in config order. Runs without a resolved config take no part."""
+    params = [row.params for row in rows if row.config is not None]
+    if len(params) < 2:
+        return []
+    keys = list(dict.fromkeys(k for p in params for k in p))
+    missing = object()
+    return [k for k in keys if len({_comparable(p.get(k, missing)) for p in params}) > 1]
+
+
+def _comparable(value: Any) -> Any:
+    """A hashable stand-in for a config value (lists and dicts by their JSON text)."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,16 +411,40 @@ def _metric_key(row: RunRow) -> tuple:
 
 
 # ---------------------------------------------------------------------------------------------
-# Rendering
+# Columns
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the table: its key (csv/json field), header (table/md) and value."""
+    """One column of the table: its key (csv/json field), header (table/md) and value.
+
+    `get` returns the raw value (numbers stay numbers; json writes it as it is); `text` turns
+    it into a cell for csv, md and the rich table. `wrap` says where the rich table may break
+    the cell (see expkit.report: "words", "path" or "atom").
+    """
 
     key: str
     header: str
-    get: Callable[[RunRow], Any]
+    get: Callable[[Any], Any]
+    text: Callable[[Any], str] | None = None
+    wrap: str = "atom"
+    # A number per run that a grouped table can average (metrics, best, epochs, wall time).
+    numeric: bool = False
+
+    def cell(self, row: Any) -> str:
+        value = self.get(row)
+        return self.text(value) if self.text else cell_text(value)
+
+
+def cell_text(value: Any) -> str:
+    """A value as one table cell: numbers shortened, lists and dicts as compact JSON."""
+    from expkit.report import format_value
+
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the YAML config and the overrides spell it
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return format_value(value)
 
 
 def display_path(path: Path, base: Path | None = None) -> str:
@@ -330,94 +461,284 @@ def format_started(started: datetime | None) -> str | None:
     return started.strftime(STARTED_FORMAT) if started else None
 
 
+def source_text(source: dict[str, Any] | None) -> str:
+    """Lineage as one line: `reproduce of outputs/x/2026-... with trainer.max_epochs=4`."""
+    if not source:
+        return ""
+    run_dir = source.get("run_dir")
+    where = display_path(Path(run_dir)) if isinstance(run_dir, str) and run_dir else "?"
+    text = f"{source.get('command') or 'copy'} of {where}"
+    overrides = source.get("overrides")
+    if isinstance(overrides, list) and overrides:
+        text += " with " + " ".join(str(o) for o in overrides)
+    return text
+
+
 def metric_column(name: str) -> Column:
     """A column with one metric of metrics.json, e.g. `metric_column("test/loss")`."""
-    return Column(name, name, lambda r: r.metrics.get(name))
+    return Column(name, name, lambda r: r.metrics.get(name), numeric=True)
+
+
+def config_column(key: str) -> Column:
+    """A column with one key of the run's resolved config, e.g. `config_column("optimizer.lr")`."""
+    return Column(key, key, lambda r: (r.config or {}).get(key), wrap="words")
+
+
+def run_dir_column(base: Path | None = None) -> Column:
+    """The run folder, relative to `base` (default: the current directory) when inside it."""
+    return Column("run_dir", "run folder", lambda r: display_path(r.run_dir, base), wrap="path")
+
+
+def _started(row: RunRow) -> str | None:
+    return format_started(row.started)
 
 
 COLUMNS: tuple[Column, ...] = (
     Column("experiment", "experiment", lambda r: r.experiment),
-    Column("overrides", "overrides", lambda r: " ".join(r.overrides)),
+    Column("overrides", "overrides", lambda r: " ".join(r.overrides), wrap="words"),
     Column("status", "status", lambda r: r.status),
     Column("monitor", "metric", lambda r: r.monitor),
-    Column("best", "best", lambda r: r.best),
-    Column("epochs", "epochs", lambda r: r.epochs),
-    Column("wall_time_s", "wall time (s)", lambda r: r.wall_time_s),
-    Column("started", "started", lambda r: format_started(r.started)),
-    Column("run_dir", "run folder", lambda r: display_path(r.run_dir)),
+    Column("best", "best", lambda r: r.best, numeric=True),
+    Column("epochs", "epochs", lambda r: r.epochs, numeric=True),
+    Column("wall_time_s", "wall time (s)", lambda r: r.wall_time_s, numeric=True),
+    Column("started", "started", _started),
+    run_dir_column(),
 )
+# Built-in columns that are not shown unless asked for.
+EXTRA_COLUMNS: tuple[Column, ...] = (
+    Column("source", "source", lambda r: r.source, text=source_text, wrap="words"),
+)
+BUILTIN = {c.key: c for c in (*COLUMNS, *EXTRA_COLUMNS)}
+# Other names people type for built-in columns: their headers, and the sort keys.
+ALIASES = {"metric": "monitor", "wall_time": "wall_time_s", "folder": "run_dir", "run folder": "run_dir"}
+# When the terminal is too narrow for every default column, these give way first (in this order).
+LEAST_NEEDED = ("epochs", "wall_time_s", "experiment", "monitor", "started", "seeds", "status")
 
 
-def row_values(row: RunRow, columns: Sequence[Column] = COLUMNS) -> list[Any]:
+def resolve_columns(names: Sequence[str], rows: Sequence[RunRow]) -> list[Column]:
+    """Columns for names such as ["params", "best", "test/acc", "optimizer.lr"].
+
+    A name is, in this order: `default` (the default columns), `params` (the config keys that
+    vary among `rows`), a built-in column, a metric some row has, or a config key some row has.
+    Anything else is an ExpkitError that lists what is available. Duplicates are dropped.
+    """
+    columns: list[Column] = []
+    for name in (n.strip() for n in names):
+        if not name:
+            continue
+        if name == "default":
+            columns += COLUMNS
+        elif name == "params":
+            columns += [config_column(key) for key in varying_keys(rows)]
+        elif ALIASES.get(name, name) in BUILTIN:
+            columns.append(BUILTIN[ALIASES.get(name, name)])
+        elif any(name in row.metrics for row in rows):
+            columns.append(metric_column(name))
+        elif any(name in (row.config or {}) for row in rows):
+            columns.append(config_column(name))
+        else:
+            raise ExpkitError(unknown_column_message(name, rows))
+    unique = {c.key: c for c in reversed(columns)}  # the first of each key, in order
+    return [c for c in columns if unique.get(c.key) is c]
+
+
+def unknown_column_message(name: str, rows: Sequence[RunRow]) -> str:
+    metrics = sorted({m for row in rows for m in row.metrics if "/" in m})
+    prefix = name.split(".", 1)[0] + "."
+    near = sorted({k for row in rows for k in (row.config or {}) if k.startswith(prefix)})
+    hint = f" Config keys under {prefix[:-1]}: {', '.join(near[:12])}." if near else ""
+    return (
+        f"Unknown column {name!r}: it is not a built-in column ({', '.join(BUILTIN)}), `default`, `params`, "
+        f"a metric of the listed runs ({', '.join(metrics) or 'none'}), or a key of their .hydra/resolved.yaml."
+        f"{hint} Config keys are dotted, such as optimizer.lr."
+    )
+
+
+def row_values(row: Any, columns: Sequence[Column] = COLUMNS) -> list[Any]:
     """The row's raw values (numbers stay numbers, missing values are None)."""
     return [column.get(row) for column in columns]
 
 
-def to_records(rows: Iterable[RunRow], columns: Sequence[Column] = COLUMNS) -> list[dict[str, Any]]:
+# ---------------------------------------------------------------------------------------------
+# Multi-seed statistics
+
+
+@dataclass
+class Group:
+    """Runs with the same values of the grouping keys: typically one setting over several seeds."""
+
+    values: dict[str, Any]
+    rows: list[RunRow]
+
+    def stats(self, get: Callable[[RunRow], Any]) -> dict[str, float | None]:
+        """count, mean, std (sample, n-1; None for one value), min and max of the finite values."""
+        values = [float(v) for v in map(get, self.rows) if _is_number(v) and math.isfinite(v)]
+        if not values:
+            return {"n": 0, "mean": None, "std": None, "min": None, "max": None}
+        return {
+            "n": len(values),
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else None,
+            "min": min(values),
+            "max": max(values),
+        }
+
+
+def group_keys(spec: Sequence[str], rows: Sequence[RunRow]) -> list[str]:
+    """The config keys to group by: `params` means every varying key except `seed`."""
+    keys: list[str] = []
+    for name in (n.strip() for n in spec):
+        if not name:
+            continue
+        if name == "params":
+            keys += [k for k in varying_keys(rows) if k != "seed"]
+        elif any(name in (row.config or {}) for row in rows):
+            keys.append(name)
+        else:
+            raise ExpkitError(
+                f"--group-by {name}: no listed run has this key in its .hydra/resolved.yaml. Group by `params` "
+                "(every config key that varies, except seed) or by dotted config keys such as optimizer.lr."
+            )
+    return list(dict.fromkeys(keys))
+
+
+def group_rows(rows: Sequence[RunRow], keys: Sequence[str]) -> list[Group]:
+    """Rows grouped by their values of `keys`, groups in order of first appearance."""
+    groups: dict[tuple, Group] = {}
+    for row in rows:
+        values = {k: (row.config or {}).get(k) for k in keys}
+        marker = tuple(_comparable(v) for v in values.values())
+        groups.setdefault(marker, Group(values, [])).rows.append(row)
+    return list(groups.values())
+
+
+def sort_groups(groups: Iterable[Group]) -> list[Group]:
+    """Best mean of the monitored metric first (each group's min/max mode), groups without one last."""
+    def key(group: Group) -> tuple:
+        mean = group.stats(lambda r: r.best)["mean"]
+        if mean is None:
+            return (1, "", 0.0)
+        first = group.rows[0]
+        sign = -1.0 if (first.monitor_mode or "min") == "max" else 1.0
+        return (0, first.monitor or "", sign * mean)
+
+    return sorted(groups, key=key)
+
+
+def group_columns(keys: Sequence[str], metrics: Sequence[Column], compact: bool = False) -> list[Column]:
+    """Columns of a grouped table: the keys, the number of runs and their statuses, the seeds,
+    then mean/std/min/max per metric (over the runs that have a value)."""
+    def statuses(group: Group) -> str:
+        counts: dict[str, int] = {}
+        for row in group.rows:
+            counts[row.status] = counts.get(row.status, 0) + 1
+        return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+    def seeds(group: Group) -> str:
+        found = [(row.config or {}).get("seed") for row in group.rows]
+        return ",".join(str(s) for s in sorted({s for s in found if s is not None}, key=str))
+
+    def monitors(group: Group) -> str:
+        return ",".join(dict.fromkeys(r.monitor for r in group.rows if r.monitor))
+
+    columns = [Column(k, k, (lambda g, k=k: g.values.get(k)), wrap="words") for k in keys]
+    columns += [
+        Column("runs", "runs", lambda g: len(g.rows)),
+        Column("status", "status", statuses, wrap="words"),
+        Column("seeds", "seeds", seeds, wrap="path"),
+        Column("monitor", "metric", monitors),
+    ]
+    for metric in metrics:
+        if compact:  # on screen: two cells per metric, `mean ± std` and `min … max`
+            columns.append(Column(f"{metric.key} mean ± std", f"{metric.key} mean ± std",
+                                  lambda g, m=metric: _mean_std(g.stats(m.get)), wrap="words"))
+            columns.append(Column(f"{metric.key} min … max", f"{metric.key} min … max",
+                                  lambda g, m=metric: _min_max(g.stats(m.get)), wrap="words"))
+            continue
+        for stat in ("mean", "std", "min", "max"):
+            name = f"{metric.key} {stat}"
+            columns.append(Column(name, name, lambda g, m=metric, s=stat: g.stats(m.get)[s], numeric=True))
+    return columns
+
+
+def _mean_std(stats: dict[str, float | None]) -> str:
+    if stats["mean"] is None:
+        return ""
+    return f"{stats['mean']:.4g}" + ("" if stats["std"] is None else f" ± {stats['std']:.2g}")
+
+
+def _min_max(stats: dict[str, float | None]) -> str:
+    return "" if stats["min"] is None else f"{stats['min']:.4g} … {stats['max']:.4g}"
+
+
+def aggregated_metrics(columns: Sequence[Column]) -> list[Column]:
+    """The columns a grouped table aggregates: `best` (the monitored metric), then the numeric
+    ones of `columns` (metrics, epochs, wall time); other columns have no mean."""
+    chosen = [BUILTIN["best"], *(c for c in columns if c.numeric)]
+    return list({c.key: c for c in chosen}.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def to_records(rows: Iterable[Any], columns: Sequence[Column] = COLUMNS) -> list[dict[str, Any]]:
     """Rows as plain dicts keyed by column key; NaN/inf become None so the result is valid JSON."""
-    return [{c.key: _json_safe(v) for c, v in zip(columns, row_values(row, columns))} for row in rows]
+    return [{c.key: json_safe(v) for c, v in zip(columns, row_values(row, columns))} for row in rows]
 
 
-def render_json(rows: Iterable[RunRow], columns: Sequence[Column] = COLUMNS) -> str:
+def render_json(rows: Iterable[Any], columns: Sequence[Column] = COLUMNS) -> str:
     """A JSON list of objects, one per row."""
     return json.dumps(to_records(rows, columns), indent=2) + "\n"
 
 
-def render_csv(rows: Iterable[RunRow], columns: Sequence[Column] = COLUMNS) -> str:
+def render_csv(rows: Iterable[Any], columns: Sequence[Column] = COLUMNS) -> str:
     """CSV with a header line of column keys; missing values are empty cells."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([c.key for c in columns])
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row_values(row, columns)])
+        cells = []
+        for column, value in zip(columns, row_values(row, columns)):
+            if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append("" if value is None else value)  # full precision for programs
+            else:
+                cells.append(column.text(value) if column.text else cell_text(value))
+        writer.writerow(cells)
     return buffer.getvalue()
 
 
-def render_markdown(rows: Iterable[RunRow], columns: Sequence[Column] = COLUMNS) -> str:
+def render_markdown(rows: Iterable[Any], columns: Sequence[Column] = COLUMNS) -> str:
     """A Markdown pipe table; numbers shortened as in the rich table."""
-    from expkit.report import format_value
 
-    def cell(value: Any) -> str:
-        return format_value(value).replace("|", "\\|").replace("\n", " ")
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
 
     lines = [
         "| " + " | ".join(cell(c.header) for c in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
     ]
-    lines += ["| " + " | ".join(cell(v) for v in row_values(row, columns)) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell(c.cell(row)) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
-def print_rich_table(title: str, rows: Iterable[RunRow], columns: Sequence[Column] = COLUMNS) -> None:
-    """The rows as a rich table on stdout, styled like expkit.report.print_table.
+def print_rich_table(title: str, rows: Iterable[Any], columns: Sequence[Column] = COLUMNS, width: int | None = None,
+                     fit_by_dropping: bool = False) -> None:
+    """The rows as a rich table on stdout that fits the output's width (expkit.report.output_width).
 
-    Unlike print_table, long run folders and override lists wrap instead of being cut with an
-    ellipsis, and the run folder gets the room it needs first (up to 100 characters).
+    Cells wrap where their column allows (override lists between overrides, run folders after
+    "/" and ","), and no cell is ever cut. With `fit_by_dropping` (default and grouped columns, not
+    ones a user chose), the LEAST_NEEDED columns are left out, and named under the table,
+    before anything has to break inside a word.
     """
-    from rich.console import Console
-    from rich.table import Table
+    from expkit.report import print_fitted_table
 
-    from expkit.report import format_value
-
-    width = 200
-    values = [[format_value(v) for v in row_values(row, columns)] for row in rows]
-    widths = [max([len(c.header)] + [len(v[i]) for v in values]) for i, c in enumerate(columns)]
+    columns = list(columns)
+    cells = [[c.cell(row) for c in columns] for row in rows]
     keys = [c.key for c in columns]
-    # Room left for the overrides once every other column has its full width (3 = "│ " + " ").
-    spare = width - 1 - sum(3 + w for k, w in zip(keys, widths) if k != "overrides") - 3
-    table = Table()
-    for column, full in zip(columns, widths):
-        if column.key == "overrides":
-            table.add_column(column.header, overflow="fold", max_width=max(spare, 20))
-        elif column.key == "run_dir":  # wraps only when the table cannot be wide enough
-            table.add_column(column.header, overflow="fold", min_width=min(full, 100))
-        else:
-            table.add_column(column.header, no_wrap=True)
-    for cells in values:
-        table.add_row(*cells)
-    console = Console(width=width)
-    console.print(title, highlight=False, soft_wrap=True)
-    console.print(table)
+    droppable = [keys.index(k) for k in LEAST_NEEDED if k in keys] if fit_by_dropping else []
+    print_fitted_table(title, [c.header for c in columns], cells, [c.wrap for c in columns], width=width,
+                       droppable=droppable)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,7 +761,7 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 

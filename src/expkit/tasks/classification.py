@@ -56,7 +56,9 @@ class ClassificationTask(Task):
         *inputs, labels = batch
         logits = self.net(*inputs)
         n = len(labels)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), prog_bar=stage == "val", batch_size=n)
+        # sync_dist: the epoch loss is reduced over the DDP ranks; accuracy and F1 are torchmetrics
+        # Metrics, which gather their own states across ranks when computed.
+        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), prog_bar=stage == "val", batch_size=n, sync_dist=True)
         for name in ("acc", "f1"):
             metric = self.metrics[f"{stage}_{name}"]
             metric.update(logits, labels)

@@ -40,8 +40,10 @@ class RegressionTask(Task):
     def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> None:
         x, y = batch
         pred = self.net(x)
-        self.log(f"{stage}/loss", self.loss_fn(pred, y), prog_bar=stage == "val", batch_size=len(x))
-        self.log(f"{stage}/mae", F.l1_loss(pred, y), batch_size=len(x))
+        # sync_dist: under DDP the epoch value is the row-weighted mean over every rank's rows
+        # (one all-reduce at epoch end; nothing when there is one process).
+        self.log(f"{stage}/loss", self.loss_fn(pred, y), prog_bar=stage == "val", batch_size=len(x), sync_dist=True)
+        self.log(f"{stage}/mae", F.l1_loss(pred, y), batch_size=len(x), sync_dist=True)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")

@@ -1,0 +1,354 @@
+"""expkit from Python: compose a config, fit it, open a run. Every `expkit` command is built on this.
+
+    import expkit
+
+    cfg = expkit.compose(["experiment=regression", "trainer.max_epochs=5"])
+    result = expkit.fit(cfg)                       # a new run folder under paths.output_root
+    run = expkit.load_run(result.run_dir)
+    run.evaluate()                                 # test metrics
+    run.predict(["0.5", "0.25"])                   # [{"prediction": 0.65}, ...]
+
+Nothing here keeps state between calls: each function takes what it needs and returns what it
+made. Hydra's `hydra.main` is only used by the CLI for sweeps (`-m`) and Hydra's own flags.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from expkit.errors import ConfigError, ExpkitError
+from expkit.run.folder import RUN_DIR_ENV, RunFolder, process_rank
+from expkit.run.loading import LoadedRun, load_run
+
+__all__ = ["compose", "fit", "load_run", "reproduce", "resume", "RunResult", "LoadedRun", "workload_overrides"]
+
+log = logging.getLogger("expkit")
+
+# Choosing one of these groups without `experiment=` means another workload: the default
+# experiment preset (which sets data, model, task and their keys together) is then dropped, so
+# none of its keys (say, the DBpedia sample's `data.ngrams`) leak into the chosen data or task.
+# Choosing only `model=` keeps the default experiment: same workload, another network.
+WORKLOAD_GROUPS = ("data", "task")
+
+
+@dataclass
+class RunResult:
+    """What `fit` made: the run folder, its final status and metrics (metrics.json's content)."""
+
+    run_dir: Path
+    status: str
+    metrics: dict[str, Any]
+    config: DictConfig
+
+
+def workload_overrides(overrides: Sequence[str]) -> list[str]:
+    """`overrides`, plus `~experiment` when a workload group is chosen without an experiment."""
+    keys = {o.lstrip("+~").split("=", 1)[0] for o in overrides if not o.startswith("-")}
+    if "experiment" not in keys and keys & set(WORKLOAD_GROUPS):
+        return ["~experiment", *overrides]
+    return list(overrides)
+
+
+def _hydra_error(err: Exception) -> ConfigError:
+    text = " ".join(str(err).split())
+    return ConfigError(
+        f"config: {text}. Check the override's spelling: `group=option` picks a file of conf/<group>/ "
+        "(`expkit train --help` lists them), `key=value` sets an existing key, `+key=value` adds one."
+    )
+
+
+def compose(
+    overrides: Sequence[str] = (), config_dir: str | Path | None = None, config_name: str = "train"
+) -> DictConfig:
+    """The config `expkit train OVERRIDES` would run, composed with Hydra's compose API.
+
+    `config_dir` adds a folder of your own config groups (and a `train.yaml` there replaces
+    expkit's primary config only if `config_name` names it). Nothing is written.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from expkit.config_files import conf_dir
+    from expkit.run.stamp import register_resolvers
+
+    register_resolvers()
+    overrides = workload_overrides(overrides)
+    if config_dir is not None:
+        folder = Path(config_dir).resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"--config-dir {config_dir}: no such folder.")
+        overrides = [*overrides, f"hydra.searchpath=[file://{folder}]"]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="train"):
+            cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as err:
+        raise _hydra_error(err) from None
+    finally:
+        GlobalHydra.instance().clear()
+    # `${hydra:...}` in the job config (the run's name) resolves against this composition, and
+    # error messages name the files the choices came from.
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        if OmegaConf.is_interpolation(cfg, "name"):
+            cfg.name = str(cfg.name)
+        del cfg["hydra"]
+    return cfg
+
+
+def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
+    """Everything that can be checked without reading data; raises ConfigError. Writes nothing.
+
+    Paths inside the run folder are checked as they will be: under `run_dir`, or under a new
+    folder `<paths.output_root>/<name>/` when there is none yet.
+    """
+    from expkit.components import check_contract
+    from expkit.validation import check_devices, validate as check_values
+
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        if cfg.get("paths") is not None:
+            placeholder = Path(str(cfg.paths.get("output_root", "outputs"))) / str(cfg.get("name", "run")) / "<new run>"
+            cfg.paths.run_dir = str(run_dir or placeholder)
+    check_values(cfg)
+    check_contract(cfg)
+    check_devices(cfg)
+    # Data modules check their own values in __init__ (their setup() reads the data): building
+    # one here reports an impossible value (batch_size=0, fractions over 1) before any folder.
+    from expkit.components import build_datamodule
+
+    build_datamodule(cfg)
+
+
+@contextmanager
+def run_log(folder: RunFolder) -> Iterator[None]:
+    """The run's `train.log`, for the duration of a fit (Hydra already writes it for `-m` jobs)."""
+    from expkit.run.folder import TIME_FORMAT
+
+    root = logging.getLogger()
+    path = (folder / RunFolder.LOG).resolve()
+    if any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        yield
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s", TIME_FORMAT))
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def fit(
+    cfg: DictConfig,
+    run_dir: str | Path | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    ckpt_path: str | Path | None = None,
+    source: dict[str, Any] | None = None,
+    extra_callbacks: Sequence[Any] = (),
+) -> RunResult:
+    """Validate `cfg`, then train and test it into a run folder; return the folder and metrics.
+
+    `run_dir`: the folder to use (default: a new `<paths.output_root>/<name>/<timestamp>/`).
+    `overrides`: recorded in `.hydra/overrides.yaml` (what `expkit runs` shows).
+    `ckpt_path`: continue from this checkpoint. `source`: lineage recorded in metrics.json.
+    A config that fails validation raises ConfigError before any folder or file is written.
+    """
+    from expkit.training import train
+
+    cfg = cfg.copy()
+    validate(cfg, run_dir)
+    rank = process_rank()
+    created = run_dir is None and rank == 0
+    folder = RunFolder.create(cfg.paths.output_root, str(cfg.name)) if run_dir is None else RunFolder(run_dir)
+    if not folder.path.is_dir():
+        raise ExpkitError(f"{folder.path} does not exist; fit writes into an existing folder or creates a new one (run_dir=None).")
+    with open_dict(cfg):
+        cfg.paths.run_dir = str(folder.path)
+    if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
+        folder.write_snapshot(OmegaConf.to_yaml(cfg), overrides)
+    with run_log(folder) if rank == 0 else nullcontext(), ddp_handoff(folder) if rank == 0 else nullcontext():
+        log.info("Run folder: %s", folder.path)
+        try:
+            metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
+                            extra_callbacks=list(extra_callbacks), source=source)
+        except BaseException as err:
+            if created and isinstance(err, ExpkitError) and not (folder / RunFolder.METRICS).exists():
+                discard_untouched(folder)
+            raise
+    return RunResult(folder.path, str(metrics.get("status")), metrics, cfg)
+
+
+@contextmanager
+def ddp_handoff(folder: RunFolder) -> Iterator[None]:
+    """What the processes Lightning's `ddp` launcher starts for ranks > 0 need from rank 0.
+
+    The launcher re-runs this process's command line (`expkit train ...`) with LOCAL_RANK set,
+    and copies the environment when the Trainer starts. The run folder goes in RUN_DIR_ENV, so
+    they do not claim a timestamp folder of their own (Hydra #2070). When Hydra's config is
+    set (`expkit train` composes with it), Lightning adds `hydra.run.dir=<HydraConfig's
+    run.dir>` to their command line (Lightning #16694); reading that value would resolve our
+    `${expkit_stamp:...}` and claim an empty folder, so it is set to this run's folder first.
+    """
+    import os
+
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import read_write
+
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(folder.path.resolve())
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        with read_write(hydra_cfg):
+            hydra_cfg.run.dir = str(folder.path.resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
+
+
+def discard_untouched(folder: RunFolder) -> None:
+    """A run refused before it started leaves no folder behind (config snapshot and log only)."""
+    import shutil
+
+    own = {p.name for p in folder.path.iterdir()} if folder.path.is_dir() else set()
+    if own <= {RunFolder.HYDRA_DIR, RunFolder.LOG, RunFolder.LOCK}:
+        shutil.rmtree(folder.path, ignore_errors=True)
+        for parent in (folder.path.parent, folder.path.parent.parent):  # <name>/ and the root, if now empty
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+
+# -- configs that come from a run folder ------------------------------------------------------------
+def snapshot_config(
+    folder: RunFolder, overrides: Sequence[str] = (), trusted_modules: Sequence[str] = ()
+) -> DictConfig:
+    """The run's config snapshot (`.hydra/config.yaml`: interpolations kept, so changed `conf/`
+    files do not change it) composed with `overrides` by Hydra (`+key`, `~key` work)."""
+    import tempfile
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from expkit.run.loading import read_config_file
+    from expkit.run.stamp import register_resolvers
+    from expkit.trust import check_config_targets
+
+    register_resolvers()
+    snapshot_path = folder / RunFolder.SNAPSHOT
+    snapshot = read_config_file(snapshot_path, "run")
+    resolved = read_config_file(folder / RunFolder.RESOLVED, "run")
+    check_config_targets(snapshot, str(snapshot_path), trusted_modules)
+    for key in SWEEP_ONLY_KEYS:
+        snapshot.pop(key, None)
+    with open_dict(snapshot):
+        snapshot.name = str(resolved.get("name", folder.path.parent.name))  # it was an experiment choice
+        snapshot.pop("hydra", None)
+    bad = [o for o in overrides if o.startswith(("hydra.", "hydra/", "-"))]
+    if bad:
+        raise ConfigError(f"{bad}: Hydra options and flags do not apply here; give config overrides (key=value).")
+    GlobalHydra.instance().clear()
+    with tempfile.TemporaryDirectory(prefix="expkit-snapshot-") as tmp:
+        (Path(tmp) / "snapshot.yaml").write_text(OmegaConf.to_yaml(snapshot), encoding="utf-8")
+        try:
+            with initialize_config_dir(config_dir=tmp, version_base="1.3", job_name="train"):
+                cfg = hydra_compose("snapshot", overrides=list(overrides))
+        except (HydraException, OmegaConfBaseException, ValueError) as err:
+            raise _hydra_error(err) from None
+        finally:
+            GlobalHydra.instance().clear()
+    check_config_targets(cfg, f"{snapshot_path} with overrides {list(overrides)}", trusted_modules)
+    return cfg
+
+
+# Keys of a sweep job that belong to its sweep, not to the run.
+SWEEP_ONLY_KEYS = ("optuna_trial",)
+
+
+def reproduce(
+    run_dir: str | Path, overrides: Sequence[str] = (), trusted_modules: Sequence[str] = ()
+) -> RunResult:
+    """Train the run's saved config again (plus `overrides`) into a new folder; lineage recorded."""
+    folder = RunFolder.open(run_dir)
+    cfg = snapshot_config(folder, overrides, trusted_modules)
+    source = {"run_dir": str(folder.path.resolve()), "command": "reproduce", "overrides": list(overrides)}
+    original = folder.read_overrides()
+    return fit(cfg, overrides=merge_overrides(original, overrides), source=source)
+
+
+def merge_overrides(previous: Sequence[str], new: Sequence[str]) -> list[str]:
+    """The run's overrides with `new` replacing those of the same key."""
+    key = lambda o: o.split("=", 1)[0].lstrip("+~")  # noqa: E731
+    replaced = {key(o) for o in new}
+    return [o for o in previous if key(o) not in replaced] + list(new)
+
+
+def resume(
+    run_dir: str | Path, overrides: Sequence[str] = (), trusted_modules: Sequence[str] = ()
+) -> RunResult:
+    """Continue a run from `checkpoints/last.ckpt` in its own folder (overrides extend it, e.g.
+    `trainer.max_epochs=20`). Everything is checked before the folder is touched: the config, the
+    checkpoint against the composed model; and the folder is locked against a second resume."""
+    folder = RunFolder.open(run_dir)
+    # A DDP run's other processes re-run this command while rank 0 holds the lock.
+    with folder.exclusive("resume") if process_rank() == 0 else nullcontext():
+        last = folder.resume_checkpoint()
+        cfg = snapshot_config(folder, overrides, trusted_modules)
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(folder.path)
+        validate(cfg, folder.path)
+        check_checkpoint_fits(cfg, last)
+        source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
+        with folder.records_kept_on_failure():
+            result = fit(cfg, folder.path, ckpt_path=last, source=source)
+        if overrides and result.status == "finished" and process_rank() == 0:
+            # The snapshot becomes the config the run now has; overrides.yaml lists the run's
+            # overrides with the new ones replacing old ones.
+            folder.write_snapshot(OmegaConf.to_yaml(cfg), merge_overrides(folder.read_overrides(), overrides))
+        return result
+
+
+def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path) -> None:
+    """The checkpoint's weights load into the model `cfg` builds (shapes and names), else an
+    ExpkitError: checked before a resume writes anything."""
+    from expkit.components import build_datamodule, build_task
+    from expkit.run.loading import load_checkpoint
+
+    ckpt = load_checkpoint(ckpt_file)
+    # Built as `training.train` builds it, from the config and its data (not from the
+    # checkpoint's data state): that is the model the checkpoint must load into.
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    task = build_task(cfg, datamodule)
+    try:
+        task.load_state_dict(ckpt.get("state_dict", {}))
+    except RuntimeError as err:
+        first = str(err).splitlines()
+        detail = "; ".join(line.strip() for line in first[1:3]) or first[0]
+        raise ExpkitError(
+            f"{ckpt_file} does not fit the model this config builds ({detail}). An override changed the model or the "
+            "data's sizes, or the checkpoint belongs to another run; nothing was changed. Resume with the run's own "
+            "settings, or start a new run with `expkit train`."
+        ) from None

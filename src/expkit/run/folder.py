@@ -1,0 +1,305 @@
+"""`RunFolder`: the one owner of a run folder's layout, file names, statuses and records.
+
+    <output_root>/<name>/<YYYY-MM-DD_HH-MM-SS[-N]>/        one run
+    <output_root>/<name>/multirun/<stamp>/<N>_<overrides>/  one job of a sweep
+        metrics.json          status + final metrics (atomic rewrites; RunRecord keeps it current)
+        .hydra/config.yaml    the composed config, interpolations kept (what reproduce composes)
+        .hydra/resolved.yaml  the same, fully resolved (what eval/predict/export build from)
+        .hydra/overrides.yaml the command-line overrides of the run
+        environment.json      versions, platform, git state (environment.resumed-<step>.json later)
+        train.log             the log
+        checkpoints/          best-*.ckpt, last.ckpt
+        hpc_ckpt_<N>.ckpt     written by Lightning when SLURM sends the requeue signal
+        tensorboard/          event files
+
+No other module spells these names: they ask this class. Kept free of torch and Lightning so
+that listing runs stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from expkit.errors import ExpkitError
+
+# Every status metrics.json can hold, in lifecycle order.
+STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
+# One format for every timestamp expkit writes or shows (local time).
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Under DDP, rank 0 puts its run folder here before the Trainer starts the other processes; they
+# inherit it and use that folder instead of claiming a timestamp of their own (Hydra #2070).
+RUN_DIR_ENV = "EXPKIT_RUN_DIR"
+
+
+def process_rank() -> int:
+    """This process's global rank in a distributed run (0 when there is none), read from the
+    variables Lightning's launcher and SLURM set, in the order Lightning itself reads them."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        value = os.environ.get(key)
+        if value is not None:
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def now_text() -> str:
+    return datetime.now().strftime(TIME_FORMAT)
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with NaN and infinities replaced by None: metrics.json stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+class RunFolder:
+    """A run folder on disk: its paths, and reading and writing its records."""
+
+    METRICS = "metrics.json"
+    SNAPSHOT = ".hydra/config.yaml"
+    RESOLVED = ".hydra/resolved.yaml"
+    OVERRIDES = ".hydra/overrides.yaml"
+    HYDRA_DIR = ".hydra"
+    ENVIRONMENT = "environment.json"
+    LOG = "train.log"
+    CHECKPOINTS = "checkpoints"
+    LAST_CHECKPOINT = "checkpoints/last.ckpt"
+    HPC_CHECKPOINT_GLOB = "hpc_ckpt_*.ckpt"  # Lightning's name; it writes them into default_root_dir
+    TENSORBOARD = "tensorboard"
+    EVAL = "eval.json"
+    LOCK = ".expkit.lock"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    # -- finding and creating ----------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "RunFolder":
+        """An existing run folder; an ExpkitError that says what to pass otherwise."""
+        folder = cls(path)
+        if not folder.path.is_dir():
+            raise ExpkitError(f"{path} does not exist. Pass a run folder such as outputs/<experiment>/<timestamp>/ (`expkit runs` lists them).")
+        if not (folder / cls.RESOLVED).is_file():
+            raise ExpkitError(
+                f"{path} is not an expkit run folder (no {cls.RESOLVED}). Pass a folder such as "
+                "outputs/<experiment>/<timestamp>/ (`expkit runs` lists them)."
+            )
+        return folder
+
+    @classmethod
+    def create(cls, output_root: str | Path, name: str) -> "RunFolder":
+        """A new, uniquely named folder `<output_root>/<name>/<timestamp>` (claimed with mkdir,
+        so two processes starting in the same second get different names).
+
+        A DDP process of rank > 0 creates nothing: it gets the folder rank 0 created (RUN_DIR_ENV).
+        """
+        from expkit.run.stamp import new_stamp_dir
+
+        if process_rank() > 0:
+            inherited = os.environ.get(RUN_DIR_ENV)
+            if not inherited or not Path(inherited).is_dir():
+                raise ExpkitError(
+                    f"This process has rank {process_rank()} of a distributed run but was not given its run folder "
+                    f"({RUN_DIR_ENV} is {'unset' if not inherited else 'not a folder: ' + inherited}). Start multi-device "
+                    "runs with one `expkit train trainer=ddp ...` (Lightning starts the other processes), or on SLURM "
+                    "through the submitit launcher (`-m hydra/launcher=slurm`), not with `srun expkit train`."
+                )
+            return cls(inherited)
+        parent = Path(output_root) / name
+        try:
+            return cls(new_stamp_dir(parent))
+        except OSError as err:
+            raise ExpkitError(
+                f"Cannot create a run folder under {parent}: {err.strerror or err}. Choose a writable folder with "
+                "paths.output_root=DIR."
+            ) from None
+
+    @staticmethod
+    def is_run_dir(path: Path) -> bool:
+        return (path / RunFolder.METRICS).is_file() or (path / RunFolder.OVERRIDES).is_file()
+
+    # -- records -------------------------------------------------------------------------------
+    def read_metrics(self) -> dict[str, Any]:
+        """metrics.json ({} when absent); a damaged file is an ExpkitError naming it."""
+        from expkit.run.files import read_json
+
+        path = self / self.METRICS
+        return read_json(path) if path.is_file() else {}
+
+    def write_metrics(self, data: dict[str, Any]) -> None:
+        from expkit.run.files import write_json_atomic
+
+        write_json_atomic(self / self.METRICS, strict_json(data))
+
+    def read_overrides(self) -> list[str]:
+        import yaml
+
+        try:
+            data = yaml.safe_load((self / self.OVERRIDES).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return []
+        return [str(item) for item in data] if isinstance(data, list) else []
+
+    def write_snapshot(self, config_yaml: str, overrides: Sequence[str]) -> None:
+        """`.hydra/config.yaml` and `.hydra/overrides.yaml`, as Hydra writes them for its runs."""
+        from expkit.run.files import write_text_atomic
+        import yaml
+
+        write_text_atomic(self / self.SNAPSHOT, config_yaml)
+        write_text_atomic(self / self.OVERRIDES, yaml.safe_dump(list(overrides), default_flow_style=False))
+
+    def write_resolved(self, resolved_yaml: str) -> None:
+        from expkit.run.files import write_text_atomic
+
+        write_text_atomic(self / self.RESOLVED, resolved_yaml)
+
+    def write_environment(self, record: dict[str, Any], resumed_step: int | None = None) -> None:
+        """environment.json; a resumed run keeps its original and adds environment.resumed-<step>.json."""
+        from expkit.run.files import write_json_atomic
+
+        path = self / self.ENVIRONMENT
+        if resumed_step is not None and path.exists():
+            path = self / f"environment.resumed-{resumed_step}.json"
+        write_json_atomic(path, record)
+
+    def read_environment(self) -> dict[str, Any]:
+        from expkit.run.files import read_json
+
+        path = self / self.ENVIRONMENT
+        return read_json(path) if path.is_file() else {}
+
+    def relative(self, path: str | Path | None) -> str | None:
+        """A path inside the folder, stored relative to it so that a moved folder still works."""
+        if not path:
+            return None
+        try:
+            return str(Path(path).resolve().relative_to(self.path.resolve()))
+        except ValueError:
+            return str(path)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self / self.CHECKPOINTS
+
+    def checkpoint(self, which: str = "best") -> Path:
+        """`best` (metrics.json's best_checkpoint, else last), `last`, or a checkpoint file path."""
+        if which not in ("best", "last"):
+            path = Path(which)
+            if not path.is_file():
+                raise ExpkitError(f"Checkpoint {path} does not exist; use best, last, or the path of a .ckpt file.")
+            return path
+        if which == "best":
+            best = self.read_metrics().get("best_checkpoint")
+            if isinstance(best, str) and (self / best).is_file():
+                return self / best
+        last = self / self.LAST_CHECKPOINT
+        if not last.is_file():
+            raise ExpkitError(
+                f"{self.path} has no checkpoint ({self.LAST_CHECKPOINT} is missing): the run wrote none "
+                "(trainer=debug or enable_checkpointing=false) or stopped before its first epoch ended."
+            )
+        return last
+
+    def resume_checkpoint(self) -> Path:
+        """The checkpoint a resume continues from: the newer of `last.ckpt` and the newest
+        `hpc_ckpt_<N>.ckpt`, which Lightning writes into the run folder when SLURM sends the
+        requeue signal (SLURMEnvironment's auto-requeue) and which may be mid-epoch."""
+        hpc = [p for p in self.path.glob(self.HPC_CHECKPOINT_GLOB) if p.stem.rsplit("_", 1)[-1].isdigit()]
+        newest_hpc = max(hpc, key=lambda p: int(p.stem.rsplit("_", 1)[-1]), default=None)
+        last = self / self.LAST_CHECKPOINT
+        if newest_hpc is not None and (not last.is_file() or newest_hpc.stat().st_mtime >= last.stat().st_mtime):
+            return newest_hpc
+        return self.checkpoint("last")
+
+    # -- undoing a command that failed before it changed anything ---------------------------------
+    RECORDS = (METRICS, SNAPSHOT, RESOLVED, OVERRIDES, ENVIRONMENT)
+
+    @contextmanager
+    def records_kept_on_failure(self) -> Iterator[None]:
+        """On an exception in the block that saved no new checkpoint (`last.ckpt` untouched), put
+        the run's records back byte for byte and remove files the block added beside them: a
+        failed resume leaves a finished run exactly as it was. Progress that was saved stays."""
+        def stamp(path: Path) -> tuple[int, int] | None:
+            try:
+                st = path.stat()
+                return (st.st_mtime_ns, st.st_size)
+            except OSError:
+                return None
+
+        kept = {name: (self / name).read_bytes() for name in self.RECORDS if (self / name).is_file()}
+        top = {p.name for p in self.path.iterdir()}
+        last_before = stamp(self / self.LAST_CHECKPOINT)
+        try:
+            yield
+        except BaseException:
+            if stamp(self / self.LAST_CHECKPOINT) == last_before and self.path.is_dir():
+                from expkit.run.files import atomic_open
+
+                for name, content in kept.items():
+                    if (self / name).is_file() and (self / name).read_bytes() == content:
+                        continue
+                    with atomic_open(self / name, "wb") as f:
+                        f.write(content)
+                for path in self.path.iterdir():
+                    if path.is_file() and path.name not in top and path.name.startswith("environment."):
+                        path.unlink(missing_ok=True)
+            raise
+
+    # -- one writer at a time ------------------------------------------------------------------
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Hold the folder's lock for the block; refuse (ExpkitError) when another process does.
+
+        The operating system drops the lock when its holder exits, also on kill -9, so a stale
+        lock file never blocks anyone. The holder's pid and command are written in the file for
+        the message another process shows.
+        """
+        import fcntl
+
+        path = self / self.LOCK
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise ExpkitError(f"Cannot lock {self.path} for {what}: {err.strerror or err}.") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = describe_holder(os.pread(fd, 4096, 0))
+                raise ExpkitError(
+                    f"{self.path} is in use by {holder}; wait for it to end (or stop it) before you {what} this run."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": what, "since": now_text()}).encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+
+def describe_holder(raw: bytes) -> str:
+    """'process 123 (resume, since 2026-01-01 12:00:00)' from a lock file's content."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        return f"process {data['pid']} ({data['command']}, since {data['since']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process"

@@ -1,0 +1,237 @@
+"""Check a composed config before anything is built or written: values, types, unknown keys.
+
+The checks are derived from the `_target_`s' own signatures and type hints (no second schema to
+keep in step with the code): every key of a component must be an argument of its class, and its
+value must fit the argument's annotation. Missing values (`???`), broken interpolations and
+impossible values are found here too. Each problem is one `ConfigError` naming the key, the file
+it came from and the fix.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import difflib
+import inspect
+import logging
+import types
+import typing
+from typing import Any, Literal, Union
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from expkit.errors import ConfigError
+
+log = logging.getLogger("expkit")
+
+# Components whose keys are checked against their class's signature (lists: every entry).
+COMPONENT_KEYS = ("data", "model", "task", "optimizer", "scheduler", "trainer")
+COMPONENT_MAPS = ("callbacks", "logger")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Every check of this module, in the order a user would want to hear about problems."""
+    from expkit.components import source_of_key
+
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        key = missing[0]
+        raise ConfigError(
+            f"{source_of_key(key)}: `{key}` has no value (`???`). Set it on the command line, e.g. `{key}=VALUE`"
+            + (f" (also missing: {', '.join(missing[1:])})." if len(missing) > 1 else ".")
+        )
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        raise ConfigError(
+            f"{source_of_key(key)}: `{key}` cannot be resolved: {str(err).splitlines()[0]}. Fix the `${{...}}` "
+            "expression in that file or on the command line."
+        ) from None
+    for key in ("data", "model", "task", "optimizer", "trainer"):
+        if not cfg.get(key):
+            raise ConfigError(f"The config has no `{key}` group; add `{key}=<option>` (see `expkit train --help`).")
+    for key in COMPONENT_KEYS:
+        if cfg.get(key):
+            check_component(cfg, key)
+    for group in COMPONENT_MAPS:
+        for name, node in (cfg.get(group) or {}).items():
+            if node:
+                check_component(cfg, f"{group}.{name}")
+    check_values(cfg)
+
+
+def check_component(cfg: DictConfig, key: str) -> None:
+    """`cfg[key]`'s keys are arguments of its `_target_` and their values fit the type hints."""
+    from expkit.components import component_target, source_of_key
+
+    node = OmegaConf.select(cfg, key)
+    if not isinstance(node, DictConfig):
+        return
+    target = component_target(cfg, key)
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return
+    params = {n: p for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    hints = _type_hints(target)
+    values = OmegaConf.to_container(node, resolve=True)
+    for name, value in values.items():
+        if str(name).startswith("_"):
+            continue
+        full = f"{key}.{name}"
+        if name not in params:
+            if var_kw:
+                continue
+            close = difflib.get_close_matches(str(name), list(params), n=1)
+            hint = f" Did you mean `{key}.{close[0]}`?" if close else f" It accepts: {', '.join(params)}."
+            raise ConfigError(f"{source_of_key(full)}: `{full}` is not an argument of {node._target_}.{hint}")
+        hint = hints.get(name, params[name].annotation)
+        if not fits(value, hint):
+            raise ConfigError(
+                f"{source_of_key(full)}: `{full}={_show(value)}` is not {describe(hint)}. Give {describe(hint)}, "
+                f"e.g. on the command line `{full}=...`."
+            )
+
+
+def check_values(cfg: DictConfig) -> None:
+    """Values whose type is right but whose meaning is impossible."""
+    from expkit.components import source_of_key
+
+    monitor = OmegaConf.select(cfg, "monitor.mode")
+    if monitor not in ("min", "max"):
+        raise ConfigError(f"{source_of_key('monitor.mode')}: monitor.mode={monitor!r}; use `min` or `max`.")
+    trainer = cfg.trainer
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
+        raise ConfigError(
+            f"{source_of_key('trainer.max_epochs')}: trainer.max_epochs={max_epochs}; use a number >= 1 "
+            "(or -1 for no limit on epochs, with trainer.max_steps or trainer.max_time to stop the run)."
+        )
+    if max_epochs == -1 and (max_steps in (None, -1)) and not trainer.get("max_time"):
+        raise ConfigError(
+            f"{source_of_key('trainer.max_epochs')}: trainer.max_epochs=-1 (no limit) with no trainer.max_steps and no "
+            "trainer.max_time would train until you stop it. Set one of them (e.g. trainer.max_time=00:01:00:00), "
+            "or give trainer.max_epochs a number."
+        )
+    if max_epochs == -1:
+        stop = f"trainer.max_steps={max_steps}" if max_steps not in (None, -1) else f"trainer.max_time={trainer.get('max_time')}"
+        log.warning("trainer.max_epochs=-1: no limit on epochs; %s will stop the run.", stop)
+    lr = OmegaConf.select(cfg, "optimizer.lr")
+    if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
+        raise ConfigError(f"{source_of_key('optimizer.lr')}: optimizer.lr={lr!r}; use a positive number.")
+
+
+def is_multi_process(trainer: Any) -> bool:
+    """Whether this trainer config starts several training processes (DDP on N devices or nodes)."""
+    devices = trainer.get("devices", 1)
+    strategy = str(trainer.get("strategy", "auto")).lower()
+    if int(trainer.get("num_nodes", 1) or 1) > 1:
+        return True
+    if isinstance(devices, (list, ListConfig)):
+        return len(devices) > 1
+    if str(devices) in ("-1", "auto"):
+        return strategy.startswith("ddp")
+    try:
+        return int(devices) > 1
+    except (TypeError, ValueError):
+        return "," in str(devices)
+
+
+def check_devices(cfg: DictConfig) -> None:
+    """A GPU asked for on a machine without one is refused before the data is read, and so
+    are the DDP strategies that start processes other than by re-running the command."""
+    from expkit.components import source_of_key
+
+    strategy = str(cfg.trainer.get("strategy", "auto")).lower()
+    if any(word in strategy for word in ("spawn", "fork", "notebook")):
+        raise ConfigError(
+            f"{source_of_key('trainer.strategy')}: trainer.strategy={strategy} is not supported: it trains in "
+            "processes started from this one, so the run's record and test would not see their results. Use "
+            "trainer=ddp (GPUs) or trainer=ddp_cpu (strategy ddp: Lightning re-runs the command for each rank)."
+        )
+    accelerator = str(cfg.trainer.get("accelerator", "auto")).lower()
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"{source_of_key('trainer.accelerator')}: trainer.accelerator={accelerator} but this machine has no "
+                "CUDA GPU that torch can use. Use trainer=cpu (or trainer=default, which picks a GPU only when there is one)."
+            )
+        devices = cfg.trainer.get("devices", 1)
+        wanted = devices if isinstance(devices, int) else len(devices) if isinstance(devices, (list, ListConfig)) else None
+        if wanted is not None and wanted > torch.cuda.device_count():
+            raise ConfigError(
+                f"{source_of_key('trainer.devices')}: trainer.devices={devices} but this machine has "
+                f"{torch.cuda.device_count()} GPU(s). Lower trainer.devices."
+            )
+
+
+# -- type hints ----------------------------------------------------------------------------------
+def _type_hints(target: Any) -> dict[str, Any]:
+    func = target.__init__ if isinstance(target, type) else target
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to raw annotations
+        return {}
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether a plain config value can be passed where `hint` is annotated (lenient on unknowns)."""
+    if hint is inspect.Parameter.empty or hint is Any or isinstance(hint, (str, typing.ForwardRef)):
+        return True
+    if isinstance(value, dict) and "_target_" in value:
+        return True  # a nested component, built by instantiate
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Union or (hasattr(types, "UnionType") and isinstance(hint, types.UnionType)):
+        return any(fits(value, a) for a in args)
+    if hint is type(None) or hint is None:
+        return value is None
+    if origin is Literal:
+        return value in args
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple, collections.abc.Sequence, collections.abc.Iterable, set, frozenset):
+        if not isinstance(value, (list, tuple)):
+            return False
+        element = args[0] if args and (origin is not tuple or len(args) == 2 and args[1] is Ellipsis or len(args) == 1) else Any
+        return all(fits(v, element) for v in value)
+    if origin in (dict, collections.abc.Mapping):
+        return isinstance(value, dict)
+    if isinstance(hint, type):
+        if hint in (collections.abc.Sequence, collections.abc.Iterable):
+            return isinstance(value, (list, tuple))
+        return isinstance(value, hint)
+    return True
+
+
+def describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Union or (hasattr(types, "UnionType") and isinstance(hint, types.UnionType)):
+        parts = [describe(a) for a in args if a is not type(None)]
+        text = " or ".join(dict.fromkeys(p for p in parts if p))
+        return text + (" or null" if type(None) in args else "")
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    names = {bool: "true/false", int: "a whole number", float: "a number", str: "a string", type(None): "null"}
+    if hint in names:
+        return names[hint]
+    if origin in (list, tuple, collections.abc.Sequence):
+        return "a list" + (f" of {describe(args[0])}" if args and args[0] is not Ellipsis else "")
+    if origin in (dict, collections.abc.Mapping):
+        return "a mapping"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _show(value: Any) -> str:
+    return "null" if value is None else str(value)

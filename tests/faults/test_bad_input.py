@@ -1,0 +1,203 @@
+"""Bad values, bad data and bad paths: one paragraph on stderr, exit 2, no folder left behind.
+
+In-process (`expkit.cli.main`): each case is the CLI's whole path minus the interpreter start.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+
+import pytest
+
+from inprocess import TINY, cli, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
+from expkit.data.text_files import packaged_data_path
+
+TEXT = ["experiment=dbpedia_sample", "logger=none", "trainer=debug", "paths.cache_dir=cache"]
+
+
+def refused(result, *fragments):
+    assert result.returncode == 2, result.output
+    assert "Traceback" not in result.output
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.fixture(scope="module")
+def csv_rows():
+    with open(packaged_data_path("dbpedia_sample/sample.csv"), encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))[:200]
+
+
+def write_csv(path, rows):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
+    return path
+
+
+# -- values that are not values -----------------------------------------------------------------
+@pytest.mark.parametrize("override, fragment", [
+    ("optimizer.lr=???", "`optimizer.lr` has no value"),
+    ("trainer.max_epochs=-1", "would train until you stop it"),
+    ("trainer.max_epochs=abc", "`trainer.max_epochs=abc` is not a whole number"),
+    ("+trainer.max_epoch=3", "Did you mean `trainer.max_epochs`?"),
+    ("model=nope", "Could not find 'model/nope'"),
+    ("paths.output_root=output_root_is_a_file/x", "Cannot create a run folder"),
+])
+def test_bad_values_are_refused_up_front(override, fragment, tmp_path, monkeypatch):
+    (tmp_path / "output_root_is_a_file").write_text("")
+    refused(cli("train", *TINY, override, cwd=tmp_path, monkeypatch=monkeypatch), fragment)
+    assert run_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("overrides", [["-m", "+trainer.max_epoch=3"], ["-m", "model=linear,nope"],
+                                       ["model=linear,nope", "-m"]])
+def test_sweep_composition_errors_exit_2_like_single_runs(overrides, tmp_path, monkeypatch):
+    refused(cli("train", *TINY, *overrides, cwd=tmp_path, monkeypatch=monkeypatch))
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_no_limit_on_epochs_is_said_at_the_start(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.WARNING, "expkit")
+    result = cli("train", *TINY, "trainer=debug", "trainer.max_epochs=-1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.returncode == 0, result.output
+    assert "no limit on epochs; trainer.max_steps=2 will stop the run" in caplog.text
+
+
+def test_regression_task_on_text_data_is_refused(tmp_path, monkeypatch):
+    refused(cli("train", "task=regression", "trainer=debug", cwd=tmp_path, monkeypatch=monkeypatch),
+            "the task is regression", "is for classification")
+    assert run_folders(tmp_path) == []
+
+
+# -- a loss that is not a number ------------------------------------------------------------------
+def test_non_finite_loss_stops_the_run(tmp_path, monkeypatch):
+    result = cli("train", *TINY, "optimizer.lr=1e30", cwd=tmp_path, monkeypatch=monkeypatch)
+    refused(result, "at epoch 1, batch", "global step", "Lower optimizer.lr")
+    (run_dir,) = run_folders(tmp_path)
+    text = (run_dir / "metrics.json").read_text()
+    metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
+    assert metrics["status"] == "failed" and "NonFiniteLoss" in metrics["error"]
+    assert not list(run_dir.glob("checkpoints/*.ckpt")), "no checkpoint of NaN weights"
+
+
+def test_non_finite_loss_keeps_the_last_good_checkpoint(finished_run, tmp_path, monkeypatch):
+    import shutil
+
+    import torch
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    # Resuming restores the optimizer's own state, lr included: set a diverging lr there.
+    last = run_dir / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    ckpt["optimizer_states"][0]["param_groups"][0]["lr"] = 1e30
+    torch.save(ckpt, last)
+    good = ckpt["state_dict"]
+    result = cli("resume", str(run_dir), "trainer.max_epochs=4", cwd=tmp_path, monkeypatch=monkeypatch)
+    refused(result, "at epoch 3")
+    kept = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(kept[k], good[k]) for k in good)
+    # Nothing new was saved, so the run's records are put back as they were (as for any failed resume).
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["epochs_done"] == 2
+
+
+# -- data that is not data ------------------------------------------------------------------------
+def test_all_empty_texts_are_refused(csv_rows, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "empty.csv", [[r[0], "", " "] for r in csv_rows])
+    refused(cli("train", *TEXT, f"data.train_path={path}", cwd=tmp_path, monkeypatch=monkeypatch),
+            "the text of all 200 rows is empty")
+    assert run_folders(tmp_path) == []
+
+
+def test_unclosed_quote_is_an_error_at_its_line(csv_rows, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "quote.csv", csv_rows)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[9] = lines[9][:-1]  # row 10's last field loses its closing quote
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused(cli("train", *TEXT, f"data.train_path={path}", cwd=tmp_path, monkeypatch=monkeypatch), "quote.csv:10:")
+
+
+def test_runaway_field_gives_its_line_and_a_long_document_loads(csv_rows, tmp_path, monkeypatch, caplog):
+    huge = [list(r) for r in csv_rows]
+    huge[4][2] = "x" * (10 * 1024 * 1024)
+    refused(cli("train", *TEXT, f"data.train_path={write_csv(tmp_path / 'huge.csv', huge)}", cwd=tmp_path,
+                monkeypatch=monkeypatch), "huge.csv:5:")
+    long = [list(r) for r in csv_rows]
+    long[4][2] = "a long article " * 20000  # 300,000 characters: over csv's default limit
+    caplog.set_level(logging.INFO, "expkit")
+    result = cli("train", *TEXT, f"data.train_path={write_csv(tmp_path / 'long.csv', long)}", cwd=tmp_path,
+                 monkeypatch=monkeypatch)
+    assert result.returncode == 0, result.output
+    assert "long.csv: 200 rows read, 0 blank lines skipped, 0 refused" in caplog.text
+
+
+def test_non_utf8_byte_in_csv_and_classes_file_gives_its_line(csv_rows, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "latin1.csv", csv_rows)
+    lines = path.read_bytes().split(b"\n")
+    lines[6] = lines[6][:12] + b"\xe9" + lines[6][12:]
+    path.write_bytes(b"\n".join(lines))
+    refused(cli("train", *TEXT, f"data.train_path={path}", cwd=tmp_path, monkeypatch=monkeypatch),
+            "latin1.csv:7: not UTF-8", "column 13")
+    classes = tmp_path / "classes.txt"
+    classes.write_bytes(open(packaged_data_path("dbpedia_sample/classes.txt"), "rb").read().replace(b"Artist", b"Artist\xe9"))
+    refused(cli("train", *TEXT, f"data.classes_path={classes}", cwd=tmp_path, monkeypatch=monkeypatch),
+            "classes.txt:3: not UTF-8")
+    assert run_folders(tmp_path) == []
+
+
+def test_leaked_test_rows_and_unused_classes_are_warned(csv_rows, tmp_path, monkeypatch, caplog):
+    few = write_csv(tmp_path / "five.csv", [r for r in csv_rows if int(r[0]) <= 5])
+    caplog.set_level(logging.WARNING, "expkit")
+    result = cli("train", *TEXT, f"data.train_path={few}", f"data.test_path={few}", cwd=tmp_path,
+                 monkeypatch=monkeypatch)
+    assert result.returncode == 0, result.output
+    n = sum(int(r[0]) <= 5 for r in csv_rows)
+    assert f"of {n} test rows have the same text (tokens) as a training row" in caplog.text
+    assert "has 14 class names but" in caplog.text and "uses only 5 of them" in caplog.text
+
+
+def test_predict_refuses_empty_input_and_says_when_top_k_is_capped(csv_rows, tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "small.csv", csv_rows)
+    trained = cli("train", "experiment=dbpedia_sample", "logger=none", "trainer=cpu", "trainer.max_epochs=1",
+                  "callbacks.progress_bar=null", "paths.cache_dir=cache", f"data.train_path={path}",
+                  cwd=tmp_path, monkeypatch=monkeypatch)
+    assert trained.returncode == 0, trained.output
+    (run_dir,) = run_folders(tmp_path)
+    refused(cli("predict", str(run_dir), "", cwd=tmp_path, monkeypatch=monkeypatch), "input 1 is empty")
+    refused(cli("predict", str(run_dir), "a band", "   ", cwd=tmp_path, monkeypatch=monkeypatch), "input 2 is empty")
+    capped = cli("predict", str(run_dir), "a band from Texas", "--top-k", "50", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert capped.returncode == 0, capped.output
+    assert "--top-k 50 capped at 14" in capped.stderr
+    assert len(capped.stdout.strip().split("\t")) == 15  # 14 classes + the input
+
+
+# -- paths that cannot be used ------------------------------------------------------------------
+def test_eval_out_folder_and_export_onto_a_file_are_refused(finished_run, tmp_path, monkeypatch):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("keep me")
+    refused(cli("eval", str(finished_run), "--out", "folder", cwd=tmp_path, monkeypatch=monkeypatch), "is a folder")
+    refused(cli("export", str(finished_run), "file", cwd=tmp_path, monkeypatch=monkeypatch), "is a file")
+    assert (tmp_path / "file").read_text() == "keep me" and not any((tmp_path / "folder").iterdir())
+
+
+@pytest.mark.parametrize("damage", ["missing", "damaged"])
+@pytest.mark.parametrize("command", ["reproduce", "resume"])
+def test_missing_or_broken_config_snapshot(command, damage, finished_run, tmp_path, monkeypatch):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    snapshot = run_dir / ".hydra" / "config.yaml"
+    if damage == "missing":
+        snapshot.unlink()
+    else:
+        snapshot.write_text("data: [unclosed\n")
+    before = (run_dir / "metrics.json").read_bytes()
+    refused(cli(command, str(run_dir), cwd=tmp_path, monkeypatch=monkeypatch), "config.yaml is " + damage)
+    assert (run_dir / "metrics.json").read_bytes() == before
+    assert not (tmp_path / "outputs").exists()

@@ -1,0 +1,49 @@
+"""SIGTERM (what a cluster scheduler sends before it kills) ends a run as Ctrl+C does."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from inprocess import cli
+
+
+def test_sigterm_saves_marks_interrupted_exits_143_and_resumes(tmp_path, monkeypatch):
+    # Far more epochs than the test waits for: the signal lands mid-training.
+    args = ["experiment=regression", "logger=none", "trainer=cpu", "callbacks.progress_bar=null",
+            "data.n_samples=2000", "data.batch_size=4", "trainer.max_epochs=100"]
+    proc = subprocess.Popen([sys.executable, "-m", "expkit", "train", *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 150
+        run_dir = None
+        while time.time() < deadline and proc.poll() is None:
+            found = list((tmp_path / "outputs").glob("regression/*/checkpoints/last.ckpt"))
+            if found:
+                run_dir = found[0].parents[1]
+                break
+            time.sleep(0.1)
+        assert run_dir is not None, "no checkpoint after the first epoch"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, out[-2000:] + err[-2000:]
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("interrupted by SIGTERM")]
+    assert len(lines) == 1 and f"expkit resume {run_dir.relative_to(tmp_path)}" in lines[0], err[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["signal"] == "SIGTERM", metrics
+    done = metrics["epochs_done"]
+    assert 1 <= done < 100
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+    # Resumable: the same folder continues (one more epoch, to keep the test short).
+    resumed = cli("resume", str(run_dir), f"trainer.max_epochs={done + 1}", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert resumed.returncode == 0, resumed.output
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["epochs_done"] == done + 1
+    assert "signal" not in metrics and "error" not in metrics

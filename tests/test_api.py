@@ -1,0 +1,179 @@
+"""The Python API in-process: the same contracts the CLI tests check, without a subprocess each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import expkit
+from expkit.errors import ConfigError, ExpkitError
+from expkit.run.folder import RunFolder
+
+REGRESSION = ["experiment=regression", "trainer.max_epochs=3", "callbacks.progress_bar=null"]
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> list[str]:
+    return [f"paths.output_root={tmp_path / 'outputs'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("api")
+    cfg = expkit.compose([*REGRESSION, f"paths.output_root={root / 'outputs'}"])
+    return expkit.fit(cfg, overrides=REGRESSION)
+
+
+def test_fit_writes_a_complete_run_folder(regression_run):
+    result = regression_run
+    assert result.status == "finished"
+    folder = RunFolder(result.run_dir)
+    for name in (RunFolder.METRICS, RunFolder.SNAPSHOT, RunFolder.RESOLVED, RunFolder.OVERRIDES,
+                 RunFolder.ENVIRONMENT, RunFolder.LOG, RunFolder.LAST_CHECKPOINT):
+        assert (folder / name).is_file(), name
+    metrics = json.loads((folder / RunFolder.METRICS).read_text())
+    assert metrics["status"] == "finished" and metrics["epochs_done"] == 3
+    assert metrics["test/loss"] == pytest.approx(result.metrics["test/loss"])
+    assert folder.read_overrides() == REGRESSION
+    assert "Run folder" in (folder / RunFolder.LOG).read_text()
+
+
+def test_load_run_evaluates_and_predicts(regression_run):
+    run = expkit.load_run(regression_run.run_dir)
+    metrics = run.evaluate(progress=False)
+    assert metrics["test/loss"] == pytest.approx(regression_run.metrics["test/loss"], rel=1e-5)
+    (pred,) = run.predict(["0.5"])
+    # y = 0.7 x + 0.3 after three epochs of SGD: close, not exact.
+    assert pred["prediction"] == pytest.approx(0.65, abs=0.05)
+    with pytest.raises(ExpkitError, match="feature"):
+        run.predict(["0.1,0.2"])
+
+
+def test_export_and_load_export_predict_the_same(regression_run, tmp_path):
+    config = expkit.export(regression_run.run_dir, tmp_path / "export")
+    assert config["task_type"] == "regression"
+    assert oct((tmp_path / "export" / "model.safetensors").stat().st_mode & 0o777) == "0o644"
+    from_run = expkit.load_run(regression_run.run_dir).predict(["0.25", "0.75"])
+    from_export = expkit.load_export(tmp_path / "export").predict(["0.25", "0.75"])
+    assert from_run == from_export
+    with pytest.raises(ExpkitError, match="not empty"):
+        expkit.export(regression_run.run_dir, tmp_path / "export")
+
+
+def test_reproduce_is_exact_and_records_lineage(regression_run):
+    result = expkit.reproduce(regression_run.run_dir)
+    assert result.run_dir != regression_run.run_dir
+    for key in ("test/loss", "val/loss"):
+        assert result.metrics[key] == regression_run.metrics[key]
+    source = RunFolder(result.run_dir).read_metrics()["source"]
+    assert source["command"] == "reproduce" and Path(source["run_dir"]) == regression_run.run_dir.resolve()
+
+
+def test_choosing_other_data_drops_the_default_experiment():
+    cfg = expkit.compose(["data=regression", "model=linear", "task=regression"])
+    assert cfg.name == "regression"
+    assert "ngrams" not in cfg.data and cfg.data.batch_size == 32
+    assert cfg.monitor.metric == "val/loss"
+    # Choosing only a model keeps the default experiment (same workload, another network).
+    cfg = expkit.compose(["model=mean_mlp"])
+    assert cfg.name == "dbpedia_sample" and cfg.data.ngrams == 2
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["trainer.max_epochs=abc"], "trainer.max_epochs=abc` is not a whole number"),
+        (["+trainer.max_epoch=3"], "Did you mean `trainer.max_epochs`"),
+        (["optimizer.lr=???"], "`optimizer.lr` has no value"),
+        (["optimizer.lr=-1"], "use a positive number"),
+        (["trainer.max_epochs=-1"], "train until you stop it"),
+        (["task=regression", "data=dbpedia_sample", "model=embedding_bag"], "the task is regression"),
+        (["model=linear"], "takes 'features' batches"),
+        (["data.batch_size=0"], "data.batch_size"),
+        (["model.embed_dim=big"], "model.embed_dim=big"),
+        (["+model.nonsense=1"], "model.nonsense` is not an argument"),
+        (["data=nosuch"], "Could not find 'data/nosuch'"),
+    ],
+)
+def test_bad_configs_are_refused_before_anything_is_written(tmp_path, out, overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("`", "`")) as err:
+        cfg = expkit.compose([*overrides, *out])
+        expkit.fit(cfg)
+    assert "\n" not in str(err.value).strip()
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_error_names_the_experiment_file_a_key_came_from(out):
+    cfg = expkit.compose(["data.ngrams=7", *out])  # the default experiment sets data.ngrams too
+    with pytest.raises(ConfigError, match="data.ngrams=7"):
+        expkit.fit(cfg)
+    cfg = expkit.compose(["experiment=regression", "optimizer.lr=abc", *out])
+    with pytest.raises(ConfigError, match=r"command line `optimizer.lr=abc`"):
+        expkit.fit(cfg)
+
+
+# -- the component contract ----------------------------------------------------------------------
+def _contract_cfg(data_target: str, model_target: str, out: list[str]):
+    from omegaconf import open_dict
+
+    cfg = expkit.compose(["experiment=regression", *out])
+    with open_dict(cfg):
+        cfg.data = {"_target_": data_target}
+        cfg.model = {"_target_": model_target, "_partial_": True}
+    return cfg
+
+
+class FeaturesNet(nn.Module):
+    input_format = "features"
+
+    def __init__(self, in_features: int, width: int) -> None:  # `width` has no default and no source
+        super().__init__()
+        self.layer = nn.Linear(in_features, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+
+class LabelsOnly:
+    """A data module that forgot the contract's class attributes."""
+
+    def setup(self, stage=None) -> None:
+        pass
+
+
+def test_contract_names_what_is_missing_and_how_to_add_it(out):
+    cfg = _contract_cfg(f"{__name__}.LabelsOnly", "expkit.models.regression.LinearRegressor", out)
+    with pytest.raises(ConfigError, match=r"lacks task_type, input_formats.*Subclass expkit.data.base.DataModule"):
+        expkit.fit(cfg)
+    cfg = _contract_cfg("expkit.data.regression.RegressionDataModule", f"{__name__}.FeaturesNet", out)
+    with pytest.raises(ConfigError, match=r"needs width, which neither its config nor the data module"):
+        expkit.fit(cfg)
+
+
+def test_classification_task_needs_facts_the_data_does_not_give(out):
+    from omegaconf import open_dict
+
+    cfg = expkit.compose(["experiment=regression", *out])
+    with open_dict(cfg):
+        cfg.task = {"_target_": "expkit.tasks.classification.ClassificationTask", "_partial_": True}
+    with pytest.raises(ConfigError, match="the task is classification"):
+        expkit.fit(cfg)
+
+
+def test_models_receive_only_the_sizes_they_accept():
+    from expkit.contract import model_arguments
+    from expkit.data.text import TextClassificationDataModule
+    from expkit.models.text import EmbeddingBagClassifier, LSTMClassifier
+
+    class Fake:
+        model_dims_keys = TextClassificationDataModule.model_dims_keys
+
+        def model_dims(self):
+            return {"vocab_size": 10, "num_classes": 3, "padding_idx": 1}
+
+    assert model_arguments(Fake(), EmbeddingBagClassifier) == {"vocab_size": 10, "num_classes": 3}
+    assert model_arguments(Fake(), LSTMClassifier) == {"vocab_size": 10, "num_classes": 3, "padding_idx": 1}

@@ -1,0 +1,199 @@
+"""Run tables for people and programs: width, --columns, --group-by, started, lineage.
+
+Most tests build run folders by hand (metrics.json + .hydra/resolved.yaml + overrides.yaml +
+environment.json) and drive `expkit runs`; one trains a real 2-seed sweep for its summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import read_metrics, run_cli
+
+LONG = "a_rather_long_experiment_folder_name_that_will_never_fit_in_eighty_columns"
+
+
+def fake_run(root: Path, rel: str, *, lr: float, seed: int, metrics: dict, model: str = "torch.optim.SGD",
+             extra: dict | None = None) -> Path:
+    """A run folder as `expkit train` leaves it, with its own per-run paths in the config."""
+    run_dir = root / rel
+    (run_dir / ".hydra").mkdir(parents=True)
+    config = {
+        "name": "regression",
+        "seed": seed,
+        "data": {"_target_": "expkit.data.regression.RegressionDataModule", "batch_size": 32},
+        "optimizer": {"_target_": model, "_partial_": True, "lr": lr},
+        "trainer": {"max_epochs": 2, "default_root_dir": str(run_dir)},
+        "logger": {"tensorboard": {"_target_": "pytorch_lightning.loggers.TensorBoardLogger", "save_dir": str(run_dir)}},
+        "callbacks": {"model_checkpoint": {"_target_": "pytorch_lightning.callbacks.ModelCheckpoint",
+                                           "dirpath": f"{run_dir}/checkpoints"}},
+        "paths": {"output_root": "outputs", "run_dir": str(run_dir)},
+        **(extra or {}),
+    }
+    (run_dir / ".hydra" / "resolved.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    overrides = ["experiment=regression", f"optimizer.lr={lr}", f"seed={seed}", "data.batch_size=32", "trainer.max_epochs=2"]
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    data = {"status": "finished", "experiment": "regression", "monitor": "val/loss", "monitor_mode": "min",
+            "wall_time_s": 1.5, "epochs_done": 2, **metrics}
+    (run_dir / "metrics.json").write_text(json.dumps(data))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory) -> Path:
+    """cwd whose outputs/ holds 2 learning rates x 3 seeds, in a folder with a long name."""
+    cwd = tmp_path_factory.mktemp("grid")
+    sweep = cwd / "outputs" / LONG / "multirun" / "2026-02-01_09-00-00"
+    job = 0
+    for lr in (0.1, 0.01):
+        for seed in (1, 2, 3):
+            loss = lr * seed
+            fake_run(sweep, f"{job}_optimizer.lr={lr},seed={seed},data.batch_size=32,trainer.max_epochs=2", lr=lr, seed=seed,
+                     metrics={"best_score": loss, "val/loss": loss, "test/loss": loss + 1,
+                              "started": f"2026-02-01 09:0{job}:30"})
+            job += 1
+    return cwd
+
+
+def runs(*args: str, cwd: Path, env: dict | None = None):
+    result = run_cli("runs", *args, cwd=cwd, timeout=60, env=env)
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def column_index(stdout: str, header: str) -> int:
+    """Which column of the first rich table has this header (headers may wrap over lines)."""
+    lines = [line.split("┃")[1:-1] for line in stdout.splitlines() if line.startswith("┃")]
+    headers = [" ".join(line[i].strip() for line in lines).strip() for i in range(len(lines[0]))]
+    return headers.index(header)
+
+
+def column_text(stdout: str, index: int) -> str:
+    """The cells of one column of a rich table, every line's piece joined (the wrapped text)."""
+    pieces = []
+    for line in stdout.splitlines():
+        if line.startswith("│"):
+            pieces.append(line.split("│")[index + 1].strip())
+    return "".join(pieces)
+
+
+def test_table_fits_80_columns_and_cuts_no_path(grid):
+    result = runs(cwd=grid, env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.output
+    table_lines = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table_lines and all(len(line) <= 80 for line in table_lines), result.stdout
+    assert all(line[-1] in "┓┃┩│┘" for line in table_lines), "every line keeps the right border"
+    joined = column_text(result.stdout, column_index(result.stdout, "run folder"))
+    for run_dir in (grid / "outputs").glob("*/multirun/*/*"):
+        assert str(run_dir.relative_to(grid / "outputs")) in joined  # relative to the listed root, intact
+    # Overrides wrap between overrides, never inside one.
+    overrides = column_index(result.stdout, "overrides")
+    cells = [line.split("│")[overrides + 1].strip() for line in result.stdout.splitlines() if line.startswith("│")]
+    words = " ".join(cells).split()
+    assert "optimizer.lr=0.1" in words and "data.batch_size=32" in words and "trainer.max_epochs=2" in words
+    assert "Not shown at 80 columns:" in result.stdout
+
+
+def test_piped_output_is_one_line_per_run(grid):
+    result = runs(cwd=grid, env={"COLUMNS": ""})
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 6  # no limit when not a terminal: nothing wraps
+    assert "started" in result.stdout and "Not shown" not in result.stdout
+
+
+def test_columns_params_and_config_keys_same_in_every_format(grid):
+    records = json.loads(runs("--columns", "params,best,test/loss,optimizer._target_", "--format", "json", cwd=grid).stdout)
+    # params: what varies among the runs; not paths, run dirs, _partial_ or logger/callback classes.
+    assert list(records[0]) == ["seed", "optimizer.lr", "best", "test/loss", "optimizer._target_", "run_dir"]
+    assert {(r["optimizer.lr"], r["seed"]) for r in records} == {(lr, s) for lr in (0.1, 0.01) for s in (1, 2, 3)}
+    for r in records:
+        assert r["test/loss"] == pytest.approx(r["optimizer.lr"] * r["seed"] + 1)
+        assert r["optimizer._target_"] == "torch.optim.SGD"
+    rows = list(csv.DictReader(io.StringIO(runs("--columns", "params,best,test/loss,optimizer._target_", "--format", "csv",
+                                                cwd=grid).stdout)))
+    assert list(rows[0]) == list(records[0]) and [r["run_dir"] for r in rows] == [r["run_dir"] for r in records]
+    md = runs("--columns", "params,best,test/loss,optimizer._target_", "--format", "md", cwd=grid).stdout.splitlines()
+    assert md[0] == "| seed | optimizer.lr | best | test/loss | optimizer._target_ | run folder |"
+    table = runs("--columns", "params,best,test/loss", cwd=grid, env={"COLUMNS": ""}).stdout
+    assert "┃ seed ┃ optimizer.lr ┃ best" in table
+
+
+def test_unknown_column_is_a_clear_error(grid):
+    result = runs("--columns", "optimizer.momentum", cwd=grid)
+    assert result.returncode == 2
+    assert "Unknown column 'optimizer.momentum'" in result.stderr and "optimizer.lr" in result.stderr
+
+
+def test_each_job_shows_its_own_start_time(grid):
+    records = json.loads(runs("--format", "json", "--sort", "started", "--reverse", cwd=grid).stdout)
+    assert [r["started"] for r in records] == [f"2026-02-01 09:0{job}:30" for job in range(6)]
+
+
+def test_group_by_params_gives_statistics_over_seeds(grid):
+    groups = json.loads(runs("--group-by", "params", "--columns", "test/loss", "--format", "json", cwd=grid).stdout)
+    assert [g["optimizer.lr"] for g in groups] == [0.01, 0.1]  # best (smallest val/loss) mean first
+    for group in groups:
+        losses = [group["optimizer.lr"] * s for s in (1, 2, 3)]
+        assert group["runs"] == 3 and group["seeds"] == "1,2,3" and group["status"] == "3 finished"
+        assert group["best mean"] == pytest.approx(statistics.fmean(losses))
+        assert group["best std"] == pytest.approx(statistics.stdev(losses))
+        assert (group["best min"], group["best max"]) == pytest.approx((min(losses), max(losses)))
+        assert group["test/loss mean"] == pytest.approx(statistics.fmean(losses) + 1)
+    by_key = json.loads(runs("--group-by", "seed", "--format", "json", cwd=grid).stdout)
+    assert sorted(g["seed"] for g in by_key) == [1, 2, 3] and all(g["runs"] == 2 for g in by_key)
+    bad = runs("--group-by", "optimizer.nope", cwd=grid)
+    assert bad.returncode == 2 and "--group-by optimizer.nope" in bad.stderr
+
+
+def test_source_column_shows_lineage(tmp_path):
+    out = tmp_path / "outputs"
+    original = fake_run(out, "regression/2026-03-01_10-00-00", lr=0.1, seed=1, metrics={"best_score": 0.2})
+    copy = fake_run(out, "regression/2026-03-02_10-00-00", lr=0.1, seed=1, metrics={"best_score": 0.2})
+    data = read_metrics(copy)
+    data["source"] = {"run_dir": str(original), "command": "reproduce", "overrides": ["trainer.max_epochs=4"]}
+    (copy / "metrics.json").write_text(json.dumps(data))
+    records = json.loads(runs("--columns", "source", "--format", "json", cwd=tmp_path).stdout)
+    assert records[0]["source"] == data["source"] and records[1]["source"] is None
+    (row,) = [r for r in csv.DictReader(io.StringIO(runs("--columns", "source", "--format", "csv", cwd=tmp_path).stdout))
+              if r["source"]]
+    assert row["source"] == "reproduce of outputs/regression/2026-03-01_10-00-00 with trainer.max_epochs=4"
+
+
+def test_wrapping_never_drops_a_character():
+    from expkit.report import ATOM, PATH, WORDS, column_widths, wrap_cell
+
+    path = "outputs/regression/multirun/2026-11-23_00-06-14/1_seed=2,trainer.max_epochs=2"
+    for width in (5, 12, 20, 80):
+        lines = wrap_cell(path, width, PATH)
+        assert "".join(lines) == path and all(len(line) <= width for line in lines)
+        words = wrap_cell("experiment=regression trainer.max_epochs=2 seed=2", width, WORDS)
+        assert " ".join(words).replace(" ", "") == "experiment=regressiontrainer.max_epochs=2seed=2"
+    # Breaks after "/" and ",", as many pieces per line as fit.
+    assert wrap_cell(path, 30, PATH) == ["outputs/regression/multirun/", "2026-11-23_00-06-14/1_seed=2,",
+                                         "trainer.max_epochs=2"]
+    # Too narrow for every override whole: no widths rather than an override cut in two.
+    assert column_widths(["overrides", "status"], [["experiment=regression", "finished"]], [WORDS, ATOM], 20) is None
+
+
+def test_sweep_over_seeds_summarises_them(tmp_path):
+    result = run_cli("train", "-m", "experiment=regression", "data.n_samples=200", "trainer.max_epochs=1",
+                     "seed=1,2", cwd=tmp_path, env={"COLUMNS": "100"})
+    assert result.returncode == 0, result.output
+    (sweep,) = (tmp_path / "outputs" / "regression" / "multirun").iterdir()
+    assert "Over seeds (1 setting)" in result.stdout
+    with open(sweep / "summary.csv") as f:
+        jobs = list(csv.DictReader(f))
+    assert list(jobs[0])[:2] == ["seed", "status"]  # the swept key leads (trainer.max_epochs etc. do not vary)
+    (group,) = list(csv.DictReader(io.StringIO((sweep / "summary_seeds.csv").read_text())))
+    bests = [float(j["best"]) for j in jobs]
+    assert group["runs"] == "2" and group["seeds"] == "1,2"
+    assert float(group["best mean"]) == pytest.approx(statistics.fmean(bests))
+    assert float(group["test/loss mean"]) == pytest.approx(statistics.fmean(float(j["test/loss"]) for j in jobs))
+    table_lines = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert all(len(line) <= 100 for line in table_lines)
