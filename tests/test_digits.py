@@ -97,6 +97,25 @@ def test_predict_gives_top_k_class_names(digits_run, tmp_path):
     assert correct >= 28, correct
 
 
+def test_predict_and_export_through_the_cli(digits_run, tmp_path):
+    """`expkit predict RUN a.png b.png --top-k 2` and the same from an `expkit export` folder."""
+    rows = digit_rows()[3:6]
+    files = [str(DIGITS / file) for file, _ in rows]
+    result = run_cli("predict", str(digits_run), *files, "--top-k", "2", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line["input"] for line in lines] == files
+    assert all(len(line["predictions"]) == 2 for line in lines)
+    assert [line["predictions"][0]["label"] for line in lines] == [r["predictions"][0]["label"] for r in _predict(digits_run, files)]
+    exported = run_cli("export", str(digits_run), str(tmp_path / "export"), cwd=tmp_path)
+    assert exported.returncode == 0, exported.output
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["architecture"] == "expkit.models.cnn.CNNClassifier" and config["id2label"]["3"] == "3"
+    again = run_cli("predict", str(tmp_path / "export"), *files, "--top-k", "2", "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")] == lines
+
+
 def test_a_users_class_folders_train_through_the_cli(tmp_path):
     """data=image_folder on a folder with one subfolder per class, RGB images of mixed sizes."""
     root = tmp_path / "shapes"
