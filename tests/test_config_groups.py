@@ -78,4 +78,8 @@ def matching_overrides(group: str, option: str) -> list[str]:
         return ["experiment=dbpedia_sample"]
     if group == "data" and option.startswith("dbpedia"):
         return ["experiment=dbpedia_sample"]
+    if (group, option) in {("model", "cnn"), ("data", "digits")}:
+        return ["experiment=digits"]
+    if (group, option) == ("data", "image_folder"):  # its train_path is mandatory (???)
+        return ["experiment=digits", "data.train_path=${expkit_data:digits/labels.csv}"]
     return ["experiment=regression"]
