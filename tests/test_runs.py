@@ -40,12 +40,16 @@ def make_run(template: Path, root: Path, rel: str, *, metrics: dict | None = Non
     """Copy the real run folder to `root/rel`, then edit its metrics.json/overrides/train.log."""
     run_dir = root / rel
     shutil.copytree(template, run_dir)
+    # A fabricated run is dated by its folder name, not by the template's own start time.
+    template_metrics = read_metrics(template)
+    template_metrics.pop("started", None)
+    (run_dir / "metrics.json").write_text(json.dumps(template_metrics))
     if drop_metrics:
         (run_dir / "metrics.json").unlink()
     elif metrics_text is not None:
         (run_dir / "metrics.json").write_text(metrics_text)
     elif metrics is not None:
-        data = {**read_metrics(template), **metrics}
+        data = {**{k: v for k, v in read_metrics(template).items() if k != "started"}, **metrics}
         data = {k: v for k, v in data.items() if v is not None}
         (run_dir / "metrics.json").write_text(json.dumps(data))
     if overrides is not None:

@@ -178,7 +178,7 @@ def fit(
     if not folder.path.is_dir():
         raise ExpkitError(f"{folder.path} does not exist; fit writes into an existing folder or creates a new one (run_dir=None).")
     with open_dict(cfg):
-        cfg.paths.run_dir = str(folder.path)
+        cfg.paths.run_dir = str(folder.path.resolve())  # absolute, as Hydra's output_dir is
     if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
         folder.write_snapshot(OmegaConf.to_yaml(cfg), overrides)
     with run_log(folder) if rank == 0 else nullcontext(), ddp_handoff(folder) if rank == 0 else nullcontext():

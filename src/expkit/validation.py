@@ -86,7 +86,11 @@ def check_component(cfg: DictConfig, key: str) -> None:
                 continue
             close = difflib.get_close_matches(str(name), list(params), n=1)
             hint = f" Did you mean `{key}.{close[0]}`?" if close else f" It accepts: {', '.join(params)}."
-            raise ConfigError(f"{source_of_key(full)}: `{full}` is not an argument of {node._target_}.{hint}")
+            from expkit.components import config_source
+
+            raise ConfigError(
+                f"{source_of_key(full)}: `{full}` is not an argument of {node._target_} ({config_source(key.split('.')[0])}).{hint}"
+            )
         hint = hints.get(name, params[name].annotation)
         if not fits(value, hint):
             raise ConfigError(
