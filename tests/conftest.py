@@ -38,6 +38,10 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None
     """`python -m expkit ARGS` in `cwd`, as a user would type it."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **THREAD_ENV, **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
+    # pytest's terminal sets COLUMNS for its workers; a piped user command has none (one line a row).
+    if "COLUMNS" not in (env or {}):
+        full_env.pop("COLUMNS", None)
+        full_env.pop("LINES", None)
     proc = subprocess.run(
         [sys.executable, "-m", "expkit", *args],
         cwd=cwd,
