@@ -152,11 +152,15 @@ def check_sweep(argv: list[str], config_dir: str | None) -> None:
         from expkit.api import _hydra_error
 
         raise _hydra_error(err) from None
-    for job in jobs:
+    # Every job is composed (a misspelled option or key is refused before any folder), the first
+    # one fully validated; a bad *value* in a later job fails that job alone, listed as failed in
+    # the summary while the others run.
+    for n, job in enumerate(jobs):
         plain = [o for o in job if not o.startswith(("hydra.", "hydra/"))]
         cfg = expkit.compose(plain, config_dir=config_dir)
-        expkit.api.validate(cfg)
-        check_sweep_processes(cfg, overrides)
+        if n == 0:
+            expkit.api.validate(cfg)
+            check_sweep_processes(cfg, overrides)
 
 
 def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
@@ -271,6 +275,10 @@ def hydra_entry(argv: list[str], config_dir: str | None) -> None:
 
 def main(argv: list[str]) -> int:
     argv, config_dir = split_config_dir(argv)
+    # A search (`hparams_search=...`) sets hydra.mode=MULTIRUN in its file: it is a sweep too.
+    search = any(a.split("=", 1)[0] == "hparams_search" for a in argv)
+    if search and not any(a in ("-m", "--multirun") for a in argv):
+        argv = ["-m", *argv]
     if not any(a in HYDRA_FLAGS or a.split("=", 1)[0] in HYDRA_FLAGS for a in argv):
         return train_once(argv, config_dir)
     if any(a in ("-m", "--multirun") for a in argv) and not any(a in ("--cfg", "-c", "--help", "-h", "--info", "-i") for a in argv):
