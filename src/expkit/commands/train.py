@@ -277,7 +277,9 @@ def main(argv: list[str]) -> int:
     argv, config_dir = split_config_dir(argv)
     # A search (`hparams_search=...`) sets hydra.mode=MULTIRUN in its file: it is a sweep too.
     search = any(a.split("=", 1)[0] == "hparams_search" for a in argv)
-    if search and not any(a in ("-m", "--multirun") for a in argv):
+    modes = ("-m", "--multirun", "--cfg", "-c", "--info", "-i", "-sc", "--shell-completion", "--run", "-r",
+             "--help", "-h", "--hydra-help")
+    if search and not any(a in modes or a.split("=", 1)[0] in modes for a in argv):
         argv = ["-m", *argv]
     if not any(a in HYDRA_FLAGS or a.split("=", 1)[0] in HYDRA_FLAGS for a in argv):
         return train_once(argv, config_dir)
