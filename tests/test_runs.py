@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,12 @@ def test_the_real_run_is_one_row(real_run):
     assert row["best"] == pytest.approx(metrics["val/loss"])
     assert row["epochs"] == metrics["epochs_done"] == 2
     assert row["wall_time_s"] == pytest.approx(metrics["wall_time_s"])
-    assert row["started"] == run_dir.name[:10] + " " + run_dir.name[11:19].replace("-", ":")
+    # The table shows metrics.json's `started`: when training began, at or a few seconds after
+    # the folder (named by its creation time) was made.
+    assert row["started"] == metrics["started"]
+    created = datetime.strptime(run_dir.name[:19], "%Y-%m-%d_%H-%M-%S")
+    started = datetime.strptime(row["started"], "%Y-%m-%d %H:%M:%S")
+    assert timedelta(0) <= started - created < timedelta(minutes=2)
     assert row["run_dir"] == f"outputs/regression/{run_dir.name}"
 
 
