@@ -243,6 +243,12 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         super().__init__(save_last=save_last, enable_version_counter=enable_version_counter, **kwargs)
         self.best_weights_only = best_weights_only
 
+    @property
+    def state_key(self) -> str:
+        # ModelCheckpoint's key: runs checkpointed before this class existed resume with their
+        # best checkpoint known, and the class can be swapped back without losing it.
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
         if trainer.is_global_zero and stage == "fit" and self.dirpath and _is_local(self.dirpath):
