@@ -12,7 +12,7 @@ The allow-list (`_FAMILIES`), each a dotted-path prefix plus the base classes a 
 
 - expkit's own component classes: models, tasks, data modules, optimizers, callbacks (classes
   under `expkit` that subclass `torch.nn.Module`, `LightningDataModule`, `torch.optim.Optimizer`,
-  `LRScheduler` or a Lightning `Callback`), and the sweep summary `expkit.run.sweep.SweepSummary`;
+  `LRScheduler`, a Lightning `Callback` or a Lightning `CheckpointIO` plugin), and the sweep summary `expkit.run.sweep.SweepSummary`;
 - torch optimizers and LR schedulers (classes under `torch.optim` that subclass `Optimizer` or
   `LRScheduler`; the `Optimizer` base itself is a harmless class and passes);
 - the Lightning Trainer and what it is built with: callbacks, loggers, plugins (precision,
@@ -105,8 +105,12 @@ class _Family:
 def _expkit_bases() -> tuple[type, ...]:
     import pytorch_lightning as pl
     import torch
+    from pytorch_lightning.plugins import CheckpointIO
 
-    return (torch.nn.Module, pl.LightningDataModule, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, pl.Callback)
+    return (
+        torch.nn.Module, pl.LightningDataModule, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
+        pl.Callback, CheckpointIO,
+    )
 
 
 def _torch_optim_bases() -> tuple[type, ...]:
