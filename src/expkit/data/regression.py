@@ -17,6 +17,8 @@ class RegressionDataModule(pl.LightningDataModule):
 
     With `n_features=1`, `weight=0.7`, `bias=0.3` and x in [0, 1) it is the PyTorch course's
     straight line; `weight` may be a list to give each feature its own weight.
+    `batch_size=None` makes each split one batch (full-batch gradient descent, as the course
+    trains the toy: one step per epoch).
     """
 
     def __init__(
@@ -30,7 +32,7 @@ class RegressionDataModule(pl.LightningDataModule):
         x_high: float = 1.0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
-        batch_size: int = 32,
+        batch_size: int | None = 32,
         num_workers: int = 0,
         data_seed: int = 0,
     ) -> None:
@@ -51,8 +53,8 @@ class RegressionDataModule(pl.LightningDataModule):
         n_train = n_samples - round(n_samples * val_fraction) - round(n_samples * test_fraction)
         if n_train < 1:
             raise ConfigError(f"data.n_samples={n_samples} leaves no training rows; raise it.")
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}.")
+        if batch_size is not None and batch_size < 1:
+            raise ConfigError(f"data.batch_size must be >= 1 or null (the whole split), got {batch_size}.")
         self.n_samples, self.n_features = n_samples, n_features
         self.weights, self.bias, self.noise = weights, float(bias), float(noise)
         self.x_low, self.x_high = x_low, x_high
@@ -87,7 +89,7 @@ class RegressionDataModule(pl.LightningDataModule):
         dataset = self.splits[split]
         return DataLoader(
             dataset,
-            sampler=IndexBatchSampler(len(dataset), self.batch_size, shuffle),
+            sampler=IndexBatchSampler(len(dataset), self.batch_size or max(len(dataset), 1), shuffle),
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
