@@ -26,7 +26,7 @@ test: setup
 bench: setup
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/overhead.py
-	$(BIN)/python benchmarks/dbpedia.py --no-scale
+	$(BIN)/python benchmarks/dbpedia.py
 	$(BIN)/python benchmarks/scale.py
 
 clean:

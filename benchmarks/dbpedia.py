@@ -7,7 +7,8 @@ Data: the DBpedia sample shipped with expkit (`data=dbpedia_sample`, 5,000 rows)
 The row indices of the three splits are recomputed with expkit's `stratified_split` and checked
 against the data module (labels, and every document's token ids) before anything is measured.
 
-Sections (all on by default; `--no-scale`, `--no-profile`, `--no-fasttext`, `--no-sklearn` skip parts):
+Sections (on by default except 4; `--no-profile`, `--no-fasttext`, `--no-sklearn` skip parts, `--scale`
+adds section 4, which benchmarks/scale.py supersedes with four sizes and a real-sized vocabulary):
 
 1. Accuracy. fastText (`fasttext-numpy2`) trained on exactly the train-split rows, written as
    `__label__N tok tok ...` with expkit's basic_english tokens, grid lr {0.1,0.5,1.0} x epoch
@@ -799,7 +800,8 @@ def main() -> None:
     parser.add_argument("--sklearn", action=argparse.BooleanOptionalAction, default=True,
                         help="the scikit-learn TF-IDF + LinearSVC peer (default on)")
     parser.add_argument("--text", action=argparse.BooleanOptionalAction, default=True, help="the text-pipeline table (default on)")
-    parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True, help="the 560k-row run (default on)")
+    parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=False,
+                        help="the single 560k-row run (default off: benchmarks/scale.py measures 56k-560k)")
     parser.add_argument("--scale-rows", type=int, default=560_000)
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True, help="py-spy profiles, if installed (default on)")
     parser.add_argument("--profile-rate", type=int, default=250)
