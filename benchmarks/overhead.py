@@ -164,11 +164,16 @@ def make_data(n_samples: int, path: Path) -> dict[str, int]:
 def first_below(run: Path, tag: str, target: float) -> tuple[int, float] | None:
     """(index among the tag's events, wall time) of the first `tag` value below `target`, by wall time.
 
-    torch's SummaryWriter (Lightning's TensorBoard logger) stores scalars as simple_value.
+    The raw event loader returns scalars either as simple_value or as a tensor proto (what
+    Lightning's TensorBoard logger writes here), so both are read.
     """
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.util.tensor_util import make_ndarray
 
-    events = sorted((e.wall_time, v.simple_value) for f in Path(run).glob("tensorboard/**/events.out.tfevents.*")
+    def value(v) -> float:
+        return v.simple_value if v.HasField("simple_value") else float(make_ndarray(v.tensor))
+
+    events = sorted((e.wall_time, value(v)) for f in Path(run).glob("tensorboard/**/events.out.tfevents.*")
                     for e in EventFileLoader(str(f)).Load() for v in e.summary.value if v.tag == tag)
     return next(((k, t) for k, (t, value) in enumerate(events) if value < target), None)
 
