@@ -188,6 +188,29 @@ def test_each_model_forward_backward(tmp_path, model_name):
     assert all(p.grad is not None for p in net.parameters())
 
 
+def test_embedding_bag_token_weights_and_dropout():
+    from expkit.models.text import EmbeddingBagClassifier
+
+    torch.manual_seed(0)
+    ids, offsets = torch.randint(0, 30, (20,)), torch.tensor([0, 6, 6, 13])  # bag 1 is empty
+    net = EmbeddingBagClassifier(30, 3, embed_dim=4, token_weights=True, token_dropout=0.5)
+    net.eval()
+    # Weights start at 1 and evaluation keeps every token: the plain mean, an empty bag's fc(0).
+    torch.testing.assert_close(net(ids, offsets), net.fc(net.embedding(ids, offsets)))
+    with torch.no_grad():
+        net.token_log_weight.weight[ids[0]] = 50.0  # one token outweighs the rest of bag 0
+    assert net.token_log_weight.weight[ids[:6]].ne(50.0).any()
+    torch.testing.assert_close(net.weighted_mean(ids, offsets, net.token_log_weight(ids).squeeze(1).exp())[0],
+                               net.embedding.weight[ids[0]])
+    net.train()
+    first, second = net(ids, offsets), net(ids, offsets)
+    assert not torch.equal(first, second)  # training drops different tokens each call
+    second.sum().backward()
+    assert net.embedding.weight.grad.is_sparse and net.token_log_weight.weight.grad.is_sparse
+    with pytest.raises(ValueError, match="token_dropout"):
+        EmbeddingBagClassifier(30, 3, token_dropout=1.0)
+
+
 def test_sparse_aware_gradient_clipping():
     from expkit.tasks.base import clip_grad_norm
 

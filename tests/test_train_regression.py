@@ -152,3 +152,14 @@ def test_run_folder_names_are_unique_within_a_second(tmp_path):
     second = claim_stamp(tmp_path)
     assert first != second
     assert (tmp_path / first).is_dir() and (tmp_path / second).is_dir()
+
+
+def test_null_batch_size_makes_each_split_one_batch():
+    from expkit.data.regression import RegressionDataModule
+
+    dm = RegressionDataModule(n_samples=1000, data_seed=42, batch_size=None)
+    dm.setup()
+    train = list(dm.train_dataloader())
+    assert len(train) == 1 and train[0][0].shape == (800, 1)
+    assert sorted(train[0][0].flatten().tolist()) == sorted(dm.splits["train"].tensors[0].flatten().tolist())
+    assert [len(x) for x, _ in dm.val_dataloader()] == [100]

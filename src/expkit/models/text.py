@@ -12,27 +12,65 @@ from torch import Tensor, nn
 
 
 class EmbeddingBagClassifier(nn.Module):
-    """The torchtext tutorial's model: EmbeddingBag(mean) + Linear.
+    """The torchtext tutorial's model: EmbeddingBag(mean) + Linear, with two optional additions.
 
     `sparse=True` gives the embedding sparse gradients: at DBpedia's vocabulary size they are
     ~80x faster than dense ones (use SGD, or an optimizer that accepts sparse gradients).
+
+    `token_weights=True` learns one positive weight per vocabulary entry (exp of a log-weight
+    that starts at 0, so every token starts at weight 1) and the bag becomes the weighted mean
+    of its tokens' embeddings: a learned, idf-like importance, so frequent uninformative tokens
+    ("the", "is a") can fade without a count from the data. The weights are an
+    `Embedding(vocab_size, 1)` with the same `sparse` setting, so a step still touches only the
+    batch's rows.
+
+    `token_dropout=p` drops each token of a training batch with probability p (the mean is over
+    the tokens kept); evaluation uses every token. It regularizes the 100k+ bigram rows that the
+    4,000-row DBpedia sample sees only a few times each.
     """
 
     input_format = "bag"
 
     def __init__(
         self, vocab_size: int, num_classes: int, embed_dim: int = 64, sparse: bool = True,
-        init_range: float = 0.5,
+        init_range: float = 0.5, token_weights: bool = False, token_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= token_dropout < 1.0:
+            raise ValueError(f"token_dropout must be in [0, 1), got {token_dropout}")
         self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, mode="mean", sparse=sparse)
         self.fc = nn.Linear(embed_dim, num_classes)
         self.embedding.weight.data.uniform_(-init_range, init_range)
         self.fc.weight.data.uniform_(-init_range, init_range)
         self.fc.bias.data.zero_()
+        self.token_log_weight = nn.Embedding(vocab_size, 1, sparse=sparse) if token_weights else None
+        if self.token_log_weight is not None:
+            self.token_log_weight.weight.data.zero_()
+        self.token_dropout = token_dropout
 
     def forward(self, ids: Tensor, offsets: Tensor) -> Tensor:
-        return self.fc(self.embedding(ids, offsets))
+        weights = None
+        if self.training and self.token_dropout:
+            weights = (torch.rand(ids.shape, device=ids.device) >= self.token_dropout).to(self.fc.weight.dtype)
+        if self.token_log_weight is not None:
+            learned = self.token_log_weight(ids).squeeze(1).exp()
+            weights = learned if weights is None else learned * weights
+        if weights is None:
+            return self.fc(self.embedding(ids, offsets))
+        return self.fc(self.weighted_mean(ids, offsets, weights))
+
+    def weighted_mean(self, ids: Tensor, offsets: Tensor, weights: Tensor) -> Tensor:
+        """sum(w_i * e_i) / sum(w_i) per bag; an empty bag (or one with every token dropped) gives 0s.
+
+        EmbeddingBag takes per-token weights only with mode="sum", so the sum is divided here.
+        """
+        total = nn.functional.embedding_bag(
+            ids, self.embedding.weight, offsets, mode="sum", per_sample_weights=weights, sparse=self.embedding.sparse
+        )
+        lengths = torch.diff(offsets, append=offsets.new_tensor([len(ids)]))
+        bag = torch.repeat_interleave(torch.arange(len(offsets), device=ids.device), lengths)
+        norm = torch.zeros(len(offsets), dtype=weights.dtype, device=ids.device).index_add_(0, bag, weights)
+        return total / norm.clamp_min(torch.finfo(weights.dtype).tiny).unsqueeze(1)
 
 
 class MeanMLPClassifier(nn.Module):
