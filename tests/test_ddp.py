@@ -35,7 +35,7 @@ def assert_single_writer(run_dir: Path) -> None:
 
 
 def test_ddp_cpu_regression_then_resume(workdir: Path) -> None:
-    result = run_cli("train", "experiment=regression", *DDP, "trainer.max_epochs=2", cwd=workdir, timeout=240)
+    result = run_cli("train", "experiment=regression", "data.batch_size=32", *DDP, "trainer.max_epochs=2", cwd=workdir, timeout=240)
     assert result.returncode == 0, result.output
     run_dir = only_run_dir(workdir, "regression")
     metrics = read_metrics(run_dir)
@@ -162,7 +162,7 @@ def test_slurm_requeue_signal_checkpoints_and_resume_continues(workdir: Path) ->
              "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
     env = {**os.environ, **THREAD_ENV, **slurm, "PYTHONUNBUFFERED": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "expkit", "train", "experiment=regression", "trainer=cpu", "trainer.max_epochs=100000"],
+        [sys.executable, "-m", "expkit", "train", "experiment=regression", "data.batch_size=32", "trainer=cpu", "trainer.max_epochs=100000"],
         cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
     )
     try:
