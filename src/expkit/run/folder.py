@@ -10,7 +10,10 @@
         train.log             the log
         checkpoints/          best-*.ckpt, last.ckpt
         hpc_ckpt_<N>.ckpt     written by Lightning when SLURM sends the requeue signal
-        tensorboard/          event files
+        events.out.tfevents.* TensorBoard's event files, in the run folder itself: TensorBoard names
+                              a run by its folder's path under --logdir, so `tensorboard --logdir
+                              outputs` shows `<name>/<timestamp>` (a sweep job: its folder,
+                              `<N>_<overrides>`, see `job_dirname`)
 
 No other module spells these names: they ask this class. Kept free of torch and Lightning so
 that listing runs stays fast.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -78,7 +82,8 @@ class RunFolder:
     CHECKPOINTS = "checkpoints"
     LAST_CHECKPOINT = "checkpoints/last.ckpt"
     HPC_CHECKPOINT_GLOB = "hpc_ckpt_*.ckpt"  # Lightning's name; it writes them into default_root_dir
-    TENSORBOARD = "tensorboard"
+    # TensorBoard's event files lie in the run folder itself (see `tensorboard_dir`).
+    EVENTS_GLOB = "events.out.tfevents.*"
     EVAL = "eval.json"
     LOCK = ".expkit.lock"
 
@@ -196,6 +201,24 @@ class RunFolder:
         except ValueError:
             return str(path)
 
+    # -- TensorBoard -----------------------------------------------------------------------------
+    @property
+    def tensorboard_dir(self) -> Path:
+        """Where the run's TensorBoard event files go: the run folder itself, because TensorBoard
+        names a run by the path of the folder that holds its event files, relative to --logdir."""
+        return self.path
+
+    def event_files(self) -> list[Path]:
+        return sorted(self.tensorboard_dir.glob(self.EVENTS_GLOB))
+
+    @staticmethod
+    def job_dirname(num: int | str, override_dirname: str) -> str:
+        """A sweep job's folder name: `<num>_<overrides>` with long floats rounded for display
+        (`optimizer.lr=0.09454306819536169` -> `optimizer.lr=0.09454`), so that the name
+        TensorBoard and `ls` show stays readable. The exact values are in the job's config; the
+        job number keeps two names apart when rounding makes their values look alike."""
+        return f"{num}_{round_floats(override_dirname)}"
+
     # -- checkpoints ---------------------------------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:
@@ -298,6 +321,16 @@ class RunFolder:
             if locked:  # the holder removes its lock file: the folder is left as it was
                 path.unlink(missing_ok=True)
             os.close(fd)
+
+
+# A float written with more digits than a person reads (Optuna samples 17): not part of a longer
+# word (`layer1.25`) or of a dotted key.
+_LONG_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def round_floats(text: str, digits: int = 4) -> str:
+    """`text` with each float of more than `digits` decimals written to `digits` significant digits."""
+    return _LONG_FLOAT.sub(lambda m: f"{float(m.group(0)):.{digits}g}", text)
 
 
 def describe_holder(raw: bytes) -> str:
