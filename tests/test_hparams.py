@@ -5,7 +5,7 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from expkit.run.folder import RunFolder, round_floats
-from expkit.run.hparams import HEADLINE, hparams_metrics, override_keys, run_hparams
+from expkit.run.hparams import HEADLINE, hparams_metrics, override_keys, run_hparams, swept_keys, sweep_overrides
 
 CFG = OmegaConf.create({
     "seed": 7,
@@ -50,3 +50,19 @@ def test_sweep_job_folder_names_round_long_floats_only():
     assert round_floats("optimizer.lr=0.1,data.noise=0.00012,weight_decay=1.234567e-05,x=-2.7182818") == \
         "optimizer.lr=0.1,data.noise=0.00012,weight_decay=1.235e-05,x=-2.718"
     assert round_floats("layer1.123456=0.5,data.path=a/b.1234567") == "layer1.123456=0.5,data.path=a/b.1234567"
+
+
+def test_swept_keys_come_from_the_sweeps_record(tmp_path):
+    """Hydra's multirun.yaml in the sweep folder: overrides with several values and the search space vary."""
+    sweep = tmp_path / "multirun" / "2026-01-01_00-00-00"
+    job = sweep / "0_model=linear,optimizer.lr=0.1"
+    job.mkdir(parents=True)
+    (sweep / RunFolder.SWEEP_RECORD).write_text(
+        "hydra:\n  overrides:\n    task: [experiment=regression, 'optimizer.lr=0.1,0.2', 'model=linear,mlp', trainer.max_epochs=3]\n"
+        "  sweeper:\n    params: {data.batch_size: 'choice(16, 32)', seed: '7'}\n")
+    assert swept_keys(sweep_overrides(job)) == ["optimizer.lr", "model", "data.batch_size"]
+    params = run_hparams(CFG, ["optimizer.lr=0.1"], swept=["data.noise"])
+    assert "data.noise" in params, "a swept key is a column even when the job's overrides do not name it"
+    assert swept_keys(sweep_overrides(tmp_path / "single")) == [], "a single run varies nothing"
+    assert swept_keys(["optimizer.lr=tag(log, interval(0.001, 0.5))", "+data.noise=range(0,3)", "seed=choice(1)",
+                       "hydra/launcher=joblib,basic"]) == ["optimizer.lr", "data.noise"]

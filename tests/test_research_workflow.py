@@ -99,9 +99,9 @@ def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
     assert yaml.safe_load((newest / "optuna_best.yaml").read_text())["n_trials"] == 4
 
 
-def tensorboard_hparams(run_dir: Path) -> tuple[dict, set[str], object]:
-    """(session hparams, experiment metric tags, accumulator) of a run, read as TensorBoard reads
-    them; the experiment lists the same columns as the session, headline keys first."""
+def tensorboard_hparams(run_dir: Path) -> tuple[dict, set[str], object, list[str]]:
+    """(session hparams, experiment metric tags, accumulator, the columns marked as differing) of
+    a run, read as TensorBoard reads them; the experiment lists the session's columns, headline keys first."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -112,7 +112,8 @@ def tensorboard_hparams(run_dir: Path) -> tuple[dict, set[str], object]:
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     columns = [h.name for h in experiment.hparam_infos]
     assert set(columns) == set(session.session_start_info.hparams) and columns[: len(HEADLINE)] == list(HEADLINE)
-    return dict(session.session_start_info.hparams), {m.name.tag for m in experiment.metric_infos}, acc
+    differing = [h.name for h in experiment.hparam_infos if h.differs]
+    return dict(session.session_start_info.hparams), {m.name.tag for m in experiment.metric_infos}, acc, differing
 
 
 HEADLINE = ("model", "optimizer", "optimizer.lr", "data.batch_size", "seed", "trainer.max_epochs")
@@ -142,8 +143,9 @@ def test_tensorboard_shows_what_was_swept(workdir):
     # HPARAMS: the headline keys and the run's overrides (a sweep job's: the fixed ones and its swept value).
     overridden = {"data.n_samples", "trainer.log_every_n_steps"}
     for job, lr in zip(jobs, (0.1, 0.2)):
-        hparams, metric_tags, acc = tensorboard_hparams(job)
+        hparams, metric_tags, acc, differing = tensorboard_hparams(job)
         assert set(hparams) == set(HEADLINE) | overridden
+        assert differing == ["optimizer.lr"], "the swept key is marked as varying: TensorBoard lists it first"
         assert hparams["optimizer.lr"].number_value == lr
         assert hparams["model"].string_value == "LinearRegressor" and hparams["optimizer"].string_value == "SGD"
         assert hparams["data.batch_size"].number_value == 32 and hparams["seed"].number_value == 42
@@ -165,8 +167,9 @@ def test_tensorboard_shows_what_was_swept(workdir):
         assert all(re.match(loss_regex, t) for t in ("train/loss", "val/loss", "test/loss"))
         assert not re.match(loss_regex, "val/mae")
 
-    hparams, _, acc = tensorboard_hparams(run_dir)
+    hparams, _, acc, differing = tensorboard_hparams(run_dir)
     assert set(hparams) == set(HEADLINE) | overridden and hparams["optimizer"].string_value == "Adam"
+    assert differing == [], "a single run varies nothing"
     assert hparams["optimizer.lr"].number_value == 0.5, "the experiment preset's lr, set after the optimizer group"
     # The whole resolved config stays in the TEXT tab.
     (config_text,) = acc.Tensors("config/text_summary")

@@ -109,14 +109,15 @@ def _describe_run(loggers: list[Any], resolved_yaml: str) -> None:
 
 def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[str, float],
                  best: BestValidationMetrics) -> None:
-    """HPARAMS: the run's headline keys and overrides (`.hydra/overrides.yaml`, which a sweep job's
-    Hydra overrides and a reproduced run's merged overrides are written to), with its final and
-    best-checkpoint metrics (`expkit.run.hparams`)."""
+    """HPARAMS: the run's headline keys, the keys its sweep varies (marked as differing) and its
+    overrides (`.hydra/overrides.yaml`, which a sweep job's Hydra overrides and a reproduced run's
+    merged overrides are written to), with its final and best-checkpoint metrics (`expkit.run.hparams`)."""
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
-    from expkit.run.hparams import run_hparams
+    from expkit.run.hparams import run_hparams, swept_keys, sweep_overrides
     from expkit.run.tensorboard import write_run_summary
 
     writer = task.tensorboard()
     if rank_zero_only.rank == 0 and writer is not None and metrics:
-        write_run_summary(writer, run_hparams(cfg, folder.read_overrides()), metrics, best)
+        swept = swept_keys(sweep_overrides(folder.path))
+        write_run_summary(writer, run_hparams(cfg, folder.read_overrides(), swept), metrics, best, swept)

@@ -85,6 +85,9 @@ class RunFolder:
     # TensorBoard's event files lie in the run folder itself (see `tensorboard_dir`).
     EVENTS_GLOB = "events.out.tfevents.*"
     EVAL = "eval.json"
+    # Hydra's record of a sweep (its command-line overrides, the sweeper's search space), written
+    # into the sweep folder: the parent of each job's run folder.
+    SWEEP_RECORD = "multirun.yaml"
     LOCK = ".expkit.lock"
 
     def __init__(self, path: str | Path) -> None:

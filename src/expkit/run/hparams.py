@@ -12,6 +12,10 @@ Hyperparameter columns, named as you would override them on the command line:
   `logger`, `callbacks`, the `trainer` preset, `experiment`, `hparams_search`, `optuna_trial.*`)
   are left out: the run's name already says its experiment.
 
+The keys that vary within a sweep (`swept_keys`: its overrides with more than one value, and the
+sweeper's search space) are marked as differing (`HParamInfo.differs`), so TensorBoard lists them
+first; a single run varies nothing.
+
 Values are the resolved config's (the exact values, not the rounded ones of folder names):
 numbers, strings and booleans, as TensorBoard takes them; None is "null", a list its text, and a
 config group (`model=mlp`) the short class name of what it builds.
@@ -26,6 +30,7 @@ Kept free of torch: `write_hparams` imports TensorBoard's summary code when it w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -81,10 +86,65 @@ def hparam_value(cfg: DictConfig, key: str) -> tuple[bool, Any]:
     return True, str(node)
 
 
-def run_hparams(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
-    """The HPARAMS columns of a run: the headline keys, then the keys its overrides set."""
+def swept_keys(sweep_overrides: Sequence[str]) -> list[str]:
+    """The keys of `sweep_overrides` (a sweep's command line and search space, Hydra's syntax)
+    that take more than one value: `optimizer.lr=0.1,0.2`, `model=choice(linear,mlp)`,
+    `optimizer.lr=tag(log,interval(0.001,0.5))`; not `trainer.max_epochs=3`."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    swept = []
+    for item in sweep_overrides:
+        try:
+            (override,) = parser.parse_overrides([item])
+        except Exception:  # noqa: BLE001 - a record Hydra wrote; one unreadable item leaves the others
+            continue
+        if not override.is_sweep_override():
+            continue
+        try:
+            if len(list(override.sweep_string_iterator())) < 2:
+                continue
+        except Exception:  # noqa: BLE001 - intervals and ranges have no list of values: they vary
+            pass
+        swept += [k for k in override_keys([f"{override.get_key_element()}=x"]) if k not in swept]
+    return swept
+
+
+def sweep_overrides(run_dir: Path) -> list[str]:
+    """The sweep overrides and search space of the sweep `run_dir` is a job of ([] for a single
+    run): from Hydra's `multirun.yaml` in the sweep folder, else (a sweeper that writes none) from
+    the search space in this job's Hydra config."""
+    import yaml
+
+    from expkit.run.folder import RunFolder
+
+    record = run_dir.parent / RunFolder.SWEEP_RECORD
+    hydra_cfg: Any = None
+    if record.is_file():
+        try:
+            hydra_cfg = (yaml.safe_load(record.read_text(encoding="utf-8")) or {}).get("hydra") or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            hydra_cfg = None
+    if hydra_cfg is None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+            return []
+        hydra_cfg = OmegaConf.to_container(HydraConfig.get(), resolve=False)
+        if Path(str(hydra_cfg.get("runtime", {}).get("output_dir", ""))).resolve() != run_dir.resolve():
+            return []
+        hydra_cfg = {"sweeper": hydra_cfg.get("sweeper")}
+    task = (hydra_cfg.get("overrides") or {}).get("task") or []
+    params = (hydra_cfg.get("sweeper") or {}).get("params") or {}
+    return [*map(str, task), *(f"{k}={v}" for k, v in params.items())]
+
+
+def run_hparams(cfg: DictConfig, overrides: Sequence[str], swept: Sequence[str] = ()) -> dict[str, Any]:
+    """The HPARAMS columns of a run: the headline keys, the keys swept by its sweep, then the
+    keys its overrides set."""
     params: dict[str, Any] = {}
-    for key in (*HEADLINE, *override_keys(overrides)):
+    for key in (*HEADLINE, *swept, *override_keys(overrides)):
         found, value = hparam_value(cfg, key)
         if found and key not in params:
             params[key] = value
@@ -103,13 +163,21 @@ def hparams_metrics(final: Mapping[str, float], best: Mapping[str, float]) -> di
     return metrics
 
 
-def write_hparams(writer: Any, params: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
+def write_hparams(writer: Any, params: Mapping[str, Any], metrics: Mapping[str, float],
+                  varying: Sequence[str] = ()) -> None:
     """Write the hparams plugin's experiment, session start and session end summaries into the
-    run's event file. TensorBoard shows a metric column's value from the run's scalar of the same
-    tag, so each metric must also be logged as a scalar (Lightning did; `best/*` the caller does)."""
+    run's event file, the columns of `varying` marked as differing. TensorBoard shows a metric
+    column's value from the run's scalar of the same tag, so each metric must also be logged as a
+    scalar (Lightning did; `best/*` the caller does)."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
     from torch.utils.tensorboard.summary import hparams
 
     exp, ssi, sei = hparams(dict(params), dict(metrics))
+    plugin_data = exp.value[0].metadata.plugin_data
+    content = plugin_data_pb2.HParamsPluginData.FromString(plugin_data.content)
+    for info in content.experiment.hparam_infos:
+        info.differs = info.name in varying
+    plugin_data.content = content.SerializeToString()
     file_writer = writer._get_file_writer()
     for summary in (exp, ssi, sei):
         file_writer.add_summary(summary)

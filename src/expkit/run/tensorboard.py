@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pytorch_lightning as pl
 from lightning_fabric.utilities.rank_zero import rank_zero_only
@@ -141,11 +141,12 @@ def write_layout(writer: Any) -> None:
 
 
 def write_run_summary(writer: Any, params: Mapping[str, Any], final: Mapping[str, float],
-                      best: BestValidationMetrics | None) -> None:
-    """HPARAMS for a finished run, and the `best/*` scalars its metric columns read."""
+                      best: BestValidationMetrics | None, varying: Sequence[str] = ()) -> None:
+    """HPARAMS for a finished run (`varying`: the columns its sweep varies), and the `best/*`
+    scalars its metric columns read."""
     from expkit.run.hparams import BEST_PREFIX, hparams_metrics, write_hparams
 
     best_metrics = dict(best.metrics) if best is not None else {}
     for name, value in sorted(best_metrics.items()):
         writer.add_scalar(BEST_PREFIX + name, value, best.step if best is not None else 0)
-    write_hparams(writer, params, hparams_metrics(final, best_metrics))
+    write_hparams(writer, params, hparams_metrics(final, best_metrics), varying)
