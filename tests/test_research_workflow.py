@@ -116,6 +116,13 @@ def tensorboard_hparams(run_dir: Path) -> tuple[dict, set[str], object, list[str
     return dict(session.session_start_info.hparams), {m.name.tag for m in experiment.metric_infos}, acc, differing
 
 
+def trial_name(acc) -> str:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    return plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.group_name
+
+
 HEADLINE = ("model", "optimizer", "optimizer.lr", "data.batch_size", "seed", "trainer.max_epochs")
 
 
@@ -146,6 +153,8 @@ def test_tensorboard_shows_what_was_swept(workdir):
         hparams, metric_tags, acc, differing = tensorboard_hparams(job)
         assert set(hparams) == set(HEADLINE) | overridden
         assert differing == ["optimizer.lr"], "the swept key is marked as varying: TensorBoard lists it first"
+        # HPARAMS' Trial ID column shows the start of the name: the job's overrides come first.
+        assert trial_name(acc) == f"{job.name} (regression/multirun/{sweep_dir.name})"
         assert hparams["optimizer.lr"].number_value == lr
         assert hparams["model"].string_value == "LinearRegressor" and hparams["optimizer"].string_value == "SGD"
         assert hparams["data.batch_size"].number_value == 32 and hparams["seed"].number_value == 42
@@ -170,6 +179,7 @@ def test_tensorboard_shows_what_was_swept(workdir):
     hparams, _, acc, differing = tensorboard_hparams(run_dir)
     assert set(hparams) == set(HEADLINE) | overridden and hparams["optimizer"].string_value == "Adam"
     assert differing == [], "a single run varies nothing"
+    assert trial_name(acc) == f"{run_dir.name} (regression)"
     assert hparams["optimizer.lr"].number_value == 0.5, "the experiment preset's lr, set after the optimizer group"
     # The whole resolved config stays in the TEXT tab.
     (config_text,) = acc.Tensors("config/text_summary")

@@ -163,21 +163,39 @@ def hparams_metrics(final: Mapping[str, float], best: Mapping[str, float]) -> di
     return metrics
 
 
+def session_name(run_dir: Path, output_root: str | Path) -> str:
+    """The run's name in HPARAMS' "Trial ID" column, which shows its first characters: the run
+    folder's name first (a sweep job's overrides, a run's timestamp), then where it lies under the
+    output root: `0_optimizer.lr=0.1 (regression/multirun/2026-11-23_02-44-26)`. One name per run
+    folder, so TensorBoard groups no two runs together."""
+    folder = Path(run_dir).resolve()
+    try:
+        parent = folder.parent.relative_to(Path(output_root).resolve())
+    except ValueError:
+        parent = folder.parent
+    return f"{folder.name} ({parent})"
+
+
 def write_hparams(writer: Any, params: Mapping[str, Any], metrics: Mapping[str, float],
-                  varying: Sequence[str] = ()) -> None:
+                  varying: Sequence[str] = (), name: str = "") -> None:
     """Write the hparams plugin's experiment, session start and session end summaries into the
-    run's event file, the columns of `varying` marked as differing. TensorBoard shows a metric
-    column's value from the run's scalar of the same tag, so each metric must also be logged as a
-    scalar (Lightning did; `best/*` the caller does)."""
+    run's event file, the columns of `varying` marked as differing and the session named `name`
+    (TensorBoard's session group; the run's path when empty). TensorBoard shows a metric column's
+    value from the run's scalar of the same tag, so each metric must also be logged as a scalar
+    (Lightning did; `best/*` the caller does)."""
     from tensorboard.plugins.hparams import plugin_data_pb2
     from torch.utils.tensorboard.summary import hparams
 
     exp, ssi, sei = hparams(dict(params), dict(metrics))
-    plugin_data = exp.value[0].metadata.plugin_data
-    content = plugin_data_pb2.HParamsPluginData.FromString(plugin_data.content)
-    for info in content.experiment.hparam_infos:
-        info.differs = info.name in varying
-    plugin_data.content = content.SerializeToString()
+    for summary, edit in ((exp, "experiment"), (ssi, "session")):
+        plugin_data = summary.value[0].metadata.plugin_data
+        content = plugin_data_pb2.HParamsPluginData.FromString(plugin_data.content)
+        if edit == "experiment":
+            for info in content.experiment.hparam_infos:
+                info.differs = info.name in varying
+        else:
+            content.session_start_info.group_name = name
+        plugin_data.content = content.SerializeToString()
     file_writer = writer._get_file_writer()
     for summary in (exp, ssi, sei):
         file_writer.add_summary(summary)
