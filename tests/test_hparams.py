@@ -1,10 +1,10 @@
-"""What HPARAMS holds (expkit.run.hparams) and how sweep job folders are named, in-process."""
+"""What HPARAMS holds (expkit.run.hparams), in-process."""
 
 from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from expkit.run.folder import RunFolder, round_floats
+from expkit.run.folder import RunFolder
 from expkit.run.hparams import HEADLINE, hparams_metrics, override_keys, run_hparams, swept_keys, sweep_overrides
 
 CFG = OmegaConf.create({
@@ -42,14 +42,6 @@ def test_metric_columns_are_final_and_best_results_only():
     assert hparams_metrics(final, best) == {
         "test/acc": 0.79, "train/loss": 0.5, "val/acc": 0.8, "val/loss": 0.4, "best/val/acc": 0.85, "best/val/loss": 0.3,
     }
-
-
-def test_sweep_job_folder_names_round_long_floats_only():
-    assert RunFolder.job_dirname(3, "model.embed_dim=32,optimizer.lr=0.09454306819536169") == \
-        "3_model.embed_dim=32,optimizer.lr=0.09454"
-    assert round_floats("optimizer.lr=0.1,data.noise=0.00012,weight_decay=1.234567e-05,x=-2.7182818") == \
-        "optimizer.lr=0.1,data.noise=0.00012,weight_decay=1.235e-05,x=-2.718"
-    assert round_floats("layer1.123456=0.5,data.path=a/b.1234567") == "layer1.123456=0.5,data.path=a/b.1234567"
 
 
 def test_swept_keys_come_from_the_sweeps_record(tmp_path):

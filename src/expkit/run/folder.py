@@ -13,7 +13,7 @@
         events.out.tfevents.* TensorBoard's event files, in the run folder itself: TensorBoard names
                               a run by its folder's path under --logdir, so `tensorboard --logdir
                               outputs` shows `<name>/<timestamp>` (a sweep job: its folder,
-                              `<N>_<overrides>`, see `job_dirname`)
+                              `<N>_<overrides>`)
 
 No other module spells these names: they ask this class. Kept free of torch and Lightning so
 that listing runs stays fast.
@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -214,14 +213,6 @@ class RunFolder:
     def event_files(self) -> list[Path]:
         return sorted(self.tensorboard_dir.glob(self.EVENTS_GLOB))
 
-    @staticmethod
-    def job_dirname(num: int | str, override_dirname: str) -> str:
-        """A sweep job's folder name: `<num>_<overrides>` with long floats rounded for display
-        (`optimizer.lr=0.09454306819536169` -> `optimizer.lr=0.09454`), so that the name
-        TensorBoard and `ls` show stays readable. The exact values are in the job's config; the
-        job number keeps two names apart when rounding makes their values look alike."""
-        return f"{num}_{round_floats(override_dirname)}"
-
     # -- checkpoints ---------------------------------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:
@@ -324,16 +315,6 @@ class RunFolder:
             if locked:  # the holder removes its lock file: the folder is left as it was
                 path.unlink(missing_ok=True)
             os.close(fd)
-
-
-# A float written with more digits than a person reads (Optuna samples 17): not part of a longer
-# word (`layer1.25`) or of a dotted key.
-_LONG_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?:[eE][-+]?\d+)?(?![\w.])")
-
-
-def round_floats(text: str, digits: int = 4) -> str:
-    """`text` with each float of more than `digits` decimals written to `digits` significant digits."""
-    return _LONG_FLOAT.sub(lambda m: f"{float(m.group(0)):.{digits}g}", text)
 
 
 def describe_holder(raw: bytes) -> str:

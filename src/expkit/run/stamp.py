@@ -54,16 +54,12 @@ def run_name(experiment: str | None, data: str | None) -> str:
 
 
 def register_resolvers() -> None:
-    """Make `${expkit_stamp:PARENT}`, `${expkit_name:EXPERIMENT,DATA}`, `${expkit_job_dir:NUM,OVERRIDES}`
-    (a sweep job's folder name, `RunFolder.job_dirname`) and `${expkit_data:FILE}` (a packaged data file) available."""
+    """Make `${expkit_stamp:PARENT}`, `${expkit_name:EXPERIMENT,DATA}` and `${expkit_data:FILE}` (a packaged data file) available."""
     from expkit.data.text_files import packaged_data_path
-    from expkit.run.folder import RunFolder
 
     if not OmegaConf.has_resolver("expkit_stamp"):
         OmegaConf.register_new_resolver("expkit_stamp", claim_stamp)
     if not OmegaConf.has_resolver("expkit_name"):
         OmegaConf.register_new_resolver("expkit_name", run_name)
-    if not OmegaConf.has_resolver("expkit_job_dir"):
-        OmegaConf.register_new_resolver("expkit_job_dir", lambda num, overrides: RunFolder.job_dirname(num, overrides or ""))
     if not OmegaConf.has_resolver("expkit_data"):
         OmegaConf.register_new_resolver("expkit_data", packaged_data_path)
