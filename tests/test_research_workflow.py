@@ -57,6 +57,64 @@ def test_failed_job_is_listed_and_does_not_stop_the_others(workdir):
     assert "failed" in result.stderr
 
 
+def test_interrupted_sweep_continues_in_its_folder(workdir):
+    # Job 0 finishes, job 1 fails (batch size 0), job 2 (400 steps an epoch) is stopped by SIGTERM
+    # after its first checkpoint, which stops the sweep as a scheduler would.
+    args = ["train", "-m", "experiment=regression", "data.n_samples=1000", "trainer.max_epochs=4",
+            "data.batch_size=500,0,2"]
+    proc = subprocess.Popen([sys.executable, "-m", "expkit", *args], cwd=workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            if list((workdir / "outputs").glob("regression/multirun/*/2_*/checkpoints/last.ckpt")):
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err[-3000:]
+    (sweep,) = sweep_dirs(workdir)
+    done, failed, cut = sorted((p for p in sweep.iterdir() if p.is_dir()), key=lambda p: p.name)
+    assert [read_metrics(p)["status"] for p in (done, failed, cut)] == ["finished", "failed", "interrupted"]
+    stopped = read_metrics(cut)
+    assert 1 <= stopped["epochs_done"] < 4
+    untouched = {p: p.stat().st_mtime_ns for p in done.rglob("*")}
+
+    again = run_cli(*args, f"hydra.sweep.dir={sweep}", cwd=workdir)
+    assert again.returncode == 1, again.output  # job 1 fails again
+    assert "already finished: skipped" in again.output
+    assert {p: p.stat().st_mtime_ns for p in done.rglob("*")} == untouched, "the finished job was not touched"
+    assert sweep_dirs(workdir) == [sweep], "no new sweep folder"
+
+    resumed = read_metrics(cut)
+    assert resumed["status"] == "finished" and resumed["epochs_done"] == 4
+    assert resumed["lineage"][-1]["command"] == "resume"
+    assert resumed["lineage"][-1]["checkpoint"] == "checkpoints/last.ckpt"
+    assert resumed["started"] == stopped["started"] and resumed["wall_time_s"] > stopped["wall_time_s"]
+    # Continued from its checkpoint, not from step 0: the environment of the resume is recorded
+    # at the checkpoint's step, and each epoch's validation is logged once.
+    (env,) = cut.glob("environment.resumed-*.json")
+    assert 0 < int(env.stem.rsplit("-", 1)[1]) < resumed["global_step"] == 4 * 400
+    val_steps = [step for step, _ in read_scalars(cut)["val/loss"]]
+    assert len(val_steps) == len(set(val_steps)) == 4
+
+    rerun = read_metrics(failed)
+    assert rerun["status"] == "failed" and rerun["lineage"][-1]["command"] == "rerun"
+    assert "batch_size=0" in rerun["lineage"][-1]["previous_error"]
+    assert (failed / "train.log").read_text().count("Job failed") == 2, "ran again"
+
+    with open(sweep / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["status"] for r in rows) == ["failed", "finished", "finished"]
+
+    # Other values for job 1 are another sweep: refused before anything runs.
+    changed = run_cli(*args[:-1], "data.batch_size=500,7,2", f"hydra.sweep.dir={sweep}", cwd=workdir)
+    assert changed.returncode == 2 and "the sweep arguments changed" in changed.stderr, changed.output
+    assert read_metrics(failed) == rerun
+
+
 def test_joblib_launcher_runs_two_jobs_in_parallel(workdir):
     result = run_cli("train", "-m", *FAST, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                      "optimizer.lr=0.05,0.3", "data.num_workers=2", cwd=workdir)

@@ -15,6 +15,9 @@ from omegaconf import DictConfig, open_dict
 
 log = logging.getLogger("expkit")
 
+# Job statuses a continued sweep does not run again: the job reached its end.
+DONE_STATUSES = ("finished", "pruned")
+
 
 def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> None:
     """Make a job safe under a parallel launcher.
