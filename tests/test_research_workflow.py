@@ -139,21 +139,67 @@ def test_dbpedia_search_space_composes(workdir):
 
 
 def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
-    args = ["train", "experiment=regression", "hparams_search=regression_optuna", "data.n_samples=400",
-            "trainer.max_epochs=3"]
+    import optuna
+
+    args = ["train", "experiment=regression", "hparams_search=regression_optuna", "data.n_samples=200",
+            "trainer.max_epochs=2"]
     result = run_cli(*args, "hydra.sweeper.n_trials=3", cwd=workdir)
     assert result.returncode == 0, result.output
     (sweep,) = sweep_dirs(workdir)
     best = yaml.safe_load((sweep / "optuna_best.yaml").read_text())
     assert best["metric"] == "val/loss" and best["direction"] == "minimize"
     assert best["n_trials"] == 3 and set(best["best_params"]) == {"optimizer", "optimizer.lr", "data.batch_size"}
-    assert (workdir / "outputs" / "regression" / "optuna" / "regression.db").is_file()
-    # Asking for 4 trials in all runs only the missing one.
+    db = workdir / "outputs" / "regression" / "optuna" / "regression.db"
+    assert db.is_file()
+
+    # Folder names round the sampled floats; the job's overrides keep every digit.
+    study = optuna.load_study(study_name="regression", storage=f"sqlite:///{db}")
+    for trial in study.trials:
+        job = Path(trial.user_attrs["run_dir"])
+        assert job.parent == sweep and job.name.startswith(f"{trial.number}_")
+        lr = trial.params["optimizer.lr"]
+        assert f"optimizer.lr={lr:.4g}," in job.name and f"optimizer.lr={lr}," not in job.name
+        assert f"optimizer.lr={lr}" in yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        # Optuna was told the value the summary ranks by: the best checkpoint's val/loss.
+        assert trial.value == read_metrics(job)["best_score"]
+
+    # The summary names the best trial with its exact parameters; Optuna's plots are PNG files.
+    assert best["best_value"] == min(t.value for t in study.trials)
+    assert Path(best["best_run_dir"]) == Path(study.best_trial.user_attrs["run_dir"])
+    lr_text = f"optimizer.lr={best['best_params']['optimizer.lr']}"
+    assert f"Best trial {best['best_trial']}: val/loss" in result.stdout and lr_text in result.stdout
+    assert lr_text in (sweep / "summary.md").read_text()
+    assert best["plots"] == ["optuna_parallel_coordinate.png", "optuna_param_importances.png"]
+    for name in best["plots"]:
+        assert (sweep / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Asking for 4 trials in all runs only the missing one, with new values.
     again = run_cli(*args, "hydra.sweeper.n_trials=4", cwd=workdir)
     assert again.returncode == 0, again.output
     newest = sweep_dirs(workdir)[-1]
     assert len([p for p in newest.iterdir() if p.is_dir()]) == 1
     assert yaml.safe_load((newest / "optuna_best.yaml").read_text())["n_trials"] == 4
+    trials = optuna.load_study(study_name="regression", storage=f"sqlite:///{db}").trials
+    assert trials[3].params not in [t.params for t in trials[:3]]
+
+    # A finished study says so and writes nothing.
+    folders = sweep_dirs(workdir)
+    done = run_cli(*args, "hydra.sweeper.n_trials=4", cwd=workdir)
+    assert done.returncode == 0, done.output
+    assert "already has 4 of 4 trials" in done.stdout and len(done.stdout.strip().splitlines()) == 1
+    assert sweep_dirs(workdir) == folders
+
+
+def test_optuna_is_told_the_best_checkpoint_value_not_the_last_epoch():
+    import optuna
+    from hydra.core.utils import JobReturn, JobStatus
+    from hydra_plugins.expkit_optuna_sweeper.sweeper import ExpkitOptunaSweeper
+
+    study = optuna.create_study()
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    metrics = {"status": "finished", "monitor": "val/loss", "best_score": 0.1, "val/loss": 0.5}
+    ExpkitOptunaSweeper._tell(study, trial, JobReturn(status=JobStatus.COMPLETED, _return_value=metrics))
+    assert study.trials[0].value == 0.1
 
 
 def test_hparams_are_in_the_event_files(workdir):
