@@ -51,6 +51,8 @@ class ContinuingLauncher:
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         existing = [p.name for p in sweep_dir.iterdir() if p.is_dir()] if sweep_dir.is_dir() else []
+        if not existing:  # a new sweep: nothing to skip, no job config composed twice
+            return self.launcher.launch(job_overrides, initial_job_idx=initial_job_idx)
         results: List[Any] = [None] * len(job_overrides)
         todo: List[int] = []
         for i, overrides in enumerate(job_overrides):
