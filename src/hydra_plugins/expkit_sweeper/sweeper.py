@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any, List, Sequence
@@ -46,8 +47,10 @@ class ContinuingLauncher:
         return str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from expkit.run.sweep import DONE_STATUSES
+        from expkit.errors import ExpkitError
         from expkit.run.folder import RunFolder
+        from expkit.run.sweep import DONE_STATUSES
+        from expkit.run.table import effective_status
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         existing = [p.name for p in sweep_dir.iterdir() if p.is_dir()] if sweep_dir.is_dir() else []
@@ -65,7 +68,17 @@ class ContinuingLauncher:
                       "the same order; values added at the end become new jobs), or start a new sweep without "
                       "hydra.sweep.dir.", file=sys.stderr)
                 raise SystemExit(2)
-            metrics = RunFolder(sweep_dir / name).read_metrics() if name in existing else {}
+            try:
+                metrics = RunFolder(sweep_dir / name).read_metrics() if name in existing else {}
+            except ExpkitError as err:  # a damaged metrics.json: whether the job finished is unknown
+                print(f"error: {err} (Continuing a sweep reads each job's status; deleting the job's folder runs "
+                      "the job again.)", file=sys.stderr)
+                raise SystemExit(2) from None
+            if effective_status(metrics) == "running" and metrics.get("host") == socket.gethostname():
+                # Its process is alive here: another `expkit train -m` is running this sweep.
+                print(f"error: job {num} ({sweep_dir / name}) is still running (process {metrics.get('pid')}); wait "
+                      "for that sweep to end, or stop it, before continuing the sweep.", file=sys.stderr)
+                raise SystemExit(2)
             if metrics.get("status") in DONE_STATUSES:
                 log.info("\t#%d : %s already %s: skipped", num, name, metrics["status"])
                 results[i] = JobReturn(overrides=list(overrides), working_dir=os.getcwd(), status=JobStatus.COMPLETED,
