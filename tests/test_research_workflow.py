@@ -182,12 +182,12 @@ def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
     trials = optuna.load_study(study_name="regression", storage=f"sqlite:///{db}").trials
     assert trials[3].params not in [t.params for t in trials[:3]]
 
-    # A finished study says so and writes nothing.
-    folders = sweep_dirs(workdir)
+    # A finished study says so in one line and writes nothing.
+    folders, db_written = sweep_dirs(workdir), db.stat().st_mtime_ns
     done = run_cli(*args, "hydra.sweeper.n_trials=4", cwd=workdir)
     assert done.returncode == 0, done.output
-    assert "already has 4 of 4 trials" in done.stdout and len(done.stdout.strip().splitlines()) == 1
-    assert sweep_dirs(workdir) == folders
+    assert "already has 4 of 4 trials" in done.stdout and len(done.output.strip().splitlines()) == 1, done.output
+    assert sweep_dirs(workdir) == folders and db.stat().st_mtime_ns == db_written
 
 
 def test_optuna_is_told_the_best_checkpoint_value_not_the_last_epoch():

@@ -95,9 +95,15 @@ class ExpkitOptunaSweeper(Sweeper):
             if self.pruner_name == "none"
             else optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=self.warmup)
         )
-        study = optuna.create_study(
-            study_name=name, storage=storage, pruner=pruner, direction=direction, load_if_exists=True
-        )
+        # Optuna's "Using an existing study" notice: the sweeper's own line says how far the study is.
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.create_study(
+                study_name=name, storage=storage, pruner=pruner, direction=direction, load_if_exists=True
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         # Seeded by the trials already there: a continued study would otherwise draw the same
         # first random samples again (the same seed), repeating its earlier trials.
         seed = self.seed + len(study.trials)
