@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -82,7 +83,14 @@ def test_interrupted_sweep_continues_in_its_folder(workdir):
     assert 1 <= stopped["epochs_done"] < 4
     untouched = {p: p.stat().st_mtime_ns for p in done.rglob("*")}
 
-    again = run_cli(*args, f"hydra.sweep.dir={sweep}", cwd=workdir)
+    # The interrupted sweep printed the command that continues it; `expkit resume SWEEP` prints it too.
+    (hint,) = [line for line in err.splitlines() if line.startswith("Continue the whole sweep")]
+    command = hint.split(": ", 1)[1]
+    assert shlex.split(command) == ["expkit", *args, f"hydra.sweep.dir={sweep.relative_to(workdir)}"]
+    asked = run_cli("resume", str(sweep.relative_to(workdir)), cwd=workdir)
+    assert asked.returncode == 2 and command in asked.stderr, asked.output
+
+    again = run_cli(*shlex.split(command)[1:], cwd=workdir)
     assert again.returncode == 1, again.output  # job 1 fails again
     assert "already finished: skipped" in again.output
     assert {p: p.stat().st_mtime_ns for p in done.rglob("*")} == untouched, "the finished job was not touched"

@@ -235,7 +235,7 @@ def run_job(cfg: Any) -> dict[str, Any]:
     from expkit.errors import ExpkitError
     from expkit.run.record import RunRecord
     from expkit.logs import quiet_third_party
-    from expkit.run.sweep import adapt_to_launcher, is_pruned
+    from expkit.run.sweep import adapt_to_launcher, continue_command, is_pruned
 
     quiet_third_party()  # joblib/submitit workers are processes of their own
     hydra_cfg = HydraConfig.get()
@@ -276,8 +276,12 @@ def run_job(cfg: Any) -> dict[str, Any]:
     report(result)
     if result.status == "interrupted":
         # A signal stops the whole sweep, not just this job: the scheduler wants the process gone.
-        print(f"Continue the whole sweep (finished jobs are skipped): the same command with "
-              f"hydra.sweep.dir={hydra_cfg.sweep.dir}", file=sys.stderr)
+        if cfg.get("optuna_trial"):
+            print("Continue the search: run the same command again (the study continues).", file=sys.stderr)
+        else:
+            command = continue_command(Path(hydra_cfg.sweep.dir))
+            print("Continue the whole sweep (finished jobs are skipped): "
+                  + (command or f"the same command with hydra.sweep.dir={hydra_cfg.sweep.dir}"), file=sys.stderr)
         raise SystemExit(result_exit_code(result))
     return result.metrics
 

@@ -17,6 +17,8 @@ log = logging.getLogger("expkit")
 
 # Job statuses a continued sweep does not run again: the job reached its end.
 DONE_STATUSES = ("finished", "pruned")
+# The sweep's config, written by Hydra's basic sweeper into the sweep folder.
+SWEEP_CONFIG = "multirun.yaml"
 # What an Optuna search adds to its sweep folder (hydra_plugins/expkit_optuna_sweeper): the
 # study's best trial, and Optuna's plots (file name -> function of optuna.visualization.matplotlib).
 OPTUNA_BEST = "optuna_best.yaml"
@@ -99,6 +101,24 @@ class SweepSummary(HydraCallback):
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
             raise SystemExit(1)
+
+
+def continue_command(sweep_dir: Path) -> str | None:
+    """The command that continues the sweep in `sweep_dir`: `expkit train -m` with the sweep's
+    own arguments, as Hydra's basic sweeper recorded them in multirun.yaml, and
+    `hydra.sweep.dir=<sweep_dir>`. None when the folder has no readable multirun.yaml."""
+    import shlex
+
+    import yaml
+
+    try:
+        recorded = yaml.safe_load((sweep_dir / SWEEP_CONFIG).read_text(encoding="utf-8"))
+        overrides = recorded["hydra"]["overrides"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    hydra_args = [o for o in overrides.get("hydra") or [] if not o.startswith(("hydra.sweep.dir=", "hydra.mode="))]
+    args = [*hydra_args, *(overrides.get("task") or []), f"hydra.sweep.dir={sweep_dir}"]
+    return "expkit train -m " + " ".join(shlex.quote(str(a)) for a in args)
 
 
 def optuna_best_lines(sweep_dir: Path) -> list[str]:
