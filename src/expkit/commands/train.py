@@ -197,7 +197,8 @@ def previous_attempt(run_dir: Path) -> tuple[Path | None, dict[str, Any] | None]
     - failed: start again from scratch, its outputs removed (the lineage keeps the error); resuming
       would restore the state that failed.
 
-    Finished jobs of a continued sweep never get here: the sweeper skips them.
+    Finished jobs of a continued sweep never get here: the sweeper (expkit_basic) skips them.
+    Launched anyway (another sweeper), they run again from the start, as under plain Hydra.
     """
     from expkit.errors import ExpkitError
     from expkit.run.folder import RunFolder, process_rank

@@ -138,14 +138,15 @@ def optuna_best_lines(sweep_dir: Path) -> list[str]:
     lines = [f"Optuna study {best.get('study')!r}: {best.get('n_trials', 0)} trials ({counts})."]
     if "best_trial" in best:
         params = " ".join(f"{k}={v}" for k, v in (best.get("best_params") or {}).items())
-        lines.append(f"Best trial {best['best_trial']}: {best.get('metric')} {best.get('best_value'):.6g} "
-                     f"(best checkpoint), with {params}")
+        value = best.get("best_value")
+        value = f"{value:.6g}" if isinstance(value, (int, float)) else str(value)
+        lines.append(f"Best trial {best['best_trial']}: {best.get('metric')} {value} (best checkpoint), with {params}")
         run_dir = best.get("best_run_dir")
-        if run_dir:
-            shown = Path(run_dir).relative_to(sweep_dir.resolve()) if Path(run_dir).is_relative_to(sweep_dir.resolve()) else run_dir
-            lines.append(f"Its run folder: {shown}")
+        if isinstance(run_dir, str) and run_dir:
+            inside = Path(run_dir).is_relative_to(sweep_dir.resolve())
+            lines.append(f"Its run folder: {Path(run_dir).relative_to(sweep_dir.resolve()) if inside else run_dir}")
     if best.get("plots"):
-        lines.append(f"Plots: {', '.join(best['plots'])}; all of it in {OPTUNA_BEST}.")
+        lines.append(f"Plots: {', '.join(best['plots'])}. Details: {OPTUNA_BEST}.")
     return lines
 
 
