@@ -210,6 +210,20 @@ def test_optuna_is_told_the_best_checkpoint_value_not_the_last_epoch():
     assert study.trials[0].value == 0.1
 
 
+def test_optuna_plots_need_matplotlib_and_importances_two_trials(tmp_path, monkeypatch):
+    import optuna
+    from hydra_plugins.expkit_optuna_sweeper.sweeper import write_plots
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=1)
+    assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png"]
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=2)
+    assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png", "optuna_param_importances.png"]
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert write_plots(study, tmp_path / "none", "val/loss") == []
+
+
 def test_hparams_are_in_the_event_files(workdir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2

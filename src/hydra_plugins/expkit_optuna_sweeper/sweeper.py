@@ -276,6 +276,8 @@ def write_plots(study: Any, sweep_dir: Path, target_name: str) -> List[str]:
         with warnings.catch_warnings(), matplotlib.rc_context():
             # Optuna marks its matplotlib backend experimental.
             warnings.filterwarnings("ignore", category=ExperimentalWarning)
+            # matplotlib on an axis whose trials all share one value (a single complete trial).
+            warnings.filterwarnings("ignore", message="Attempting to set identical low and high", category=UserWarning)
             axes = getattr(vis, function)(study, target_name=target_name)
             figure = axes.figure
             figure.set_size_inches(10, 6)
