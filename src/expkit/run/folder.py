@@ -79,6 +79,7 @@ class RunFolder:
     LAST_CHECKPOINT = "checkpoints/last.ckpt"
     HPC_CHECKPOINT_GLOB = "hpc_ckpt_*.ckpt"  # Lightning's name; it writes them into default_root_dir
     TENSORBOARD = "tensorboard"
+    CSV_LOG = "csv"  # logger=csv's folder (conf/logger/csv.yaml)
     EVAL = "eval.json"
     LOCK = ".expkit.lock"
 
@@ -230,6 +231,18 @@ class RunFolder:
         if newest_hpc is not None and (not last.is_file() or newest_hpc.stat().st_mtime >= last.stat().st_mtime):
             return newest_hpc
         return self.checkpoint("last")
+
+    def discard_attempt(self) -> None:
+        """Remove what an earlier attempt of this run wrote while it trained (record, checkpoints,
+        curves, environment, evaluation): a job that failed runs again from the start in its own
+        folder. Its config snapshot and log stay (the log keeps the failure's story)."""
+        import shutil
+
+        for name in (self.CHECKPOINTS, self.TENSORBOARD, self.CSV_LOG):
+            shutil.rmtree(self / name, ignore_errors=True)
+        for path in (self / self.METRICS, self / self.EVAL, *self.path.glob("environment*.json"),
+                     *self.path.glob(self.HPC_CHECKPOINT_GLOB)):
+            path.unlink(missing_ok=True)
 
     # -- undoing a command that failed before it changed anything ---------------------------------
     RECORDS = (METRICS, SNAPSHOT, RESOLVED, OVERRIDES, ENVIRONMENT)
