@@ -57,6 +57,32 @@ def test_ddp_cpu_regression_then_resume(workdir: Path) -> None:
     assert steps == sorted(set(steps)) and len(steps) == 3
 
 
+def test_ddp_cpu_matches_one_process_at_the_same_global_batch_and_reproduces(workdir: Path) -> None:
+    """2 processes x 32 rows and 1 process x 64 rows see the same batches in the same order
+    (the ranks split each one-process batch), so their final metrics agree within float
+    reduction noise (1e-5); `expkit reproduce` of the DDP run starts 2 processes again and
+    matches it exactly."""
+    two = run_cli("train", "experiment=regression", "data.batch_size=32", *DDP, "trainer.max_epochs=2",
+                  "paths.output_root=two", cwd=workdir, timeout=240)
+    assert two.returncode == 0, two.output
+    one = run_cli("train", "experiment=regression", "data.batch_size=64", "trainer=cpu", "trainer.max_epochs=2",
+                  "paths.output_root=one", cwd=workdir, timeout=240)
+    assert one.returncode == 0, one.output
+    (two_dir,) = (workdir / "two" / "regression").iterdir()
+    (one_dir,) = (workdir / "one" / "regression").iterdir()
+    a, b = read_metrics(two_dir), read_metrics(one_dir)
+    assert a["global_step"] == b["global_step"] == 26
+    for key in ("train/loss", "val/loss", "val/mae", "test/loss", "test/mae"):
+        assert a[key] == pytest.approx(b[key], abs=1e-5), key
+
+    again = run_cli("reproduce", str(two_dir), "--check", cwd=workdir, timeout=240)
+    assert again.returncode == 0, again.output
+    assert "Traceback" not in again.output and "[rank1]" not in again.output
+    runs = sorted(p for p in (workdir / "two" / "regression").iterdir())
+    assert len(runs) == 2, "one new run folder for the reproduction, none from rank 1"
+    assert read_metrics(runs[1])["source"]["run_dir"] == str(two_dir.resolve())
+
+
 def test_ddp_cpu_dbpedia_sample_builds_the_cache_once(workdir: Path) -> None:
     result = run_cli("train", *DDP, "trainer.max_epochs=1", "trainer.limit_train_batches=4",
                      f"paths.cache_dir={workdir / 'cache'}", cwd=workdir, timeout=240)

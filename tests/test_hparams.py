@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from expkit.run.folder import RunFolder
+from expkit.run.sweep import SWEEP_CONFIG
 from expkit.run.hparams import HEADLINE, hparams_metrics, override_keys, run_hparams, swept_keys, sweep_overrides
 
 CFG = OmegaConf.create({
@@ -49,7 +49,7 @@ def test_swept_keys_come_from_the_sweeps_record(tmp_path):
     sweep = tmp_path / "multirun" / "2026-01-01_00-00-00"
     job = sweep / "0_model=linear,optimizer.lr=0.1"
     job.mkdir(parents=True)
-    (sweep / RunFolder.SWEEP_RECORD).write_text(
+    (sweep / SWEEP_CONFIG).write_text(
         "hydra:\n  overrides:\n    task: [experiment=regression, 'optimizer.lr=0.1,0.2', 'model=linear,mlp', trainer.max_epochs=3]\n"
         "  sweeper:\n    params: {data.batch_size: 'choice(16, 32)', seed: '7'}\n")
     assert swept_keys(sweep_overrides(job)) == ["optimizer.lr", "model", "data.batch_size"]

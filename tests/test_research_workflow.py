@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -58,6 +59,71 @@ def test_failed_job_is_listed_and_does_not_stop_the_others(workdir):
     assert "failed" in result.stderr
 
 
+def test_interrupted_sweep_continues_in_its_folder(workdir):
+    # Job 0 finishes, job 1 fails (batch size 0), job 2 (400 steps an epoch) is stopped by SIGTERM
+    # after its first checkpoint, which stops the sweep as a scheduler would.
+    args = ["train", "-m", "experiment=regression", "data.n_samples=1000", "trainer.max_epochs=4",
+            "data.batch_size=500,0,2"]
+    proc = subprocess.Popen([sys.executable, "-m", "expkit", *args], cwd=workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            if list((workdir / "outputs").glob("regression/multirun/*/2_*/checkpoints/last.ckpt")):
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err[-3000:]
+    (sweep,) = sweep_dirs(workdir)
+    done, failed, cut = sorted((p for p in sweep.iterdir() if p.is_dir()), key=lambda p: p.name)
+    assert [read_metrics(p)["status"] for p in (done, failed, cut)] == ["finished", "failed", "interrupted"]
+    stopped = read_metrics(cut)
+    assert 1 <= stopped["epochs_done"] < 4
+    untouched = {p: p.stat().st_mtime_ns for p in done.rglob("*")}
+
+    # The interrupted sweep printed the command that continues it; `expkit resume SWEEP` prints it too.
+    (hint,) = [line for line in err.splitlines() if line.startswith("Continue the whole sweep")]
+    command = hint.split(": ", 1)[1]
+    assert shlex.split(command) == ["expkit", *args, f"hydra.sweep.dir={sweep.relative_to(workdir)}"]
+    asked = run_cli("resume", str(sweep.relative_to(workdir)), cwd=workdir)
+    assert asked.returncode == 2 and command in asked.stderr, asked.output
+
+    again = run_cli(*shlex.split(command)[1:], cwd=workdir)
+    assert again.returncode == 1, again.output  # job 1 fails again
+    assert "already finished: skipped" in again.output
+    assert {p: p.stat().st_mtime_ns for p in done.rglob("*")} == untouched, "the finished job was not touched"
+    assert sweep_dirs(workdir) == [sweep], "no new sweep folder"
+
+    resumed = read_metrics(cut)
+    assert resumed["status"] == "finished" and resumed["epochs_done"] == 4
+    assert resumed["lineage"][-1]["command"] == "resume"
+    assert resumed["lineage"][-1]["checkpoint"] == "checkpoints/last.ckpt"
+    assert resumed["started"] == stopped["started"] and resumed["wall_time_s"] > stopped["wall_time_s"]
+    # Continued from its checkpoint, not from step 0: the environment of the resume is recorded
+    # at the checkpoint's step, and each epoch's validation is logged once.
+    (env,) = cut.glob("environment.resumed-*.json")
+    assert 0 < int(env.stem.rsplit("-", 1)[1]) < resumed["global_step"] == 4 * 400
+    val_steps = [step for step, _ in read_scalars(cut)["val/loss"]]
+    assert len(val_steps) == len(set(val_steps)) == 4
+
+    rerun = read_metrics(failed)
+    assert rerun["status"] == "failed" and rerun["lineage"][-1]["command"] == "rerun"
+    assert "batch_size=0" in rerun["lineage"][-1]["previous_error"]
+    assert (failed / "train.log").read_text().count("Job failed") == 2, "ran again"
+
+    with open(sweep / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["status"] for r in rows) == ["failed", "finished", "finished"]
+
+    # Other values for job 1 are another sweep: refused before anything runs.
+    changed = run_cli(*args[:-1], "data.batch_size=500,7,2", f"hydra.sweep.dir={sweep}", cwd=workdir)
+    assert changed.returncode == 2 and "the sweep arguments changed" in changed.stderr, changed.output
+    assert read_metrics(failed) == rerun
+
+
 def test_joblib_launcher_runs_two_jobs_in_parallel(workdir):
     result = run_cli("train", "-m", *FAST, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                      "optimizer.lr=0.05,0.3", "data.num_workers=2", cwd=workdir)
@@ -82,21 +148,81 @@ def test_dbpedia_search_space_composes(workdir):
 
 
 def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
-    args = ["train", "experiment=regression", "hparams_search=regression_optuna", "data.n_samples=400",
-            "trainer.max_epochs=3"]
+    import optuna
+
+    args = ["train", "experiment=regression", "hparams_search=regression_optuna", "data.n_samples=200",
+            "trainer.max_epochs=2"]
     result = run_cli(*args, "hydra.sweeper.n_trials=3", cwd=workdir)
     assert result.returncode == 0, result.output
     (sweep,) = sweep_dirs(workdir)
     best = yaml.safe_load((sweep / "optuna_best.yaml").read_text())
     assert best["metric"] == "val/loss" and best["direction"] == "minimize"
     assert best["n_trials"] == 3 and set(best["best_params"]) == {"optimizer", "optimizer.lr", "data.batch_size"}
-    assert (workdir / "outputs" / "regression" / "optuna" / "regression.db").is_file()
-    # Asking for 4 trials in all runs only the missing one.
+    db = workdir / "outputs" / "regression" / "optuna" / "regression.db"
+    assert db.is_file()
+
+    # Folder names round the sampled floats; the job's overrides keep every digit.
+    study = optuna.load_study(study_name="regression", storage=f"sqlite:///{db}")
+    for trial in study.trials:
+        job = Path(trial.user_attrs["run_dir"])
+        assert job.parent == sweep and job.name.startswith(f"{trial.number}_")
+        lr = trial.params["optimizer.lr"]
+        assert f"optimizer.lr={lr:.4g}," in job.name and f"optimizer.lr={lr}," not in job.name
+        assert f"optimizer.lr={lr}" in yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        # Optuna was told the value the summary ranks by: the best checkpoint's val/loss.
+        assert trial.value == read_metrics(job)["best_score"]
+
+    # The summary names the best trial with its exact parameters; Optuna's plots are PNG files.
+    assert best["best_value"] == min(t.value for t in study.trials)
+    assert Path(best["best_run_dir"]) == Path(study.best_trial.user_attrs["run_dir"])
+    lr_text = f"optimizer.lr={best['best_params']['optimizer.lr']}"
+    assert f"Best trial {best['best_trial']}: val/loss" in result.stdout and lr_text in result.stdout
+    assert lr_text in (sweep / "summary.md").read_text()
+    assert best["plots"] == ["optuna_parallel_coordinate.png", "optuna_param_importances.png"]
+    for name in best["plots"]:
+        assert (sweep / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Asking for 4 trials in all runs only the missing one, with new values.
     again = run_cli(*args, "hydra.sweeper.n_trials=4", cwd=workdir)
     assert again.returncode == 0, again.output
     newest = sweep_dirs(workdir)[-1]
     assert len([p for p in newest.iterdir() if p.is_dir()]) == 1
     assert yaml.safe_load((newest / "optuna_best.yaml").read_text())["n_trials"] == 4
+    trials = optuna.load_study(study_name="regression", storage=f"sqlite:///{db}").trials
+    assert trials[3].params not in [t.params for t in trials[:3]]
+
+    # A finished study says so in one line and writes nothing.
+    folders, db_written = sweep_dirs(workdir), db.stat().st_mtime_ns
+    done = run_cli(*args, "hydra.sweeper.n_trials=4", cwd=workdir)
+    assert done.returncode == 0, done.output
+    assert "already has 4 of 4 trials" in done.stdout and len(done.output.strip().splitlines()) == 1, done.output
+    assert sweep_dirs(workdir) == folders and db.stat().st_mtime_ns == db_written
+
+
+def test_optuna_is_told_the_best_checkpoint_value_not_the_last_epoch():
+    import optuna
+    from hydra.core.utils import JobReturn, JobStatus
+    from hydra_plugins.expkit_optuna_sweeper.sweeper import ExpkitOptunaSweeper
+
+    study = optuna.create_study()
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    metrics = {"status": "finished", "monitor": "val/loss", "best_score": 0.1, "val/loss": 0.5}
+    ExpkitOptunaSweeper._tell(study, trial, JobReturn(status=JobStatus.COMPLETED, _return_value=metrics))
+    assert study.trials[0].value == 0.1
+
+
+def test_optuna_plots_need_matplotlib_and_importances_two_trials(tmp_path, monkeypatch):
+    import optuna
+    from hydra_plugins.expkit_optuna_sweeper.sweeper import write_plots
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=1)
+    assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png"]
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=2)
+    assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png", "optuna_param_importances.png"]
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert write_plots(study, tmp_path / "none", "val/loss") == []
 
 
 def tensorboard_hparams(run_dir: Path) -> tuple[dict, set[str], object, list[str]]:

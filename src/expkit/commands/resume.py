@@ -10,7 +10,8 @@ def parser() -> argparse.ArgumentParser:
         prog="expkit resume",
         description="Continue an interrupted run from its last checkpoint, with its own config, in the same "
         "folder: curves and metrics.json continue as if it had never stopped. Overrides extend a run, e.g. "
-        "trainer.max_epochs=20 trains the extra epochs of a finished run.",
+        "trainer.max_epochs=20 trains the extra epochs of a finished run. A sweep continues with its own command plus "
+        "hydra.sweep.dir=SWEEP_DIR (`expkit resume SWEEP_DIR` prints that command).",
     )
     p.add_argument("run_dir", help="the run folder")
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. trainer.max_epochs=20")
@@ -28,6 +29,17 @@ def main(argv: list[str]) -> int:
 
     from expkit.run.folder import process_rank
 
+    from pathlib import Path
+
+    from expkit.errors import ExpkitError
+    from expkit.run.sweep import SWEEP_CONFIG, continue_command
+
+    if (Path(args.run_dir) / SWEEP_CONFIG).is_file():
+        # A sweep continues through its sweeper (finished jobs skipped), not job by job.
+        command = continue_command(Path(args.run_dir)) or f"the sweep's own command plus hydra.sweep.dir={args.run_dir}"
+        raise ExpkitError(f"{args.run_dir} is a sweep folder, not a run. Continue the sweep (finished jobs are skipped, "
+                          f"interrupted ones resumed, failed ones run again) with: {command}; or resume one of its jobs "
+                          f"with `expkit resume {Path(args.run_dir) / '<N>_<overrides>'}`.")
     folder = RunFolder.open(args.run_dir)
     console_logging()
     rank = process_rank()  # the other processes of a DDP run re-run this command quietly

@@ -186,20 +186,45 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
         )
 
 
-def requeued_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint a job continues from when it runs again in its own folder: a SLURM job
-    requeued after a preemption or its time limit (submitit reruns the same job), which left an
-    unfinished run with a checkpoint behind. None for a fresh job."""
+def previous_attempt(run_dir: Path) -> tuple[Path | None, dict[str, Any] | None]:
+    """(checkpoint, lineage) for a job that runs again in its own folder: a sweep continued with
+    `hydra.sweep.dir=<its folder>`, or a SLURM job requeued after a preemption or its time limit
+    (submitit reruns the same job). Decided by the status the earlier attempt left in metrics.json:
+
+    - none (a new job): (None, None).
+    - interrupted, or still `running` (killed, preempted): continue from its newest checkpoint;
+      the lineage says it was resumed. Stopped before its first checkpoint: start again.
+    - failed: start again from scratch, its outputs removed (the lineage keeps the error); resuming
+      would restore the state that failed.
+
+    Finished jobs of a continued sweep never get here: the sweeper (expkit_basic) skips them.
+    Launched anyway (another sweeper), they run again from the start, as under plain Hydra.
+    """
     from expkit.errors import ExpkitError
-    from expkit.run.folder import RunFolder
+    from expkit.run.folder import RunFolder, process_rank
 
     folder = RunFolder(run_dir)
-    if folder.read_metrics().get("status") in (None, "finished"):
-        return None
-    try:
-        return folder.resume_checkpoint()
-    except ExpkitError:  # stopped before its first checkpoint: start again
-        return None
+    previous = folder.read_metrics()
+    status = previous.get("status")
+    if status is None:
+        return None, None
+    if status in ("interrupted", "running"):
+        try:
+            ckpt = folder.resume_checkpoint()
+        except ExpkitError:
+            ckpt = None
+        if ckpt is not None:
+            return ckpt, {"run_dir": str(run_dir.resolve()), "command": "resume", "overrides": [],
+                          "checkpoint": folder.relative(ckpt), "previous_status": status}
+    if process_rank() > 0:
+        # The other SLURM tasks of a multi-device job: rank 0 may already have started this
+        # attempt's record; only rank 0 removes anything.
+        return None, None
+    folder.discard_attempt()
+    source = {"run_dir": str(run_dir.resolve()), "command": "rerun", "overrides": [], "previous_status": status}
+    if previous.get("error"):
+        source["previous_error"] = previous["error"]
+    return None, source
 
 
 def run_job(cfg: Any) -> dict[str, Any]:
@@ -211,7 +236,7 @@ def run_job(cfg: Any) -> dict[str, Any]:
     from expkit.errors import ExpkitError
     from expkit.run.record import RunRecord
     from expkit.logs import quiet_third_party
-    from expkit.run.sweep import adapt_to_launcher, is_pruned
+    from expkit.run.sweep import adapt_to_launcher, continue_command, is_pruned
 
     quiet_third_party()  # joblib/submitit workers are processes of their own
     hydra_cfg = HydraConfig.get()
@@ -225,14 +250,19 @@ def run_job(cfg: Any) -> dict[str, Any]:
     with open_dict(cfg):
         if OmegaConf.is_interpolation(cfg, "name"):
             cfg.name = str(cfg.name)
-    ckpt_path = requeued_checkpoint(run_dir)
+    ckpt_path, source = previous_attempt(run_dir)
     if ckpt_path is not None:
-        log.info("Continuing the requeued job from %s", ckpt_path)
+        log.info("Resuming the %s job from %s", source["previous_status"], ckpt_path)
+    elif source is not None:
+        log.info("Running the %s job again from the start", source["previous_status"])
     try:
         result = expkit.fit(cfg, run_dir, overrides=list(hydra_cfg.overrides.task), extra_callbacks=extra_callbacks,
-                            ckpt_path=ckpt_path)
+                            ckpt_path=ckpt_path, source=source)
     except ExpkitError as err:
-        RunRecord(run_dir).fail(err)
+        record = RunRecord(run_dir)
+        if source and record.data.get("source") != source:  # refused before the record started
+            record.add_source(source)
+        record.fail(err)
         log.error("Job failed: %s", err)
         return {"status": "failed"}
     except Exception as err:  # noqa: BLE001 - one job's failure must not stop the sweep
@@ -247,6 +277,12 @@ def run_job(cfg: Any) -> dict[str, Any]:
     report(result)
     if result.status == "interrupted":
         # A signal stops the whole sweep, not just this job: the scheduler wants the process gone.
+        if cfg.get("optuna_trial"):
+            print("Continue the search: run the same command again (the study continues).", file=sys.stderr)
+        else:
+            command = continue_command(Path(hydra_cfg.sweep.dir))
+            print("Continue the whole sweep (finished jobs are skipped): "
+                  + (command or f"the same command with hydra.sweep.dir={hydra_cfg.sweep.dir}"), file=sys.stderr)
         raise SystemExit(result_exit_code(result))
     return result.metrics
 

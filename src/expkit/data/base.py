@@ -83,8 +83,19 @@ class DataModule(pl.LightningDataModule):
                                     rank=rank, world_size=world_size)
         return DataLoader(
             dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.num_workers > 0, pin_memory=self.pins_memory(),
         )
+
+    def pins_memory(self) -> bool:
+        """Page-locked batches when the Trainer trains on a CUDA device: Lightning then copies
+        them to the GPU with `non_blocking=True` (it does so for every non-CPU device), which
+        overlaps the copy with the previous step's work. Never on the CPU, where pinning only costs."""
+        trainer = getattr(self, "trainer", None)
+        try:
+            device = trainer.strategy.root_device if trainer is not None else None
+        except (AttributeError, RuntimeError):  # a strategy not set up yet
+            return False
+        return device is not None and device.type == "cuda"
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", train=True)

@@ -83,10 +83,8 @@ class RunFolder:
     HPC_CHECKPOINT_GLOB = "hpc_ckpt_*.ckpt"  # Lightning's name; it writes them into default_root_dir
     # TensorBoard's event files lie in the run folder itself (see `tensorboard_dir`).
     EVENTS_GLOB = "events.out.tfevents.*"
+    CSV_LOG = "csv"  # logger=csv's folder (conf/logger/csv.yaml)
     EVAL = "eval.json"
-    # Hydra's record of a sweep (its command-line overrides, the sweeper's search space), written
-    # into the sweep folder: the parent of each job's run folder.
-    SWEEP_RECORD = "multirun.yaml"
     LOCK = ".expkit.lock"
 
     def __init__(self, path: str | Path) -> None:
@@ -247,6 +245,18 @@ class RunFolder:
         if newest_hpc is not None and (not last.is_file() or newest_hpc.stat().st_mtime >= last.stat().st_mtime):
             return newest_hpc
         return self.checkpoint("last")
+
+    def discard_attempt(self) -> None:
+        """Remove what an earlier attempt of this run wrote while it trained (record, checkpoints,
+        curves, environment, evaluation): a job that failed runs again from the start in its own
+        folder. Its config snapshot and log stay (the log keeps the failure's story)."""
+        import shutil
+
+        for name in (self.CHECKPOINTS, self.CSV_LOG):
+            shutil.rmtree(self / name, ignore_errors=True)
+        for path in (self / self.METRICS, self / self.EVAL, *self.path.glob("environment*.json"),
+                     *self.path.glob(self.HPC_CHECKPOINT_GLOB), *self.event_files()):
+            path.unlink(missing_ok=True)
 
     # -- undoing a command that failed before it changed anything ---------------------------------
     RECORDS = (METRICS, SNAPSHOT, RESOLVED, OVERRIDES, ENVIRONMENT)

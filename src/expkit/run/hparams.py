@@ -116,9 +116,9 @@ def sweep_overrides(run_dir: Path) -> list[str]:
     the search space in this job's Hydra config."""
     import yaml
 
-    from expkit.run.folder import RunFolder
+    from expkit.run.sweep import SWEEP_CONFIG
 
-    record = run_dir.parent / RunFolder.SWEEP_RECORD
+    record = run_dir.parent / SWEEP_CONFIG
     hydra_cfg: Any = None
     if record.is_file():
         try:

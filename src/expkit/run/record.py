@@ -73,8 +73,7 @@ class RunRecord:
         self.data.pop("signal", None)
         self.data.setdefault("started", now_text())
         if source:
-            self.data.setdefault("lineage", []).append({**source, "at": now_text()})
-            self.data["source"] = source
+            self.add_source(source)
         self.update(
             status="running",
             experiment=experiment,
@@ -83,6 +82,11 @@ class RunRecord:
             pid=os.getpid(),
             host=socket.gethostname(),
         )
+
+    def add_source(self, source: dict[str, Any]) -> None:
+        """Lineage: `source` becomes the run's source and the newest entry of its lineage."""
+        self.data.setdefault("lineage", []).append({**source, "at": now_text()})
+        self.data["source"] = source
 
     def fail(self, error: BaseException) -> None:
         """Status `interrupted` (with the signal) for Ctrl+C and SIGTERM, `failed` otherwise."""

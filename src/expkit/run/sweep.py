@@ -15,6 +15,16 @@ from omegaconf import DictConfig, open_dict
 
 log = logging.getLogger("expkit")
 
+# Job statuses a continued sweep does not run again: the job reached its end.
+DONE_STATUSES = ("finished", "pruned")
+# The sweep's config, written by Hydra's basic sweeper into the sweep folder.
+SWEEP_CONFIG = "multirun.yaml"
+# What an Optuna search adds to its sweep folder (hydra_plugins/expkit_optuna_sweeper): the
+# study's best trial, and Optuna's plots (file name -> function of optuna.visualization.matplotlib).
+OPTUNA_BEST = "optuna_best.yaml"
+OPTUNA_PLOTS = {"optuna_parallel_coordinate.png": "plot_parallel_coordinate",
+                "optuna_param_importances.png": "plot_param_importances"}
+
 
 def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> None:
     """Make a job safe under a parallel launcher.
@@ -81,11 +91,63 @@ class SweepSummary(HydraCallback):
             write_text_atomic(sweep_dir / "summary_seeds.md", table.render_markdown(groups, grouped))
             table.print_rich_table(f"Over seeds ({len(groups)} setting{'s' if len(groups) != 1 else ''}), best mean first",
                                    groups, table.group_columns(keys, metrics, compact=True), fit_by_dropping=True)
+        best = optuna_best_lines(sweep_dir)
+        if best:
+            with open(sweep_dir / "summary.md", "a", encoding="utf-8") as f:
+                f.write("\n" + "\n\n".join(best) + "\n")
+            print("\n".join(best))
         log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(failed))
         if failed:
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
             raise SystemExit(1)
+
+
+def continue_command(sweep_dir: Path) -> str | None:
+    """The command that continues the sweep in `sweep_dir`: `expkit train -m` with the sweep's
+    own arguments, as Hydra's basic sweeper recorded them in multirun.yaml, and
+    `hydra.sweep.dir=<sweep_dir>`. None when the folder has no readable multirun.yaml."""
+    import shlex
+
+    import yaml
+
+    try:
+        recorded = yaml.safe_load((sweep_dir / SWEEP_CONFIG).read_text(encoding="utf-8"))
+        overrides = recorded["hydra"]["overrides"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    hydra_args = [o for o in overrides.get("hydra") or [] if not o.startswith(("hydra.sweep.dir=", "hydra.mode="))]
+    args = [*hydra_args, *(overrides.get("task") or []), f"hydra.sweep.dir={sweep_dir}"]
+    return "expkit train -m " + " ".join(shlex.quote(str(a)) for a in args)
+
+
+def optuna_best_lines(sweep_dir: Path) -> list[str]:
+    """An Optuna search's best trial, from its OPTUNA_BEST file, as lines for the summary: the
+    study, the trial, its value and its exact parameters, its run folder and the plots. [] for
+    other sweeps. The best trial may come from an earlier sweep folder of a continued study."""
+    import yaml
+
+    path = sweep_dir / OPTUNA_BEST
+    try:
+        best = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return []
+    if not isinstance(best, dict):
+        return []
+    counts = f"{best.get('n_complete', 0)} complete, {best.get('n_pruned', 0)} pruned, {best.get('n_failed', 0)} failed"
+    lines = [f"Optuna study {best.get('study')!r}: {best.get('n_trials', 0)} trials ({counts})."]
+    if "best_trial" in best:
+        params = " ".join(f"{k}={v}" for k, v in (best.get("best_params") or {}).items())
+        value = best.get("best_value")
+        value = f"{value:.6g}" if isinstance(value, (int, float)) else str(value)
+        lines.append(f"Best trial {best['best_trial']}: {best.get('metric')} {value} (best checkpoint), with {params}")
+        run_dir = best.get("best_run_dir")
+        if isinstance(run_dir, str) and run_dir:
+            inside = Path(run_dir).is_relative_to(sweep_dir.resolve())
+            lines.append(f"Its run folder: {Path(run_dir).relative_to(sweep_dir.resolve()) if inside else run_dir}")
+    if best.get("plots"):
+        lines.append(f"Plots: {', '.join(best['plots'])}. Details: {OPTUNA_BEST}.")
+    return lines
 
 
 def summary_columns(rows: list) -> list:

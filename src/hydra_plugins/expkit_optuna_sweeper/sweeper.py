@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -13,10 +14,27 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from expkit.run.sweep import OPTUNA_BEST, OPTUNA_PLOTS
+
 log = logging.getLogger("expkit")
 
 # Keys the sweeper adds to every job so its pruning callback can report to the trial.
 TRIAL_KEY = "optuna_trial"
+# Significant digits of a sampled float in a trial's folder name (the config keeps every digit).
+FOLDER_DIGITS = 4
+
+
+def display_value(value: Any) -> str:
+    """A sampled value as a folder name shows it: floats to FOLDER_DIGITS significant digits
+    (`0.09454306819536169` -> `0.09454`), anything else as Hydra writes it."""
+    if isinstance(value, float):
+        return f"{value:.{FOLDER_DIGITS}g}"
+    return str(value)
+
+
+def quoted(text: str) -> str:
+    """`text` as a single-quoted value of a Hydra override (commas and `=` stay literal)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def to_distribution(override: Override) -> Any:
@@ -72,18 +90,27 @@ class ExpkitOptunaSweeper(Sweeper):
             db = Path(cfg.paths.output_root) / str(cfg.name) / "optuna" / f"{name}.db"
             db.parent.mkdir(parents=True, exist_ok=True)
             storage = f"sqlite:///{db.resolve()}"
-        sampler = (
-            optuna.samplers.RandomSampler(seed=self.seed)
-            if self.sampler_name == "random"
-            else optuna.samplers.TPESampler(seed=self.seed)
-        )
         pruner = (
             optuna.pruners.NopPruner()
             if self.pruner_name == "none"
             else optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=self.warmup)
         )
-        study = optuna.create_study(
-            study_name=name, storage=storage, sampler=sampler, pruner=pruner, direction=direction, load_if_exists=True
+        # Optuna's "Using an existing study" notice: the sweeper's own line says how far the study is.
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.create_study(
+                study_name=name, storage=storage, pruner=pruner, direction=direction, load_if_exists=True
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+        # Seeded by the trials already there: a continued study would otherwise draw the same
+        # first random samples again (the same seed), repeating its earlier trials.
+        seed = self.seed + len(study.trials)
+        study.sampler = (
+            optuna.samplers.RandomSampler(seed=seed)
+            if self.sampler_name == "random"
+            else optuna.samplers.TPESampler(seed=seed)
         )
         return study, storage
 
@@ -92,8 +119,17 @@ class ExpkitOptunaSweeper(Sweeper):
         from optuna.trial import TrialState
 
         cfg = self.config
-        metric = self.metric or cfg.monitor.metric
-        direction = self.direction or ("maximize" if cfg.monitor.mode == "max" else "minimize")
+        # Optuna is told what the summary ranks by: the monitored metric of each trial's best
+        # checkpoint. Another metric or direction here would rank trials two ways.
+        metric, direction = cfg.monitor.metric, ("maximize" if cfg.monitor.mode == "max" else "minimize")
+        for option, given, used, fix in (("metric", self.metric, metric, f"monitor.metric={self.metric}"),
+                                         ("direction", self.direction, direction,
+                                          f"monitor.mode={'max' if self.direction == 'maximize' else 'min'}")):
+            if given is not None and given != used:
+                print(f"error: hydra.sweeper.{option}={given} differs from the run's monitor ({used}): the search "
+                      "optimizes the monitored metric of each trial's best checkpoint, which the summary ranks by. Set "
+                      f"{fix} instead (it also picks the best checkpoint).", file=sys.stderr)
+                raise SystemExit(2)
         parser = OverridesParser.create()
         overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
         space, fixed = {}, []
@@ -102,36 +138,65 @@ class ExpkitOptunaSweeper(Sweeper):
             if override.is_sweep_override():
                 space[key] = to_distribution(override)
             else:
-                fixed.append(f"{key}={override.get_value_element_as_str()}")
+                fixed.append(override)
         if not space:
             raise ValueError("The Optuna sweeper found no search space: set hydra.sweeper.params or give sweep overrides.")
 
-        sweep_dir = Path(cfg.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         study, storage = self._study(direction)
         finished = (TrialState.COMPLETE, TrialState.PRUNED)
         done = sum(t.state in finished for t in study.trials)
-        log.info("Optuna study %r (%s): %d of %d trials done; optimizing %s (%s)", study.study_name, storage, done, self.n_trials, metric, direction)
+        if done >= self.n_trials:
+            best = ""
+            if any(t.state == TrialState.COMPLETE for t in study.trials):
+                best = f", best {metric} {study.best_value:.6g} (trial {study.best_trial.number})"
+            print(f"Optuna study {study.study_name!r} already has {done} of {self.n_trials} trials{best}; nothing to "
+                  f"run: raise hydra.sweeper.n_trials to continue it ({storage}).")
+            # Ends the command here: Hydra's end-of-sweep callbacks would resolve hydra.sweep.dir,
+            # which claims a new (empty) timestamped sweep folder.
+            raise SystemExit(0)
+        sweep_dir = Path(cfg.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        log.info("Optuna study %r (%s): %d of %d trials done; optimizing %s (%s) of the best checkpoint",
+                 study.study_name, storage, done, self.n_trials, metric, direction)
         while done < self.n_trials:
             trials = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
             batch = [
-                fixed
+                [o.input_line for o in fixed]
                 + [f"{k}={v}" for k, v in trial.params.items()]
+                + self._folder_override(fixed, trial.params, self.job_idx + i)
                 + [f"+{TRIAL_KEY}.storage='{storage}'", f"+{TRIAL_KEY}.study='{study.study_name}'",
                    f"+{TRIAL_KEY}.number={trial.number}", f"+{TRIAL_KEY}.metric='{metric}'",
                    f"+{TRIAL_KEY}.warmup={self.warmup}"]
-                for trial in trials
+                for i, trial in enumerate(trials)
             ]
             returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
             self.job_idx += len(batch)
             for trial, ret in zip(trials, returns):
-                self._tell(study, trial, ret, metric)
+                self._tell(study, trial, ret)
             done += len(trials)
         return self._write_best(study, metric, direction, sweep_dir)
 
+    def _folder_override(self, fixed: List[Override], params: Dict[str, Any], num: int) -> List[str]:
+        """`hydra.sweep.subdir` with the trial's values rounded (Hydra's own `override_dirname`
+        would carry 17-digit floats), built as Hydra builds it: the overrides not excluded by
+        hydra.job.config.override_dirname, sorted, joined. The job's config keeps the exact values."""
+        cfg = self.config
+        settings = cfg.hydra.job.config.override_dirname
+        subdir = OmegaConf.to_container(cfg.hydra.sweep, resolve=False).get("subdir")
+        if not isinstance(subdir, str) or "${hydra.job.override_dirname}" not in subdir:
+            return []  # a subdir of the user's own: left as it is
+        items = [(o.key_or_group, o.input_line) for o in fixed]
+        items += [(key, f"{key}={display_value(value)}") for key, value in params.items()]
+        lines = sorted(text for key, text in items if key not in settings.exclude_keys)
+        dirname = settings.item_sep.join(lines).replace("=", settings.kv_sep)
+        resolved = subdir.replace("${hydra.job.override_dirname}", dirname).replace("${hydra.job.num}", str(num))
+        return [f"hydra.sweep.subdir={quoted(resolved)}"]
+
     @staticmethod
-    def _tell(study: Any, trial: Any, ret: Any, metric: str) -> None:
+    def _tell(study: Any, trial: Any, ret: Any) -> None:
         from optuna.trial import TrialState
+
+        from expkit.run.table import best_value
 
         try:
             result = ret.return_value or {}
@@ -139,21 +204,30 @@ class ExpkitOptunaSweeper(Sweeper):
             log.error("Trial %d failed: %s", trial.number, err)
             study.tell(trial, state=TrialState.FAIL)
             return
+        run_dir = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg is not None else None
+        if run_dir:  # where the trial's run folder is, for optuna_best.yaml
+            trial.set_user_attr("run_dir", str(run_dir))
         status = result.get("status")
+        # The value the sweep summary ranks by: best_score (the best checkpoint's monitored value),
+        # else the monitored metric's final value (checkpointing off).
+        value = best_value(result)
         if status == "pruned":
             study.tell(trial, state=TrialState.PRUNED)
-        elif status != "finished" or metric not in result:
+        elif status != "finished" or value is None:
             study.tell(trial, state=TrialState.FAIL)
         else:
-            study.tell(trial, float(result[metric]))
+            study.tell(trial, value)
 
     def _write_best(self, study: Any, metric: str, direction: str, sweep_dir: Path) -> dict:
         from optuna.trial import TrialState
+
+        from expkit.run.files import write_text_atomic
 
         complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
         summary = {
             "study": study.study_name,
             "metric": metric,
+            "value_from": "the best checkpoint (best_score in metrics.json)",
             "direction": direction,
             "n_trials": len(study.trials),
             "n_complete": len(complete),
@@ -161,10 +235,54 @@ class ExpkitOptunaSweeper(Sweeper):
             "n_failed": sum(t.state == TrialState.FAIL for t in study.trials),
         }
         if complete:
-            summary.update(best_value=study.best_value, best_params=study.best_params, best_trial=study.best_trial.number)
+            best = study.best_trial
+            summary.update(best_trial=best.number, best_value=best.value, best_params=best.params)
+            if best.user_attrs.get("run_dir"):
+                summary["best_run_dir"] = best.user_attrs["run_dir"]
+        summary["plots"] = write_plots(study, sweep_dir, f"{metric} (best checkpoint)")
         text = OmegaConf.to_yaml(OmegaConf.create(summary))
-        from expkit.run.files import write_text_atomic
-
-        write_text_atomic(sweep_dir / "optuna_best.yaml", text)
-        log.info("Optuna search done; best parameters in %s:\n%s", sweep_dir / "optuna_best.yaml", text)
+        write_text_atomic(sweep_dir / OPTUNA_BEST, text)
+        log.info("Optuna search done: %s", sweep_dir / OPTUNA_BEST)
         return summary
+
+
+def write_plots(study: Any, sweep_dir: Path, target_name: str) -> List[str]:
+    """Optuna's parallel-coordinate and parameter-importance plots as PNG files in the sweep
+    folder (the names of those written). Needs matplotlib; importances need two complete trials
+    whose parameters differ."""
+    from optuna.trial import TrialState
+
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("matplotlib is not installed: no Optuna plots (pip install matplotlib)")
+        return []
+    import warnings
+
+    matplotlib.use("Agg")  # files only: no window, works without a display
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as vis
+    from optuna.exceptions import ExperimentalWarning
+
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    varying = {k for t in complete for k in t.params if len({repr(u.params.get(k)) for u in complete}) > 1}
+    written = []
+    for name, function in OPTUNA_PLOTS.items():
+        if not complete or (function == "plot_param_importances" and (len(complete) < 2 or not varying)):
+            log.info("No %s yet: it needs %s", name, "two complete trials with differing parameters"
+                     if function == "plot_param_importances" else "a complete trial")
+            continue
+        # Optuna's plots switch matplotlib's global style (ggplot): rc_context puts it back.
+        with warnings.catch_warnings(), matplotlib.rc_context():
+            # Optuna marks its matplotlib backend experimental.
+            warnings.filterwarnings("ignore", category=ExperimentalWarning)
+            # matplotlib on an axis whose trials all share one value (a single complete trial).
+            warnings.filterwarnings("ignore", message="Attempting to set identical low and high", category=UserWarning)
+            axes = getattr(vis, function)(study, target_name=target_name)
+            figure = axes.figure
+            figure.set_size_inches(10, 6)
+            figure.tight_layout()
+            figure.savefig(sweep_dir / name, dpi=100)
+            plt.close(figure)
+        written.append(name)
+    return written
