@@ -220,7 +220,7 @@ def scalar_events(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
     out: dict[str, list[tuple[int, float]]] = {}
-    files = sorted(Path(run_dir).glob("tensorboard/**/events.out.tfevents.*"))
+    files = sorted(Path(run_dir).glob("**/events.out.tfevents.*"))
     firsts = []
     for file in files:
         for i, event in enumerate(EventFileLoader(str(file)).Load()):
@@ -333,7 +333,7 @@ STEP_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("self.log / result collection / metric sync (.item, apply_to_collection)",
      ("LightningModule.log", "_ResultCollection", "_ResultMetric", "_LoggerConnector", "apply_to_collection",
       "metrics_to_scalars", "convert_tensors_to_scalars")),
-    ("checkpoint / other callbacks' batch hooks", ("ModelCheckpoint", "LearningRateMonitor", "RunRecordCallback")),
+    ("checkpoint / other callbacks' batch hooks", ("ModelCheckpoint", "LearningRateMonitor", "LearningRateLogger", "RunRecordCallback")),
     ("gradient clipping", ("clip_grad_norm", "clip_grad_value", "configure_gradient_clipping", "_clip_gradients")),
     ("backward", ("Tensor.backward", "_engine_run_backward")),
     ("optimizer.zero_grad", ("zero_grad",)),
@@ -346,7 +346,7 @@ EPOCH_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("checkpoint saving (ModelCheckpoint, torch.save)", ("ModelCheckpoint", "save_checkpoint", "torch/serialization.py",
                                                          "_atomic_save", "dump_checkpoint")),
     ("metrics.json update (RunRecord)", ("expkit/run/record.py", "expkit/run/files.py")),
-    ("LR monitor + logger writes", ("LearningRateMonitor", "TensorBoardLogger", "SummaryWriter", "tensorboard/")),
+    ("LR monitor + logger writes", ("LearningRateMonitor", "LearningRateLogger", "TensorBoardLogger", "SummaryWriter", "tensorboard/")),
     ("progress bar", ("TQDMProgressBar", "tqdm/", "Tqdm.", "ProgressBar.")),
     ("scheduler step", ("lr_scheduler.py", "_update_learning_rates")),
     ("validation: forward + metrics (torchmetrics, self.log)", ("_EvaluationLoop", "validation_step", "evaluate (")),

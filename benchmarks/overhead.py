@@ -173,7 +173,7 @@ def first_below(run: Path, tag: str, target: float) -> tuple[int, float] | None:
     def value(v) -> float:
         return v.simple_value if v.HasField("simple_value") else float(make_ndarray(v.tensor))
 
-    events = sorted((e.wall_time, value(v)) for f in Path(run).glob("tensorboard/**/events.out.tfevents.*")
+    events = sorted((e.wall_time, value(v)) for f in Path(run).glob("**/events.out.tfevents.*")
                     for e in EventFileLoader(str(f)).Load() for v in e.summary.value if v.tag == tag)
     return next(((k, t) for k, (t, value) in enumerate(events) if value < target), None)
 

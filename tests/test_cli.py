@@ -28,3 +28,42 @@ def test_train_help_shows_config_groups(workdir):
     for group in ("data", "model", "optimizer", "scheduler", "trainer", "logger", "experiment"):
         assert f"{group}:" in result.stdout, group
     assert not (workdir / "outputs").exists()
+
+
+def test_shell_completion_completes_commands_and_train_overrides(workdir):
+    """The script `expkit train -sc install=bash` prints, sourced into bash and asked as bash asks
+    on Tab: it calls `expkit -sc query=bash` (an `expkit` program on PATH, here this checkout's)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    if shutil.which("bash") is None:
+        import pytest
+
+        pytest.skip("bash is not installed")
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / "expkit"
+    program.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m expkit "$@"\n')
+    program.chmod(0o755)
+    script = run_cli("train", "-sc", "install=bash", cwd=workdir)
+    assert script.returncode == 0, script.output
+    assert script.stdout.rstrip().endswith("-F hydra_bash_completion expkit"), "bound to `expkit`, not to `train`"
+
+    def complete(line: str) -> list[str]:
+        words = line.split() + ([""] if line.endswith(" ") else [])
+        shell = (f'source "{workdir / "completion.bash"}"; COMP_LINE="{line}"; COMP_POINT=${{#COMP_LINE}}; '
+                 f'COMP_WORDS=({" ".join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}; '
+                 'hydra_bash_completion; printf "%s\\n" "${COMPREPLY[@]}"')
+        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] / "src"),
+                                                          os.environ.get("PYTHONPATH")]))}
+        out = subprocess.run(["bash", "-c", shell], cwd=workdir, capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    (workdir / "completion.bash").write_text(script.stdout)
+    assert complete("expkit tr") == ["train"]
+    assert complete("expkit train optimizer.l") == ["optimizer.lr="]
+    assert {"model=mlp", "model=linear"} <= set(complete("expkit train experiment=regression model="))
+    assert not (workdir / "outputs").exists(), "completing wrote nothing"

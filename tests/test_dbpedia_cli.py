@@ -44,7 +44,7 @@ def test_tensorboard_has_classification_curves_and_confusion_matrix(sample_run):
     scalars = read_scalars(run_dir)
     assert len(scalars["val/acc"]) == 2 and len(scalars["val/loss"]) == 2
     assert "test/acc" in scalars
-    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
+    acc = EventAccumulator(str(run_dir), size_guidance={"images": 0})
     acc.Reload()
     assert "test/confusion_matrix" in acc.Tags()["images"]
 

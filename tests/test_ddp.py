@@ -26,11 +26,12 @@ def only_run_dir(workdir: Path, experiment: str) -> Path:
 
 
 def assert_single_writer(run_dir: Path) -> None:
-    """One .hydra/, one checkpoints/ set, one TensorBoard log folder, nothing from rank 1."""
+    """One .hydra/, one checkpoints/ set, TensorBoard's event files in the run folder, nothing from rank 1."""
     assert sorted(p.name for p in (run_dir / ".hydra").iterdir()) == ["config.yaml", "overrides.yaml", "resolved.yaml"]
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1] == "last.ckpt"
-    assert [p.name for p in run_dir.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints")] == ["tensorboard"]
-    assert not [p for p in (run_dir / "tensorboard").iterdir() if p.is_dir()], "a second TensorBoard version folder"
+    assert [p.name for p in run_dir.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints")] == [], \
+        "a TensorBoard version folder"
+    assert list(run_dir.glob("events.out.tfevents.*"))
     assert "[rank 1]" not in (run_dir / "train.log").read_text()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -224,30 +225,93 @@ def test_optuna_plots_need_matplotlib_and_importances_two_trials(tmp_path, monke
     assert write_plots(study, tmp_path / "none", "val/loss") == []
 
 
-def test_hparams_are_in_the_event_files(workdir):
+def tensorboard_hparams(run_dir: Path) -> tuple[dict, set[str], object, list[str]]:
+    """(session hparams, experiment metric tags, accumulator, the columns marked as differing) of
+    a run, read as TensorBoard reads them; the experiment lists the session's columns, headline keys first."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    result = run_cli("train", *FAST, "optimizer.lr=0.2", cwd=workdir)
-    assert result.returncode == 0, result.output
-    (run_dir,) = result.run_dirs()
-    acc = EventAccumulator(str(run_dir / "tensorboard"))
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0})
     acc.Reload()
     content = acc.PluginTagToContent("hparams")
     session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
-    hparams = dict(session.session_start_info.hparams)
-    assert hparams["optimizer/lr"].number_value == pytest.approx(0.2)
-    assert hparams["optimizer/_target_"].string_value == "torch.optim.SGD"
-    assert hparams["seed"].number_value == 42
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
-    metric_tags = {m.name.tag for m in experiment.experiment.metric_infos}
-    assert {"val/loss", "test/loss"} <= metric_tags
-    assert "hp_metric" not in acc.Tags()["scalars"]
-    assert "lr-SGD" in acc.Tags()["scalars"]
-    assert "config/text_summary" in acc.Tags()["tensors"]
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    columns = [h.name for h in experiment.hparam_infos]
+    assert set(columns) == set(session.session_start_info.hparams) and columns[: len(HEADLINE)] == list(HEADLINE)
+    differing = [h.name for h in experiment.hparam_infos if h.differs]
+    return dict(session.session_start_info.hparams), {m.name.tag for m in experiment.metric_infos}, acc, differing
+
+
+def trial_name(acc) -> str:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    return plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.group_name
+
+
+HEADLINE = ("model", "optimizer", "optimizer.lr", "data.batch_size", "seed", "trainer.max_epochs")
+
+
+def test_tensorboard_shows_what_was_swept(workdir):
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    tiny = ["experiment=regression", "trainer.max_epochs=2", "data.n_samples=200", "data.batch_size=32",
+            "trainer.log_every_n_steps=1"]
+    single = run_cli("train", *tiny, "optimizer=adam", cwd=workdir)
+    assert single.returncode == 0, single.output
+    sweep = run_cli("train", "-m", *tiny, "optimizer.lr=0.1,0.2", cwd=workdir)
+    assert sweep.returncode == 0, sweep.output
+    (run_dir,) = single.run_dirs()
+    (sweep_dir,) = sweep_dirs(workdir)
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+
+    # `tensorboard --logdir outputs` names runs by their folder: <experiment>/<timestamp> and the job folders.
+    multiplexer = EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(workdir / "outputs"))
+    assert set(multiplexer.Runs()) == {f"regression/{run_dir.name}", *(f"regression/multirun/{sweep_dir.name}/{j.name}" for j in jobs)}
+    assert [j.name for j in jobs] == [f"{n}_data.batch_size=32,data.n_samples=200,optimizer.lr={lr},"
+                                      "trainer.log_every_n_steps=1,trainer.max_epochs=2" for n, lr in ((0, 0.1), (1, 0.2))]
+
+    # HPARAMS: the headline keys and the run's overrides (a sweep job's: the fixed ones and its swept value).
+    overridden = {"data.n_samples", "trainer.log_every_n_steps"}
+    for job, lr in zip(jobs, (0.1, 0.2)):
+        hparams, metric_tags, acc, differing = tensorboard_hparams(job)
+        assert set(hparams) == set(HEADLINE) | overridden
+        assert differing == ["optimizer.lr"], "the swept key is marked as varying: TensorBoard lists it first"
+        # HPARAMS' Trial ID column shows the start of the name: the job's overrides come first.
+        assert trial_name(acc) == f"{job.name} (regression/multirun/{sweep_dir.name})"
+        assert hparams["optimizer.lr"].number_value == lr
+        assert hparams["model"].string_value == "LinearRegressor" and hparams["optimizer"].string_value == "SGD"
+        assert hparams["data.batch_size"].number_value == 32 and hparams["seed"].number_value == 42
+        # Metrics: final and best-checkpoint values; no learning rate, epoch or hp_metric.
+        assert metric_tags == {"train/loss", "val/loss", "val/mae", "test/loss", "test/mae", "best/val/loss", "best/val/mae"}
+        scalars = {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+        assert [t for t in scalars if "lr" in t] == ["train/lr"]
+        assert [v for _, v in scalars["train/lr"]] == pytest.approx([lr, lr])
+        assert not {"epoch", "hp_metric"} & set(scalars)
+        # best/val/loss is the lowest val/loss, at its step; the loss curves also head Time Series as Loss/<split>.
+        assert scalars["best/val/loss"] == [min(scalars["val/loss"], key=lambda p: p[1])]
+        for split in ("train", "val", "test"):
+            assert scalars[f"Loss/{split}"] == scalars[f"{split}/loss"]
+        # The Custom Scalars tab's layout: the three losses on one chart, the metrics, the learning rate.
+        (layout_event,) = acc.Tensors("custom_scalars__config__")
+        layout = layout_pb2.Layout.FromString(layout_event.tensor_proto.string_val[0])
+        assert [c.title for c in layout.category] == ["Loss", "Metrics", "Learning rate"]
+        loss_regex = layout.category[0].chart[0].multiline.tag[0]
+        assert all(re.match(loss_regex, t) for t in ("train/loss", "val/loss", "test/loss"))
+        assert not re.match(loss_regex, "val/mae")
+
+    hparams, _, acc, differing = tensorboard_hparams(run_dir)
+    assert set(hparams) == set(HEADLINE) | overridden and hparams["optimizer"].string_value == "Adam"
+    assert differing == [], "a single run varies nothing"
+    assert trial_name(acc) == f"{run_dir.name} (regression)"
+    assert hparams["optimizer.lr"].number_value == 0.5, "the experiment preset's lr, set after the optimizer group"
+    # The whole resolved config stays in the TEXT tab.
     (config_text,) = acc.Tensors("config/text_summary")
-    assert b"optimizer" in config_text.tensor_proto.string_val[0]
+    assert b"_target_: torch.optim.Adam" in config_text.tensor_proto.string_val[0]
     assert "val/predictions" in acc.Tags()["images"]
+    assert not (run_dir / "hparams.yaml").exists(), "Lightning's own hparams file is not written"
 
 
 def test_environment_record(workdir):

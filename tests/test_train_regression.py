@@ -26,7 +26,8 @@ def test_run_folder_layout(course_run):
     for name in (".hydra/config.yaml", ".hydra/overrides.yaml", ".hydra/resolved.yaml",
                  "checkpoints/last.ckpt", "metrics.json", "train.log", "environment.json"):
         assert (run_dir / name).is_file(), name
-    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert list(run_dir.glob("events.out.tfevents.*")), "TensorBoard's event files, in the run folder itself"
+    assert not (run_dir / "hparams.yaml").exists() and not (run_dir / "tensorboard").exists()
     # The folder name is a timestamp: YYYY-MM-DD_HH-MM-SS
     assert len(run_dir.name) == 19 and run_dir.name[4] == "-" and run_dir.name[10] == "_"
     assert str(run_dir) in result.stdout + result.stderr

@@ -31,6 +31,7 @@ Run `expkit <command> --help` for a command's options. Examples:
   expkit train                                   # the default experiment
   expkit train experiment=regression model=mlp optimizer=adam optimizer.lr=0.01
   expkit train -m optimizer.lr=0.1,1,5           # a sweep, one run folder per job
+  eval "$(expkit train -sc install=bash)"         # tab completion of commands and train's overrides
 """
 
 
@@ -51,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"expkit {__version__}")
         return 0
     name, rest = argv[0], argv[1:]
+    if name in ("-sc", "--shell-completion") or name.startswith("--shell-completion="):
+        # The completion script that `expkit train -sc install=bash` prints calls `expkit -sc query=bash`.
+        from expkit.commands.train import shell_completion
+
+        return shell_completion(argv)
     if name not in COMMANDS:
         print(f"expkit: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2

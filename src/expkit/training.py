@@ -14,6 +14,7 @@ from expkit.components import build_callbacks, build_datamodule, build_loggers, 
 from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard
 from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
+from expkit.run.tensorboard import BestValidationMetrics
 
 log = logging.getLogger("expkit")
 
@@ -44,7 +45,9 @@ def train(
     loggers = build_loggers(cfg, resume_step=resume_step)
     record = RunRecord(folder)
     guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
-    callbacks = [guard, *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), *(extra_callbacks or [])]
+    best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
+    callbacks = [guard, *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), best_epoch,
+                 *(extra_callbacks or [])]
     with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     trainer = instantiate(
         cfg.trainer, logger=loggers or False, callbacks=callbacks, enable_progress_bar=with_bar, _convert_="all"
@@ -55,7 +58,7 @@ def train(
 
         resolved_yaml = OmegaConf.to_yaml(cfg, resolve=True)
         folder.write_resolved(resolved_yaml)
-        _log_config_text(loggers, resolved_yaml)
+        _describe_run(loggers, resolved_yaml)
         folder.write_environment(environment_record(), resumed_step=resume_step)
     record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode, source=source)
 
@@ -75,7 +78,7 @@ def train(
         results = trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
         metrics.update(plain_metrics(results[0] if results else {}))
     record.update(status="finished", **metrics)
-    _log_hparams(task, cfg, metrics)
+    _log_hparams(task, cfg, folder, metrics, best_epoch)
     return dict(record.data)
 
 
@@ -90,21 +93,32 @@ def checkpoint_step(ckpt_path: str | None) -> int | None:
     return int(load_checkpoint(Path(ckpt_path)).get("global_step", 0))
 
 
-def _log_config_text(loggers: list[Any], resolved_yaml: str) -> None:
-    """The composed config in TensorBoard's TEXT tab (indented: rendered as a code block)."""
+def _describe_run(loggers: list[Any], resolved_yaml: str) -> None:
+    """The composed config in TensorBoard's TEXT tab (indented: rendered as a code block), and
+    the Custom Scalars tab's layout."""
     from pytorch_lightning.loggers import TensorBoardLogger
+
+    from expkit.run.tensorboard import write_layout
 
     text = "\n".join("    " + line for line in resolved_yaml.splitlines())
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.experiment.add_text("config", text, global_step=0)
+            write_layout(logger.experiment)
 
 
-def _log_hparams(task: Any, cfg: DictConfig, metrics: dict[str, float]) -> None:
+def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[str, float],
+                 best: BestValidationMetrics) -> None:
+    """HPARAMS: the run's headline keys, the keys its sweep varies (marked as differing) and its
+    overrides (`.hydra/overrides.yaml`, which a sweep job's Hydra overrides and a reproduced run's
+    merged overrides are written to), with its final and best-checkpoint metrics (`expkit.run.hparams`)."""
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
-    from expkit.run.hparams import flatten_config, write_hparams
+    from expkit.run.hparams import run_hparams, session_name, swept_keys, sweep_overrides
+    from expkit.run.tensorboard import write_run_summary
 
     writer = task.tensorboard()
     if rank_zero_only.rank == 0 and writer is not None and metrics:
-        write_hparams(writer, flatten_config(cfg), metrics)
+        swept = swept_keys(sweep_overrides(folder.path))
+        write_run_summary(writer, run_hparams(cfg, folder.read_overrides(), swept), metrics, best, swept,
+                          session_name(folder.path, cfg.paths.output_root))

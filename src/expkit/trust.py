@@ -12,7 +12,7 @@ The allow-list (`_FAMILIES`), each a dotted-path prefix plus the base classes a 
 
 - expkit's own component classes: models, tasks, data modules, optimizers, callbacks (classes
   under `expkit` that subclass `torch.nn.Module`, `LightningDataModule`, `torch.optim.Optimizer`,
-  `LRScheduler`, a Lightning `Callback` or a Lightning `CheckpointIO` plugin), and the sweep summary `expkit.run.sweep.SweepSummary`;
+  `LRScheduler`, a Lightning `Callback`, `Logger` or `CheckpointIO` plugin), and the sweep summary `expkit.run.sweep.SweepSummary`;
 - torch optimizers and LR schedulers (classes under `torch.optim` that subclass `Optimizer` or
   `LRScheduler`; the `Optimizer` base itself is a harmless class and passes);
 - the Lightning Trainer and what it is built with: callbacks, loggers, plugins (precision,
@@ -107,9 +107,11 @@ def _expkit_bases() -> tuple[type, ...]:
     import torch
     from pytorch_lightning.plugins import CheckpointIO
 
+    from pytorch_lightning.loggers import Logger
+
     return (
         torch.nn.Module, pl.LightningDataModule, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
-        pl.Callback, CheckpointIO,
+        pl.Callback, Logger, CheckpointIO,
     )
 
 

@@ -287,6 +287,34 @@ def run_job(cfg: Any) -> dict[str, Any]:
     return result.metrics
 
 
+def shell_completion(argv: list[str]) -> int:
+    """`expkit -sc query=SHELL`: what the completion script of `expkit train -sc install=SHELL`
+    calls on every Tab, with the command line being completed in COMP_LINE. It answers the
+    command names for the first word, Hydra's own completion of `expkit train`'s overrides after
+    `train`, and nothing after another command (the shell then completes file names).
+    `expkit -sc install=SHELL` is `expkit train -sc install=SHELL`."""
+    import os
+    import re
+
+    from expkit.cli import COMMANDS
+
+    if not any(a.startswith("query=") for a in argv):
+        hydra_entry(argv, None)
+        return 0
+    line = os.environ.get("COMP_LINE", "")
+    words = line.split()
+    if len(words) < 2 or (len(words) == 2 and not line.endswith(" ")):
+        prefix = words[1] if len(words) == 2 else ""
+        print(" ".join(name for name in COMMANDS if name.startswith(prefix)))
+        return 0
+    if words[1] != "train":
+        return 0
+    # Hydra completes the words after the program's name: drop `train` as if the program were `expkit train`.
+    os.environ["COMP_LINE"] = re.sub(r"^\s*\S+\s+train(\s|$)", lambda m: words[0] + m.group(1), line, count=1)
+    hydra_entry(argv, None)
+    return 0
+
+
 def hydra_entry(argv: list[str], config_dir: str | None) -> None:
     """Run Hydra's main with `argv` as its command line (sweeps and Hydra's own flags)."""
     import hydra
@@ -302,7 +330,10 @@ def hydra_entry(argv: list[str], config_dir: str | None) -> None:
     saved = sys.argv
     # Flags first: Hydra's argparse takes overrides as one positional list, so an override
     # before `-m` and another after it would be "unrecognized arguments".
-    sys.argv = ["expkit train", *extra, *flags, *added, *overrides]
+    # The completion script Hydra installs (`-sc install=bash`) is bound to the program named by
+    # argv[0] and calls `<program> -sc query=bash`: `expkit`, whose `shell_completion` answers.
+    completion = any(f in ("-sc", "--shell-completion") or f.startswith("--shell-completion=") for f in flags)
+    sys.argv = ["expkit" if completion else "expkit train", *extra, *flags, *added, *overrides]
     try:
         hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
     finally:

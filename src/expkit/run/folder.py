@@ -10,7 +10,10 @@
         train.log             the log
         checkpoints/          best-*.ckpt, last.ckpt
         hpc_ckpt_<N>.ckpt     written by Lightning when SLURM sends the requeue signal
-        tensorboard/          event files
+        events.out.tfevents.* TensorBoard's event files, in the run folder itself: TensorBoard names
+                              a run by its folder's path under --logdir, so `tensorboard --logdir
+                              outputs` shows `<name>/<timestamp>` (a sweep job: its folder,
+                              `<N>_<overrides>`)
 
 No other module spells these names: they ask this class. Kept free of torch and Lightning so
 that listing runs stays fast.
@@ -78,7 +81,8 @@ class RunFolder:
     CHECKPOINTS = "checkpoints"
     LAST_CHECKPOINT = "checkpoints/last.ckpt"
     HPC_CHECKPOINT_GLOB = "hpc_ckpt_*.ckpt"  # Lightning's name; it writes them into default_root_dir
-    TENSORBOARD = "tensorboard"
+    # TensorBoard's event files lie in the run folder itself (see `tensorboard_dir`).
+    EVENTS_GLOB = "events.out.tfevents.*"
     CSV_LOG = "csv"  # logger=csv's folder (conf/logger/csv.yaml)
     EVAL = "eval.json"
     LOCK = ".expkit.lock"
@@ -197,6 +201,16 @@ class RunFolder:
         except ValueError:
             return str(path)
 
+    # -- TensorBoard -----------------------------------------------------------------------------
+    @property
+    def tensorboard_dir(self) -> Path:
+        """Where the run's TensorBoard event files go: the run folder itself, because TensorBoard
+        names a run by the path of the folder that holds its event files, relative to --logdir."""
+        return self.path
+
+    def event_files(self) -> list[Path]:
+        return sorted(self.tensorboard_dir.glob(self.EVENTS_GLOB))
+
     # -- checkpoints ---------------------------------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:
@@ -238,10 +252,10 @@ class RunFolder:
         folder. Its config snapshot and log stay (the log keeps the failure's story)."""
         import shutil
 
-        for name in (self.CHECKPOINTS, self.TENSORBOARD, self.CSV_LOG):
+        for name in (self.CHECKPOINTS, self.CSV_LOG):
             shutil.rmtree(self / name, ignore_errors=True)
         for path in (self / self.METRICS, self / self.EVAL, *self.path.glob("environment*.json"),
-                     *self.path.glob(self.HPC_CHECKPOINT_GLOB)):
+                     *self.path.glob(self.HPC_CHECKPOINT_GLOB), *self.event_files()):
             path.unlink(missing_ok=True)
 
     # -- undoing a command that failed before it changed anything ---------------------------------

@@ -113,7 +113,7 @@ def is_run_dir(path: Path) -> bool:
 def find_run_dirs(root: str | Path) -> list[Path]:
     """Every run folder at or under `root`, in path order (numbers compared as numbers).
 
-    The search does not enter a run folder's own subfolders (checkpoints/, tensorboard/, ...),
+    The search does not enter a run folder's own subfolders (checkpoints/, .hydra/, ...),
     hidden folders, or symlinked folders.
     """
     root = Path(root)
