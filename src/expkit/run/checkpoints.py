@@ -15,6 +15,7 @@ Two Lightning pieces, wired in conf/callbacks/default.yaml and conf/trainer/defa
 from __future__ import annotations
 
 import copy
+import fnmatch
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import AsyncCheckpointIO
+from expkit.run.folder import RunFolder
 
 log = logging.getLogger("expkit")
 
@@ -226,6 +228,15 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         self._ensure_setup()
+        if fnmatch.fnmatch(Path(str(path)).name, RunFolder.HPC_CHECKPOINT_GLOB):
+            # Lightning's SLURM handler saves this on the requeue signal and then runs
+            # `scontrol requeue`, which ends the process: write it before returning, after the
+            # writes already queued (a background write would die with the process).
+            wait([future for future, _, _ in self._jobs])
+            if self._error:
+                raise self._error
+            self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options=storage_options)
+            return
         self._drop_superseded(str(path))
         taken: list[torch.Tensor] = []
         copied = snapshot(checkpoint, lambda t: self._copy(t, taken))
