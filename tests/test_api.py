@@ -97,6 +97,10 @@ def test_choosing_other_data_drops_the_default_experiment():
         (["model.embed_dim=big"], "model.embed_dim=big"),
         (["+model.nonsense=1"], "model.nonsense` is not an argument"),
         (["data=nosuch"], "Could not find 'data/nosuch'"),
+        (["torch_threads=0"], "command line `torch_threads=0`: torch_threads=0; use a whole number >= 1"),
+        (["torch_threads=two"], "torch_threads=two; use a whole number >= 1"),
+        (["torch_threads=1.5"], "torch_threads=1.5; use a whole number >= 1"),
+        (["torch_threads=true"], "torch_threads=True; use a whole number >= 1"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, out, overrides, message):
@@ -105,6 +109,29 @@ def test_bad_configs_are_refused_before_anything_is_written(tmp_path, out, overr
         expkit.fit(cfg)
     assert "\n" not in str(err.value).strip()
     assert not (tmp_path / "outputs").exists()
+
+
+def test_torch_threads_apply_while_training_and_evaluating_then_are_put_back(tmp_path):
+    import pytorch_lightning as pl
+
+    class Seen(pl.Callback):
+        threads: list[int] = []
+
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            self.threads.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1  # differs from the current count, so the test can fail
+    overrides = [*REGRESSION, "trainer.max_epochs=1", "logger=none", f"torch_threads={wanted}",
+                 f"paths.output_root={tmp_path / 'outputs'}"]
+    result = expkit.fit(expkit.compose(overrides), extra_callbacks=[Seen()])
+    assert Seen.threads == [wanted]
+    assert torch.get_num_threads() == before
+    run = expkit.load_run(result.run_dir)
+    run.task.on_test_start = lambda: Seen.threads.append(torch.get_num_threads())
+    run.evaluate(progress=False)  # with the run's own setting
+    assert Seen.threads == [wanted, wanted]
+    assert torch.get_num_threads() == before
 
 
 def test_error_names_the_experiment_file_a_key_came_from(out):

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from expkit.data.image import ImageFolderDataModule, augment
-from expkit.data.text_files import packaged_data_path
+from expkit.data.labelled import packaged_data_path
 from expkit.errors import ConfigError, DataError
 from expkit.models.cnn import CNNClassifier
 

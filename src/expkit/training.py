@@ -6,7 +6,8 @@ Called by `expkit.api.fit`, which validates the config and owns the run folder f
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -29,6 +30,35 @@ def train(
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     """
+    with torch_threads(cfg.get("torch_threads")):
+        return _train(cfg, folder, ckpt_path, extra_callbacks, source)
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to `count` (config key `torch_threads`) for the block,
+    then put back: in a notebook or a sweep, one run's setting does not leak into the next.
+    None keeps the current count."""
+    import torch
+
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    cfg: DictConfig,
+    folder: RunFolder,
+    ckpt_path: str | None,
+    extra_callbacks: list[Any] | None,
+    source: dict[str, Any] | None,
+) -> dict[str, Any]:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
     from lightning_fabric.utilities.rank_zero import rank_zero_only

@@ -122,6 +122,12 @@ def check_values(cfg: DictConfig) -> None:
     if max_epochs == -1:
         stop = f"trainer.max_steps={max_steps}" if max_steps not in (None, -1) else f"trainer.max_time={trainer.get('max_time')}"
         log.warning("trainer.max_epochs=-1: no limit on epochs; %s will stop the run.", stop)
+    threads = cfg.get("torch_threads")
+    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        raise ConfigError(
+            f"{source_of_key('torch_threads')}: torch_threads={_show(threads)}; use a whole number >= 1 (threads torch "
+            "uses inside one operation), or null for torch's default."
+        )
     lr = OmegaConf.select(cfg, "optimizer.lr")
     if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
         raise ConfigError(f"{source_of_key('optimizer.lr')}: optimizer.lr={lr!r}; use a positive number.")

@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from inprocess import TINY, cli, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
-from expkit.data.text_files import packaged_data_path
+from expkit.data.labelled import packaged_data_path
 
 TEXT = ["experiment=dbpedia_sample", "logger=none", "trainer=debug", "paths.cache_dir=cache"]
 

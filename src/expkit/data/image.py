@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from expkit.data.base import DataModule
-from expkit.data.text_files import read_class_names, stratified_split
+from expkit.data.labelled import read_class_names, stratified_split
 from expkit.errors import ConfigError, DataError
 
 log = logging.getLogger("expkit")

@@ -23,7 +23,8 @@ import torch
 from torch.utils.data import Dataset
 
 from expkit.data.base import DataModule
-from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
+from expkit.data.labelled import read_class_names, stratified_split
+from expkit.data.text_files import read_labeled_csv
 from expkit.errors import ConfigError, DataError
 from expkit.run.files import atomic_open
 from expkit.text.encode import ENCODER, encode_corpus, encode_new_vocabulary

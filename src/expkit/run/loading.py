@@ -95,14 +95,16 @@ class LoadedRun:
         import pytorch_lightning as pl
 
         from expkit.run.record import plain_metrics
+        from expkit.training import torch_threads
 
-        self.datamodule.setup("test")
         show_bar = sys.stderr.isatty() if progress is None else progress
-        trainer = pl.Trainer(
-            accelerator=device, devices=1, logger=False, enable_checkpointing=False,
-            enable_model_summary=False, enable_progress_bar=show_bar,
-        )
-        (results,) = trainer.test(self.task, datamodule=self.datamodule, verbose=False)
+        with torch_threads(self.cfg.get("torch_threads")):  # as the run trained
+            self.datamodule.setup("test")
+            trainer = pl.Trainer(
+                accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                enable_model_summary=False, enable_progress_bar=show_bar,
+            )
+            (results,) = trainer.test(self.task, datamodule=self.datamodule, verbose=False)
         return plain_metrics(results)
 
     def predict(self, items: Sequence[str], top_k: int = 1, batch_size: int = 256) -> list[dict[str, Any]]:
