@@ -78,9 +78,14 @@ def test_choosing_other_data_drops_the_default_experiment():
     assert cfg.name == "regression"
     assert "ngrams" not in cfg.data and cfg.data.batch_size == 32
     assert cfg.monitor.metric == "val/loss"
-    # Choosing only a model keeps the default experiment (same workload, another network).
-    cfg = expkit.compose(["model=mean_mlp"])
-    assert cfg.name == "dbpedia_sample" and cfg.data.ngrams == 2
+    # Choosing only a model keeps the default experiment (same workload, another network), and
+    # none of the experiment's network's keys (token_weights) reach the other network.
+    for model in ("mean_mlp", "lstm"):
+        cfg = expkit.compose([f"model={model}"])
+        assert cfg.name == "dbpedia_sample" and cfg.data.ngrams == 2
+        assert "token_weights" not in cfg.model
+        expkit.api.validate(cfg)
+    assert expkit.compose([]).model.token_weights is True
 
 
 @pytest.mark.parametrize(
@@ -97,6 +102,17 @@ def test_choosing_other_data_drops_the_default_experiment():
         (["model.embed_dim=big"], "model.embed_dim=big"),
         (["+model.nonsense=1"], "model.nonsense` is not an argument"),
         (["data=nosuch"], "Could not find 'data/nosuch'"),
+        (["experiment=regression", "name=../../elsewhere"], "name='../../elsewhere' is not a folder name"),
+        (["experiment=regression", "name="], "name='' is not a folder name"),
+        (["experiment=regression", "seed=-1"], "seed=-1; use a whole number from 0 to 4294967295"),
+        (["experiment=regression", "seed=abc"], "seed=abc; use a whole number"),
+        (["experiment=regression", "test_after_fit=maybe"], "test_after_fit=maybe; use true or false"),
+        (["experiment=regression", "monitor.metric=val/los"], "Did you mean `val/loss`?"),
+        (["experiment=regression", "optimizer.weight_decay=-1"], "torch.optim.SGD refuses these values"),
+        (["experiment=regression", "scheduler=step", "scheduler.step_size=0"], "StepLR refuses these values"),
+        (["experiment=regression", "trainer.devices=0"], "could not build `trainer`"),
+        (["experiment=regression", "data.n_samples=1"], "the val and test splits are empty"),
+        (["data.train_path=/no/such/file.csv"], "Data file /no/such/file.csv does not exist"),
         (["torch_threads=0"], "command line `torch_threads=0`: torch_threads=0; use a whole number >= 1"),
         (["torch_threads=two"], "torch_threads=two; use a whole number >= 1"),
         (["torch_threads=1.5"], "torch_threads=1.5; use a whole number >= 1"),
@@ -104,7 +120,7 @@ def test_choosing_other_data_drops_the_default_experiment():
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, out, overrides, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("`", "`")) as err:
+    with pytest.raises(ExpkitError, match=message.replace("(", r"\(").replace("`", "`")) as err:
         cfg = expkit.compose([*overrides, *out])
         expkit.fit(cfg)
     assert "\n" not in str(err.value).strip()

@@ -113,7 +113,7 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
     folder `<paths.output_root>/<name>/` when there is none yet.
     """
     from expkit.components import check_contract
-    from expkit.validation import check_devices, validate as check_values
+    from expkit.validation import check_devices, check_optimizer, validate as check_values
 
     cfg = cfg.copy()
     with open_dict(cfg):
@@ -122,6 +122,7 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
             cfg.paths.run_dir = str(run_dir or placeholder)
     check_values(cfg)
     check_contract(cfg)
+    check_optimizer(cfg)
     check_devices(cfg)
     # Data modules check their own values in __init__ (their setup() reads the data): building
     # one here reports an impossible value (batch_size=0, fractions over 1) before any folder.
@@ -184,13 +185,45 @@ def fit(
     with run_log(folder) if rank == 0 else nullcontext(), ddp_handoff(folder) if rank == 0 else nullcontext():
         log.info("Run folder: %s", folder.path)
         try:
-            metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
-                            extra_callbacks=list(extra_callbacks), source=source)
+            with writer_threads_of(folder):
+                metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
+                                extra_callbacks=list(extra_callbacks), source=source)
         except BaseException as err:
+            if not folder.path.is_dir() and not isinstance(err, KeyboardInterrupt):
+                # Deleted mid-run: whatever failed first (a logger's writer, a checkpoint save, the
+                # record), the cause is the folder; say that, once.
+                from expkit.errors import RunFolderGone
+
+                try:
+                    folder.require_present()
+                except RunFolderGone as gone:
+                    raise gone from None
             if created and isinstance(err, ExpkitError) and not (folder / RunFolder.METRICS).exists():
                 discard_untouched(folder)
             raise
     return RunResult(folder.path, str(metrics.get("status")), metrics, cfg)
+
+
+@contextmanager
+def writer_threads_of(folder: RunFolder) -> Iterator[None]:
+    """While the run trains, an exception in a background writer thread (TensorBoard's event
+    writer) is not printed as a traceback when the run folder is gone: the run stops with one
+    message (RunFolderGone). Other thread exceptions are printed as before."""
+    import threading
+
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, OSError) and not folder.path.is_dir():
+            log.debug("Writer thread %s failed after the run folder was deleted: %s", args.thread, args.exc_value)
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
 
 
 @contextmanager

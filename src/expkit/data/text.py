@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from expkit.data.base import DataModule
 from expkit.data.labelled import read_class_names, stratified_split
-from expkit.data.text_files import read_labeled_csv
+from expkit.data.text_files import read_labeled_csv, require_data_file
 from expkit.errors import ConfigError, DataError
 from expkit.run.files import atomic_open
 from expkit.text.encode import ENCODER, encode_corpus, encode_new_vocabulary
@@ -82,7 +82,7 @@ def encode_file_to_corpus(texts: Sequence[str], labels: np.ndarray, ngrams: int)
 
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(require_data_file(path), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

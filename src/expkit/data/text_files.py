@@ -52,6 +52,15 @@ def field_size_limit(limit: int) -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
+def require_data_file(path: str | Path) -> Path:
+    """`path` as a Path when it is a readable file; a DataError naming the keys otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise DataError(f"Data file {path} {what}; check `data.train_path` / `data.test_path` (a CSV file).")
+    return path
+
+
 def read_labeled_csv(
     path: str | Path, num_classes: int, text_fields: Sequence[str] = ("title", "content")
 ) -> tuple[np.ndarray, list[str]]:
@@ -60,9 +69,7 @@ def read_labeled_csv(
     The texts join the chosen fields with a space; an empty title (as in the embedded sample)
     adds nothing. A malformed row stops with its file and line number.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Data file {path} does not exist; check `data.train_path` / `data.test_path`.")
+    path = require_data_file(path)
     columns = {"title": 1, "content": 2}
     unknown = [f for f in text_fields if f not in columns]
     if unknown or not text_fields:

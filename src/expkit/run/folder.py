@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from expkit.errors import ExpkitError
+from expkit.errors import ExpkitError, RunFolderGone
 
 # Every status metrics.json can hold, in lifecycle order.
 STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
@@ -133,6 +133,16 @@ class RunFolder:
                 "paths.output_root=DIR."
             ) from None
 
+    def require_present(self) -> None:
+        """Raise RunFolderGone when the folder no longer exists: a record written then would
+        re-create it (a ghost folder holding only that record)."""
+        if not self.path.is_dir():
+            raise RunFolderGone(
+                f"The run folder {self.path} was deleted (or moved) while the run was using it, so the run was stopped; "
+                "nothing was written back and no folder was re-created. Start the run again (or move the folder back "
+                "and `expkit resume` it)."
+            )
+
     @staticmethod
     def is_run_dir(path: Path) -> bool:
         return (path / RunFolder.METRICS).is_file() or (path / RunFolder.OVERRIDES).is_file()
@@ -148,6 +158,7 @@ class RunFolder:
     def write_metrics(self, data: dict[str, Any]) -> None:
         from expkit.run.files import write_json_atomic
 
+        self.require_present()
         write_json_atomic(self / self.METRICS, strict_json(data))
 
     def read_overrides(self) -> list[str]:
@@ -164,18 +175,21 @@ class RunFolder:
         from expkit.run.files import write_text_atomic
         import yaml
 
+        self.require_present()
         write_text_atomic(self / self.SNAPSHOT, config_yaml)
         write_text_atomic(self / self.OVERRIDES, yaml.safe_dump(list(overrides), default_flow_style=False))
 
     def write_resolved(self, resolved_yaml: str) -> None:
         from expkit.run.files import write_text_atomic
 
+        self.require_present()
         write_text_atomic(self / self.RESOLVED, resolved_yaml)
 
     def write_environment(self, record: dict[str, Any], resumed_step: int | None = None) -> None:
         """environment.json; a resumed run keeps its original and adds environment.resumed-<step>.json."""
         from expkit.run.files import write_json_atomic
 
+        self.require_present()
         path = self / self.ENVIRONMENT
         if resumed_step is not None and path.exists():
             path = self / f"environment.resumed-{resumed_step}.json"
