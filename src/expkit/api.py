@@ -297,8 +297,11 @@ def snapshot_config(
     check_config_targets(resolved, str(folder / RunFolder.RESOLVED), trusted_modules)
     for key in SWEEP_ONLY_KEYS:
         snapshot.pop(key, None)
+    name = resolved.get("name", folder.path.parent.name)
+    if not isinstance(name, str):
+        raise ExpkitError(f"{folder / RunFolder.RESOLVED}: name={name!r} is not a run name (a string); restore the file.")
     with open_dict(snapshot):
-        snapshot.name = str(resolved.get("name", folder.path.parent.name))  # it was an experiment choice
+        snapshot.name = name  # it was an experiment choice
         snapshot.pop("hydra", None)
     bad = [o for o in overrides if o.startswith(("hydra.", "hydra/", "-"))]
     if bad:
@@ -349,6 +352,7 @@ def resume(
     # A DDP run's other processes re-run this command while rank 0 holds the lock.
     with folder.exclusive("resume") if process_rank() == 0 else nullcontext():
         last = folder.resume_checkpoint()
+        previous_overrides = folder.read_overrides()  # read now: a damaged file is refused before training
         cfg = snapshot_config(folder, overrides, trusted_modules)
         with open_dict(cfg):
             cfg.paths.run_dir = str(folder.path)
@@ -360,7 +364,7 @@ def resume(
         if overrides and result.status == "finished" and process_rank() == 0:
             # The snapshot becomes the config the run now has; overrides.yaml lists the run's
             # overrides with the new ones replacing old ones.
-            folder.write_snapshot(OmegaConf.to_yaml(cfg), merge_overrides(folder.read_overrides(), overrides))
+            folder.write_snapshot(OmegaConf.to_yaml(cfg), merge_overrides(previous_overrides, overrides))
         return result
 
 

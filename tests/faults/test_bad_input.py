@@ -201,3 +201,73 @@ def test_missing_or_broken_config_snapshot(command, damage, finished_run, tmp_pa
     refused(cli(command, str(run_dir), cwd=tmp_path, monkeypatch=monkeypatch), "config.yaml is " + damage)
     assert (run_dir / "metrics.json").read_bytes() == before
     assert not (tmp_path / "outputs").exists()
+
+
+def test_paths_under_a_file_or_unwritable_are_refused(finished_run, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("keep me")
+    refused(cli("eval", str(finished_run), "--out", "file/eval.json", cwd=tmp_path, monkeypatch=monkeypatch),
+            "file is a file, so no file can be written under it")
+    refused(cli("export", str(finished_run), "file/export", cwd=tmp_path, monkeypatch=monkeypatch),
+            "Cannot create file/export: Not a directory")
+    refused(cli("export", str(finished_run), "/proc/expkit-export", cwd=tmp_path, monkeypatch=monkeypatch),
+            "Cannot create /proc/expkit-export")
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "EOFError, an empty or cut-off file"),
+    (b"label,title,content\n1,a,b\n", "It is damaged or was not written by expkit"),
+])
+def test_damaged_checkpoint_file_is_one_paragraph(content, fragment, finished_run, tmp_path, monkeypatch):
+    (tmp_path / "bad.ckpt").write_bytes(content)
+    refused(cli("eval", str(finished_run), "--checkpoint", "bad.ckpt", "--out", "e.json", cwd=tmp_path,
+                monkeypatch=monkeypatch), "Cannot load checkpoint bad.ckpt", fragment)
+    refused(cli("eval", str(finished_run), "--checkpoint", str(tmp_path), cwd=tmp_path, monkeypatch=monkeypatch),
+            "is a folder")
+    assert not (tmp_path / "e.json").exists()
+
+
+EDITED_RECORDS = [
+    ("overrides.yaml", "{a: 1}\n", "does not hold a list of overrides"),
+    ("overrides.yaml", "- : : [\n", "overrides.yaml is damaged"),
+    ("resolved.yaml", None, "name=[1, 2] is not a run name"),
+]
+
+
+@pytest.mark.parametrize("command, name, content, fragment", [
+    *[("reproduce", *case) for case in EDITED_RECORDS],
+    *[("resume", *case) for case in EDITED_RECORDS],
+    # Only resume continues the original's record (its wall time).
+    ("resume", "metrics.json", '{"status": "finished", "wall_time_s": "abc"}', "wall_time_s='abc' is not a number"),
+])
+def test_edited_run_records_are_refused_before_anything_is_written(command, name, content, fragment, finished_run,
+                                                                   tmp_path, monkeypatch):
+    import shutil
+
+    from inprocess import digests
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    path = run_dir / (name if name == "metrics.json" else f".hydra/{name}")
+    if content is None:  # the run's name, edited into a list
+        text = path.read_text()
+        path.write_text("name: [1, 2]\n" + "\n".join(line for line in text.splitlines() if not line.startswith("name:")))
+    else:
+        path.write_text(content)
+    before = digests(run_dir)
+    args = ["trainer.max_epochs=3"] if command == "resume" else []
+    refused(cli(command, str(run_dir), *args, cwd=tmp_path, monkeypatch=monkeypatch), fragment)
+    assert digests(run_dir) == before
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("module, fragment", [
+    ("subprocess", "is not your own code"),
+    ("builtins", "is not your own code"),
+    ("torch", "is not your own code"),
+    ("no_such_package_xyz", "no module named 'no_such_package_xyz' can be imported"),
+])
+def test_trust_module_is_only_for_your_own_importable_code(module, fragment, finished_run, tmp_path, monkeypatch):
+    refused(cli("eval", str(finished_run), "--trust-module", module, "--out", "e.json", cwd=tmp_path,
+                monkeypatch=monkeypatch), f"--trust-module: ", fragment)
+    assert not (tmp_path / "e.json").exists()

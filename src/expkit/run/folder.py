@@ -162,13 +162,25 @@ class RunFolder:
         write_json_atomic(self / self.METRICS, strict_json(data))
 
     def read_overrides(self) -> list[str]:
+        """The run's command-line overrides ([] when the file is absent); a damaged file is an
+        ExpkitError naming it, as they become part of a reproduced or resumed run's record."""
         import yaml
 
-        try:
-            data = yaml.safe_load((self / self.OVERRIDES).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        path = self / self.OVERRIDES
+        if not path.is_file():
             return []
-        return [str(item) for item in data] if isinstance(data, list) else []
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ExpkitError(f"{path} is damaged ({reason}); restore it from a copy of the run folder.") from None
+        if data is None:
+            return []
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise ExpkitError(
+                f"{path} does not hold a list of overrides (key=value strings, one a line); restore it from a copy of the run folder."
+            )
+        return data
 
     def write_snapshot(self, config_yaml: str, overrides: Sequence[str]) -> None:
         """`.hydra/config.yaml` and `.hydra/overrides.yaml`, as Hydra writes them for its runs."""
@@ -220,7 +232,8 @@ class RunFolder:
         if which not in ("best", "last"):
             path = Path(which)
             if not path.is_file():
-                raise ExpkitError(f"Checkpoint {path} does not exist; use best, last, or the path of a .ckpt file.")
+                what = "is a folder" if path.is_dir() else "does not exist"
+                raise ExpkitError(f"Checkpoint {path} {what}; use best, last, or the path of a .ckpt file.")
             return path
         if which == "best":
             best = self.read_metrics().get("best_checkpoint")

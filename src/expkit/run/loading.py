@@ -60,17 +60,21 @@ def run_config(folder: RunFolder, overrides: Sequence[str] = (), trusted_modules
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     """torch.load with weights_only=True: a checkpoint can hold tensors and plain containers only."""
-    import pickle
-
     import torch
 
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - the weights-only unpickler fails on a damaged file with
+        # any of UnpicklingError, EOFError, KeyError, IndexError, RuntimeError, ...
+        first = (str(err).strip().splitlines() or [""])[0]
+        detail = f"{type(err).__name__}: {first}" if first else f"{type(err).__name__}, an empty or cut-off file"
         raise ExpkitError(
-            f"Cannot load checkpoint {path}: {str(err).splitlines()[0]}. It is damaged or was not written by "
+            f"Cannot load checkpoint {path}: {detail}. It is damaged or was not written by "
             "expkit (only tensors and plain containers are accepted)."
         ) from None
+    if not isinstance(ckpt, dict):
+        raise ExpkitError(f"Checkpoint {path} holds a {type(ckpt).__name__}, not a checkpoint; it was not written by expkit.")
+    return ckpt
 
 
 @dataclass
