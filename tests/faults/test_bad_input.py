@@ -271,3 +271,13 @@ def test_trust_module_is_only_for_your_own_importable_code(module, fragment, fin
     refused(cli("eval", str(finished_run), "--trust-module", module, "--out", "e.json", cwd=tmp_path,
                 monkeypatch=monkeypatch), f"--trust-module: ", fragment)
     assert not (tmp_path / "e.json").exists()
+
+
+@pytest.mark.parametrize("row, fragment", [
+    ("nan", "not a finite number"),
+    ("1e400", "not a finite number"),
+    ("1e39", "beyond float32's range"),
+    ("1,", "has an empty field"),
+])
+def test_predict_refuses_numbers_that_are_not_numbers(row, fragment, finished_run, tmp_path, monkeypatch):
+    refused(cli("predict", str(finished_run), "0.5", row, cwd=tmp_path, monkeypatch=monkeypatch), "input 2", fragment)
