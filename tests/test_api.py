@@ -220,3 +220,42 @@ def test_models_receive_only_the_sizes_they_accept():
 
     assert model_arguments(Fake(), EmbeddingBagClassifier) == {"vocab_size": 10, "num_classes": 3}
     assert model_arguments(Fake(), LSTMClassifier) == {"vocab_size": 10, "num_classes": 3, "padding_idx": 1}
+
+
+# -- misuse from Python: one ExpkitError saying what to pass, never a TypeError from deep inside ----
+@pytest.mark.parametrize("call, message", [
+    (lambda: expkit.compose("experiment=regression"), "overrides must be a list of strings"),
+    (lambda: expkit.compose([1]), "overrides must be strings"),
+    (lambda: expkit.fit("experiment=regression"), "cfg must be the config `expkit.compose"),
+    (lambda: expkit.fit({"data": {}}), "cfg must be the config `expkit.compose"),
+    (lambda: expkit.load_run(123), "A run folder is a path"),
+    (lambda: expkit.resume(None), "A run folder is a path"),
+])
+def test_api_misuse_is_one_error(call, message):
+    with pytest.raises(ExpkitError, match=message.replace("(", r"\(")):
+        call()
+
+
+def test_loaded_run_misuse_is_one_error(regression_run):
+    run = expkit.load_run(regression_run.run_dir)
+    with pytest.raises(ExpkitError, match=r"give a list of inputs"):
+        run.predict("0.5")  # a string would be read character by character
+    with pytest.raises(ExpkitError, match=r"top_k=0"):
+        run.predict(["0.5"], top_k=0)
+    with pytest.raises(ExpkitError, match=r"--device nope"):
+        run.evaluate(device="nope")
+    with pytest.raises(ExpkitError, match="overrides must be a list"):
+        expkit.load_run(regression_run.run_dir, overrides="data.batch_size=4")
+
+
+def test_ctrl_c_while_the_data_is_read_leaves_no_folder(tmp_path, monkeypatch):
+    from expkit.data.regression import RegressionDataModule
+
+    def interrupted(self, stage=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RegressionDataModule, "setup", interrupted)
+    cfg = expkit.compose([*REGRESSION, f"paths.output_root={tmp_path / 'outputs'}"])
+    with pytest.raises(KeyboardInterrupt):
+        expkit.fit(cfg)
+    assert not (tmp_path / "outputs").exists()

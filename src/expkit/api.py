@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from expkit.errors import ConfigError, ExpkitError
 from expkit.run.folder import RUN_DIR_ENV, RunFolder, process_rank
-from expkit.run.loading import LoadedRun, load_run
+from expkit.run.loading import LoadedRun, load_run, override_list
 
 __all__ = ["compose", "fit", "load_run", "reproduce", "resume", "RunResult", "LoadedRun", "workload_overrides"]
 
@@ -45,6 +45,13 @@ class RunResult:
     status: str
     metrics: dict[str, Any]
     config: DictConfig
+
+
+def check_config_argument(cfg: Any, what: str) -> None:
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(
+            f"{what}: cfg must be the config `expkit.compose([...])` returns (a DictConfig), got {type(cfg).__name__}."
+        )
 
 
 def workload_overrides(overrides: Sequence[str]) -> list[str]:
@@ -82,7 +89,7 @@ def compose(
     from expkit.run.stamp import register_resolvers
 
     register_resolvers()
-    overrides = workload_overrides(overrides)
+    overrides = workload_overrides(override_list(overrides))
     if config_dir is not None:
         folder = Path(config_dir).resolve()
         if not folder.is_dir():
@@ -115,6 +122,7 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
     from expkit.components import check_contract
     from expkit.validation import check_devices, check_optimizer, validate as check_values
 
+    check_config_argument(cfg, "validate")
     cfg = cfg.copy()
     with open_dict(cfg):
         if cfg.get("paths") is not None:
@@ -171,13 +179,16 @@ def fit(
     """
     from expkit.training import train
 
+    check_config_argument(cfg, "fit")
+    overrides = override_list(overrides)
     cfg = cfg.copy()
     validate(cfg, run_dir)
     rank = process_rank()
     created = run_dir is None and rank == 0
     folder = RunFolder.create(cfg.paths.output_root, str(cfg.name)) if run_dir is None else RunFolder(run_dir)
     if not folder.path.is_dir():
-        raise ExpkitError(f"{folder.path} does not exist; fit writes into an existing folder or creates a new one (run_dir=None).")
+        what = "is not a folder" if folder.path.exists() else "does not exist"
+        raise ExpkitError(f"{folder.path} {what}; fit writes into an existing folder or creates a new one (run_dir=None).")
     with open_dict(cfg):
         cfg.paths.run_dir = str(folder.path.resolve())  # absolute, as Hydra's output_dir is
     if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
@@ -198,7 +209,9 @@ def fit(
                     folder.require_present()
                 except RunFolderGone as gone:
                     raise gone from None
-            if created and isinstance(err, ExpkitError) and not (folder / RunFolder.METRICS).exists():
+            # Refused, or stopped by Ctrl+C while the data was still being read: the run never
+            # started (no metrics.json), so its folder would only be clutter in `expkit runs`.
+            if created and isinstance(err, (ExpkitError, KeyboardInterrupt)) and not (folder / RunFolder.METRICS).exists():
                 discard_untouched(folder)
             raise
     return RunResult(folder.path, str(metrics.get("status")), metrics, cfg)
@@ -329,6 +342,7 @@ def reproduce(
 ) -> RunResult:
     """Train the run's saved config again (plus `overrides`) into a new folder; lineage recorded."""
     folder = RunFolder.open(run_dir)
+    overrides = override_list(overrides)
     cfg = snapshot_config(folder, overrides, trusted_modules)
     source = {"run_dir": str(folder.path.resolve()), "command": "reproduce", "overrides": list(overrides)}
     original = folder.read_overrides()
@@ -349,6 +363,7 @@ def resume(
     `trainer.max_epochs=20`). Everything is checked before the folder is touched: the config, the
     checkpoint against the composed model; and the folder is locked against a second resume."""
     folder = RunFolder.open(run_dir)
+    overrides = override_list(overrides)
     # A DDP run's other processes re-run this command while rank 0 holds the lock.
     with folder.exclusive("resume") if process_rank() == 0 else nullcontext():
         last = folder.resume_checkpoint()

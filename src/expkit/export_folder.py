@@ -115,6 +115,9 @@ def load_export(path: str | Path, map_location: Any = "cpu", trusted_modules: Se
     from expkit.run.loading import LoadedRun
     from expkit.trust import check_config_targets, check_export_config
 
+    from expkit.run.loading import check_device
+
+    check_device(map_location)
     folder = Path(path)
     config = read_json(folder / CONFIG)
     pre_path = folder / PREPROCESSING

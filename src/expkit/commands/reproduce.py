@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     console_logging()
     result = expkit.reproduce(folder.path, args.overrides, trusted_modules=args.trust_module)
     if process_rank() > 0:  # another process of a DDP run: rank 0 reports
-        return exit_code(result.status)
+        return result_exit_code(result)
     report(result)
     new = result.metrics
     names = sorted(k for k in set(original) | set(new) if "/" in k and not k.startswith("lr-"))

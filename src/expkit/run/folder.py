@@ -95,6 +95,8 @@ class RunFolder:
     @classmethod
     def open(cls, path: str | Path) -> "RunFolder":
         """An existing run folder; an ExpkitError that says what to pass otherwise."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise ExpkitError(f"A run folder is a path (str or pathlib.Path), got {type(path).__name__} {path!r:.80}.")
         folder = cls(path)
         if not folder.path.is_dir():
             raise ExpkitError(f"{path} does not exist. Pass a run folder such as outputs/<experiment>/<timestamp>/ (`expkit runs` lists them).")
