@@ -47,6 +47,25 @@ class RunResult:
     config: DictConfig
 
 
+# Groups the primary config lists as `optional`: Hydra skips a misspelled option of these without a
+# word, so `hparams_search=dbpedia_optna` would run one plain job instead of the search.
+OPTIONAL_GROUPS = ("hparams_search",)
+
+
+def check_optional_choices(overrides: Sequence[str], config_dirs: Sequence[Path]) -> None:
+    """An option chosen for an optional group exists in one of the config folders."""
+    for override in overrides:
+        key, _, value = override.lstrip("+").partition("=")
+        if key not in OPTIONAL_GROUPS or value in ("", "null") or "," in value or "(" in value:
+            continue
+        found = [d / key for d in config_dirs if (d / key / f"{value}.yaml").is_file()]
+        if not found:
+            options = sorted({p.stem for d in config_dirs for p in (d / key).glob("*.yaml")})
+            raise ConfigError(
+                f"command line `{override}`: there is no {key}/{value}.yaml. Available: {', '.join(options) or 'none'}."
+            )
+
+
 def check_config_argument(cfg: Any, what: str) -> None:
     if not isinstance(cfg, DictConfig):
         raise ConfigError(
@@ -63,7 +82,19 @@ def workload_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def _hydra_error(err: Exception) -> ConfigError:
+    import yaml
+
     text = " ".join(str(err).split())
+    if isinstance(err, yaml.YAMLError):  # the message names the file, line and column
+        return ConfigError(f"config file: {text}. Fix the YAML there.")
+    if isinstance(err, UnicodeDecodeError):
+        return ConfigError(f"config file: a YAML file of the config folders is not UTF-8 text ({err.reason} at byte "
+                           f"{err.start}); save it as UTF-8.")
+    if "LexerNoViableAlt" in text and any(ord(c) > 127 for c in text):
+        return ConfigError(
+            f"config: {text}. Hydra's override grammar takes non-ASCII characters only inside quotes: "
+            "'key=\"välue\"' (the outer quotes are for the shell)."
+        )
     return ConfigError(
         f"config: {text}. Check the override's spelling: `group=option` picks a file of conf/<group>/ "
         "(`expkit train --help` lists them), `key=value` sets an existing key, `+key=value` adds one."
@@ -78,6 +109,7 @@ def compose(
     `config_dir` adds a folder of your own config groups (and a `train.yaml` there replaces
     expkit's primary config only if `config_name` names it). Nothing is written.
     """
+    import yaml
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -94,12 +126,14 @@ def compose(
         folder = Path(config_dir).resolve()
         if not folder.is_dir():
             raise ConfigError(f"--config-dir {config_dir}: no such folder.")
+    check_optional_choices(overrides, [conf_dir()] + ([Path(config_dir)] if config_dir is not None else []))
+    if config_dir is not None:
         overrides = [*overrides, f"hydra.searchpath=[file://{folder}]"]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="train"):
             cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException, ValueError) as err:
+    except (HydraException, OmegaConfBaseException, ValueError, yaml.YAMLError) as err:
         raise _hydra_error(err) from None
     finally:
         GlobalHydra.instance().clear()
@@ -292,6 +326,7 @@ def snapshot_config(
     files do not change it) composed with `overrides` by Hydra (`+key`, `~key` work)."""
     import tempfile
 
+    import yaml
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -325,7 +360,7 @@ def snapshot_config(
         try:
             with initialize_config_dir(config_dir=tmp, version_base="1.3", job_name="train"):
                 cfg = hydra_compose("snapshot", overrides=list(overrides))
-        except (HydraException, OmegaConfBaseException, ValueError) as err:
+        except (HydraException, OmegaConfBaseException, ValueError, yaml.YAMLError) as err:
             raise _hydra_error(err) from None
         finally:
             GlobalHydra.instance().clear()

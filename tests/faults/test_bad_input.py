@@ -46,6 +46,8 @@ def write_csv(path, rows):
     ("+trainer.max_epoch=3", "Did you mean `trainer.max_epochs`?"),
     ("model=nope", "Could not find 'model/nope'"),
     ("paths.output_root=output_root_is_a_file/x", "Cannot create a run folder"),
+    ("hparams_search=regression_optna", "there is no hparams_search/regression_optna.yaml. Available: "),
+    ("data.weight=[日本]", "non-ASCII characters only inside quotes"),
 ])
 def test_bad_values_are_refused_up_front(override, fragment, tmp_path, monkeypatch):
     (tmp_path / "output_root_is_a_file").write_text("")
@@ -281,3 +283,11 @@ def test_trust_module_is_only_for_your_own_importable_code(module, fragment, fin
 ])
 def test_predict_refuses_numbers_that_are_not_numbers(row, fragment, finished_run, tmp_path, monkeypatch):
     refused(cli("predict", str(finished_run), "0.5", row, cwd=tmp_path, monkeypatch=monkeypatch), "input 2", fragment)
+
+
+def test_broken_yaml_in_your_config_dir_names_its_file_and_line(tmp_path, monkeypatch):
+    (tmp_path / "mine" / "model").mkdir(parents=True)
+    (tmp_path / "mine" / "model" / "broken.yaml").write_text("_target_: x.Y\nwidth: [1, 2\n")
+    refused(cli("train", "--config-dir", "mine", *TINY, "model=broken", cwd=tmp_path, monkeypatch=monkeypatch),
+            "broken.yaml\", line 2", "Fix the YAML there")
+    assert run_folders(tmp_path) == []
