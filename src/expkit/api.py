@@ -270,7 +270,10 @@ def writer_threads_of(folder: RunFolder) -> Iterator[None]:
     try:
         yield
     finally:
-        threading.excepthook = previous
+        # With the folder gone the hook stays: that run's writer threads can still fail after fit
+        # has returned (their last flush at exit), and they are the only ones it keeps quiet.
+        if folder.path.is_dir():
+            threading.excepthook = previous
 
 
 @contextmanager

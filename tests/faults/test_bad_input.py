@@ -77,7 +77,8 @@ def test_regression_task_on_text_data_is_refused(tmp_path, monkeypatch):
 
 # -- a loss that is not a number ------------------------------------------------------------------
 def test_non_finite_loss_stops_the_run(tmp_path, monkeypatch):
-    result = cli("train", *TINY, "optimizer.lr=1e30", cwd=tmp_path, monkeypatch=monkeypatch)
+    # Batches of 8 (experiment=regression is full-batch): the second batch's loss is the first non-finite one.
+    result = cli("train", *TINY, "data.batch_size=8", "optimizer.lr=1e30", cwd=tmp_path, monkeypatch=monkeypatch)
     refused(result, "at epoch 1, batch", "global step", "Lower optimizer.lr")
     (run_dir,) = run_folders(tmp_path)
     text = (run_dir / "metrics.json").read_text()
