@@ -164,7 +164,7 @@ def test_leaked_test_rows_and_unused_classes_are_warned(csv_rows, tmp_path, monk
     assert "has 14 class names but" in caplog.text and "uses only 5 of them" in caplog.text
 
 
-def test_predict_refuses_empty_input_and_says_when_top_k_is_capped(csv_rows, tmp_path, monkeypatch):
+def test_predict_refuses_empty_input_and_says_when_top_k_is_capped(csv_rows, tmp_path, monkeypatch, caplog):
     path = write_csv(tmp_path / "small.csv", csv_rows)
     trained = cli("train", "experiment=dbpedia_sample", "logger=none", "trainer=cpu", "trainer.max_epochs=1",
                   "callbacks.progress_bar=null", "paths.cache_dir=cache", f"data.train_path={path}",
@@ -177,6 +177,11 @@ def test_predict_refuses_empty_input_and_says_when_top_k_is_capped(csv_rows, tmp
     assert capped.returncode == 0, capped.output
     assert "--top-k 50 capped at 14" in capped.stderr
     assert len(capped.stdout.strip().split("\t")) == 15  # 14 classes + the input
+    # A text of words the vocabulary never saw is predicted, with a warning that says so.
+    with caplog.at_level(logging.WARNING, logger="expkit"):
+        unknown = cli("predict", str(run_dir), "zzqqxx qqzzxx", "a band from Texas", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert unknown.returncode == 0, unknown.output
+    assert "1 of 2 inputs hold no word this model's vocabulary knows (input 1)" in caplog.text
 
 
 # -- paths that cannot be used ------------------------------------------------------------------
