@@ -211,6 +211,23 @@ def fit(
     `ckpt_path`: continue from this checkpoint. `source`: lineage recorded in metrics.json.
     A config that fails validation raises ConfigError before any folder or file is written.
     """
+    return _fit(cfg, run_dir, overrides=overrides, ckpt_path=ckpt_path, source=source,
+                extra_callbacks=extra_callbacks, lock=True)
+
+
+def _fit(
+    cfg: DictConfig,
+    run_dir: str | Path | None,
+    *,
+    overrides: Sequence[str],
+    ckpt_path: str | Path | None,
+    source: dict[str, Any] | None,
+    extra_callbacks: Sequence[Any],
+    lock: bool,
+) -> RunResult:
+    """`fit`; `lock=False` when the caller already holds the folder's lock (`resume`)."""
+    from contextlib import ExitStack
+
     from expkit.training import train
 
     check_config_argument(cfg, "fit")
@@ -223,11 +240,18 @@ def fit(
     if not folder.path.is_dir():
         what = "is not a folder" if folder.path.exists() else "does not exist"
         raise ExpkitError(f"{folder.path} {what}; fit writes into an existing folder or creates a new one (run_dir=None).")
-    with open_dict(cfg):
-        cfg.paths.run_dir = str(folder.path.resolve())  # absolute, as Hydra's output_dir is
-    if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
-        folder.write_snapshot(OmegaConf.to_yaml(cfg), overrides)
-    with run_log(folder) if rank == 0 else nullcontext(), ddp_handoff(folder) if rank == 0 else nullcontext():
+    with ExitStack() as stack:
+        if lock and rank == 0:
+            # Locked while it trains: a `resume` of it meanwhile is refused, naming this process.
+            # DDP's other ranks write into rank 0's folder under rank 0's lock.
+            stack.enter_context(folder.exclusive("train"))
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(folder.path.resolve())  # absolute, as Hydra's output_dir is
+        if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
+            folder.write_snapshot(OmegaConf.to_yaml(cfg), overrides)
+        if rank == 0:
+            stack.enter_context(run_log(folder))
+            stack.enter_context(ddp_handoff(folder))
         log.info("Run folder: %s", folder.path)
         try:
             with writer_threads_of(folder):
@@ -413,7 +437,9 @@ def resume(
         check_checkpoint_fits(cfg, last)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         with folder.records_kept_on_failure():
-            result = fit(cfg, folder.path, ckpt_path=last, source=source)
+            # The lock taken above is held through the training.
+            result = _fit(cfg, folder.path, overrides=(), ckpt_path=last, source=source, extra_callbacks=(),
+                          lock=False)
         if overrides and result.status == "finished" and process_rank() == 0:
             # The snapshot becomes the config the run now has; overrides.yaml lists the run's
             # overrides with the new ones replacing old ones.
