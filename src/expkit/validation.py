@@ -136,9 +136,10 @@ def check_values(cfg: DictConfig) -> None:
 
 
 def check_optimizer(cfg: DictConfig) -> None:
-    """Build the optimizer (and scheduler) on one dummy parameter and step them twice: torch checks
-    most values (a negative weight_decay, betas out of range) only when they are built, and some
-    (StepLR's step_size=0) only when they step, which in a run is after the first epoch."""
+    """Build the optimizer (and scheduler) on one dummy parameter and step the scheduler twice:
+    torch checks most values (a negative weight_decay, betas out of range) only when they are
+    built, and some (StepLR's step_size=0) only when they step, which in a run is after the first
+    epoch."""
     import warnings
 
     import torch
@@ -155,8 +156,7 @@ def check_optimizer(cfg: DictConfig) -> None:
             scheduler = sched_factory(optimizer)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()" and the like
-                for _ in range(2):
-                    optimizer.step()
+                for _ in range(2):  # the scheduler alone: an optimizer's step may need a closure (LBFGS)
                     scheduler.step()
     except (ValueError, TypeError, RuntimeError, ArithmeticError, KeyError) as err:
         target = OmegaConf.select(cfg, f"{key}._target_")
