@@ -258,21 +258,29 @@ def _fit(
                 metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
                                 extra_callbacks=list(extra_callbacks), source=source)
         except BaseException as err:
-            if not folder.path.is_dir() and not isinstance(err, KeyboardInterrupt):
+            if not isinstance(err, KeyboardInterrupt) and (not folder.path.is_dir() or lost_to_deletion(folder, err)):
                 # Deleted mid-run: whatever failed first (a logger's writer, a checkpoint save, the
                 # record), the cause is the folder; say that, once.
-                from expkit.errors import RunFolderGone
-
-                try:
-                    folder.require_present()
-                except RunFolderGone as gone:
-                    raise gone from None
+                raise folder.gone() from None
             # Refused, or stopped by Ctrl+C while the data was still being read: the run never
             # started (no metrics.json), so its folder would only be clutter in `expkit runs`.
             if created and isinstance(err, (ExpkitError, KeyboardInterrupt)) and not (folder / RunFolder.METRICS).exists():
                 discard_untouched(folder)
             raise
     return RunResult(folder.path, str(metrics.get("status")), metrics, cfg)
+
+
+def lost_to_deletion(folder: RunFolder, err: BaseException | None) -> bool:
+    """Whether `err` is a file error caused by the run folder being deleted: the folder is gone,
+    or (`rm -rf` removes the insides first) the error's file lies in it and its own folder is gone."""
+    import os
+
+    if not isinstance(err, OSError):
+        return False
+    if not folder.path.is_dir():
+        return True
+    name = os.fsdecode(err.filename) if err.filename else ""
+    return name.startswith(str(folder.path.resolve()) + os.sep) and not Path(name).parent.is_dir()
 
 
 @contextmanager
@@ -285,8 +293,8 @@ def writer_threads_of(folder: RunFolder) -> Iterator[None]:
     previous = threading.excepthook
 
     def hook(args: threading.ExceptHookArgs) -> None:
-        if isinstance(args.exc_value, OSError) and not folder.path.is_dir():
-            log.debug("Writer thread %s failed after the run folder was deleted: %s", args.thread, args.exc_value)
+        if lost_to_deletion(folder, args.exc_value):
+            log.debug("Writer thread %s failed as the run folder was deleted: %s", args.thread, args.exc_value)
             return
         previous(args)
 

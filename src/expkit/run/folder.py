@@ -139,11 +139,14 @@ class RunFolder:
         """Raise RunFolderGone when the folder no longer exists: a record written then would
         re-create it (a ghost folder holding only that record)."""
         if not self.path.is_dir():
-            raise RunFolderGone(
-                f"The run folder {self.path} was deleted (or moved) while the run was using it, so the run was stopped; "
-                "nothing was written back and no folder was re-created. Start the run again (or move the folder back "
-                "and `expkit resume` it)."
-            )
+            raise self.gone()
+
+    def gone(self) -> RunFolderGone:
+        return RunFolderGone(
+            f"The run folder {self.path} was deleted (or moved) while the run was using it, so the run was stopped; "
+            "nothing was written back and no folder was re-created. Start the run again (or move the folder back "
+            "and `expkit resume` it)."
+        )
 
     @staticmethod
     def is_run_dir(path: Path) -> bool:
