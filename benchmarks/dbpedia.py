@@ -252,7 +252,8 @@ def load_data(tmp: Path) -> dict:
     import numpy as np
     from hydra.utils import instantiate
 
-    from expkit.data.text_files import read_labeled_csv, stratified_split
+    from expkit.data.labelled import stratified_split
+    from expkit.data.text_files import read_labeled_csv
     from expkit.text.tokenizer import basic_english, ngrams
 
     cfg = compose_default([f"paths.cache_dir={tmp / 'compose-cache'}"])
@@ -568,7 +569,7 @@ def scale_run(tmp: Path, rows: int, env: dict, batch: int) -> dict:
     import subprocess
     import threading
 
-    from expkit.data.text_files import packaged_data_path
+    from expkit.data.labelled import packaged_data_path
 
     csv_path = tmp / "scale" / "train.csv"
     csv_path.parent.mkdir(parents=True)

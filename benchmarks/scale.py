@@ -226,7 +226,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run (default 1800)")
     parser.add_argument("--name", default="scale", help="results file benchmarks/results/NAME.json")
     args = parser.parse_args()
-    from expkit.data.text_files import packaged_data_path
+    from expkit.data.labelled import packaged_data_path
 
     t_start = time.perf_counter()
     env = B.thread_env(args.threads)

@@ -78,9 +78,14 @@ def test_choosing_other_data_drops_the_default_experiment():
     assert cfg.name == "regression"
     assert "ngrams" not in cfg.data and cfg.data.batch_size == 32
     assert cfg.monitor.metric == "val/loss"
-    # Choosing only a model keeps the default experiment (same workload, another network).
-    cfg = expkit.compose(["model=mean_mlp"])
-    assert cfg.name == "dbpedia_sample" and cfg.data.ngrams == 2
+    # Choosing only a model keeps the default experiment (same workload, another network), and
+    # none of the experiment's network's keys (token_weights) reach the other network.
+    for model in ("mean_mlp", "lstm"):
+        cfg = expkit.compose([f"model={model}"])
+        assert cfg.name == "dbpedia_sample" and cfg.data.ngrams == 2
+        assert "token_weights" not in cfg.model
+        expkit.api.validate(cfg)
+    assert expkit.compose([]).model.token_weights is True
 
 
 @pytest.mark.parametrize(
@@ -97,14 +102,52 @@ def test_choosing_other_data_drops_the_default_experiment():
         (["model.embed_dim=big"], "model.embed_dim=big"),
         (["+model.nonsense=1"], "model.nonsense` is not an argument"),
         (["data=nosuch"], "Could not find 'data/nosuch'"),
+        (["experiment=regression", "name=../../elsewhere"], "name='../../elsewhere' is not a folder name"),
+        (["experiment=regression", "name="], "name='' is not a folder name"),
+        (["experiment=regression", "seed=-1"], "seed=-1; use a whole number from 0 to 4294967295"),
+        (["experiment=regression", "seed=abc"], "seed=abc; use a whole number"),
+        (["experiment=regression", "test_after_fit=maybe"], "test_after_fit=maybe; use true or false"),
+        (["experiment=regression", "monitor.metric=val/los"], "Did you mean `val/loss`?"),
+        (["experiment=regression", "optimizer.weight_decay=-1"], "torch.optim.SGD refuses these values"),
+        (["experiment=regression", "scheduler=step", "scheduler.step_size=0"], "StepLR refuses these values"),
+        (["experiment=regression", "trainer.devices=0"], "could not build `trainer`"),
+        (["experiment=regression", "data.n_samples=1"], "the val and test splits are empty"),
+        (["data.train_path=/no/such/file.csv"], "Data file /no/such/file.csv does not exist"),
+        (["torch_threads=0"], "command line `torch_threads=0`: torch_threads=0; use a whole number >= 1"),
+        (["torch_threads=two"], "torch_threads=two; use a whole number >= 1"),
+        (["torch_threads=1.5"], "torch_threads=1.5; use a whole number >= 1"),
+        (["torch_threads=true"], "torch_threads=True; use a whole number >= 1"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, out, overrides, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("`", "`")) as err:
+    with pytest.raises(ExpkitError, match=message.replace("(", r"\(").replace("`", "`")) as err:
         cfg = expkit.compose([*overrides, *out])
         expkit.fit(cfg)
     assert "\n" not in str(err.value).strip()
     assert not (tmp_path / "outputs").exists()
+
+
+def test_torch_threads_apply_while_training_and_evaluating_then_are_put_back(tmp_path):
+    import pytorch_lightning as pl
+
+    class Seen(pl.Callback):
+        threads: list[int] = []
+
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            self.threads.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1  # differs from the current count, so the test can fail
+    overrides = [*REGRESSION, "trainer.max_epochs=1", "logger=none", f"torch_threads={wanted}",
+                 f"paths.output_root={tmp_path / 'outputs'}"]
+    result = expkit.fit(expkit.compose(overrides), extra_callbacks=[Seen()])
+    assert Seen.threads == [wanted]
+    assert torch.get_num_threads() == before
+    run = expkit.load_run(result.run_dir)
+    run.task.on_test_start = lambda: Seen.threads.append(torch.get_num_threads())
+    run.evaluate(progress=False)  # with the run's own setting
+    assert Seen.threads == [wanted, wanted]
+    assert torch.get_num_threads() == before
 
 
 def test_error_names_the_experiment_file_a_key_came_from(out):
@@ -177,3 +220,42 @@ def test_models_receive_only_the_sizes_they_accept():
 
     assert model_arguments(Fake(), EmbeddingBagClassifier) == {"vocab_size": 10, "num_classes": 3}
     assert model_arguments(Fake(), LSTMClassifier) == {"vocab_size": 10, "num_classes": 3, "padding_idx": 1}
+
+
+# -- misuse from Python: one ExpkitError saying what to pass, never a TypeError from deep inside ----
+@pytest.mark.parametrize("call, message", [
+    (lambda: expkit.compose("experiment=regression"), "overrides must be a list of strings"),
+    (lambda: expkit.compose([1]), "overrides must be strings"),
+    (lambda: expkit.fit("experiment=regression"), "cfg must be the config `expkit.compose"),
+    (lambda: expkit.fit({"data": {}}), "cfg must be the config `expkit.compose"),
+    (lambda: expkit.load_run(123), "A run folder is a path"),
+    (lambda: expkit.resume(None), "A run folder is a path"),
+])
+def test_api_misuse_is_one_error(call, message):
+    with pytest.raises(ExpkitError, match=message.replace("(", r"\(")):
+        call()
+
+
+def test_loaded_run_misuse_is_one_error(regression_run):
+    run = expkit.load_run(regression_run.run_dir)
+    with pytest.raises(ExpkitError, match=r"give a list of inputs"):
+        run.predict("0.5")  # a string would be read character by character
+    with pytest.raises(ExpkitError, match=r"top_k=0"):
+        run.predict(["0.5"], top_k=0)
+    with pytest.raises(ExpkitError, match=r"--device nope"):
+        run.evaluate(device="nope")
+    with pytest.raises(ExpkitError, match="overrides must be a list"):
+        expkit.load_run(regression_run.run_dir, overrides="data.batch_size=4")
+
+
+def test_ctrl_c_while_the_data_is_read_leaves_no_folder(tmp_path, monkeypatch):
+    from expkit.data.regression import RegressionDataModule
+
+    def interrupted(self, stage=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RegressionDataModule, "setup", interrupted)
+    cfg = expkit.compose([*REGRESSION, f"paths.output_root={tmp_path / 'outputs'}"])
+    with pytest.raises(KeyboardInterrupt):
+        expkit.fit(cfg)
+    assert not (tmp_path / "outputs").exists()

@@ -71,7 +71,7 @@ def test_option_composes_and_instantiates(tmp_path, group, option):
 
 def matching_overrides(group: str, option: str) -> list[str]:
     """A data module for the model under test (text models need text data, etc.)."""
-    text_models = {"embedding_bag", "weighted_bag", "lstm", "mean_mlp"}
+    text_models = {"embedding_bag", "embedding_bag_weighted", "lstm", "mean_mlp"}
     if group == "model" and option in text_models:
         return ["experiment=dbpedia_sample"]
     if group == "task" and option == "classification":

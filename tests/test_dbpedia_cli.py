@@ -174,7 +174,7 @@ def test_full_dataset_experiment_downloads_from_a_local_server(tmp_path):
     import tarfile
     import threading
 
-    from expkit.data.text_files import packaged_data_path
+    from expkit.data.labelled import packaged_data_path
 
     rows = Path(packaged_data_path("dbpedia_sample/sample.csv")).read_text(encoding="utf-8").splitlines()
     src = tmp_path / "src" / "dbpedia_csv"

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from conftest import read_metrics, run_cli
-from expkit.data.text_files import packaged_data_path
+from expkit.data.labelled import packaged_data_path
 
 DIGITS = Path(packaged_data_path("digits/labels.csv")).parent
 

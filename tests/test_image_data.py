@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from expkit.data.image import ImageFolderDataModule, augment
-from expkit.data.text_files import packaged_data_path
+from expkit.data.labelled import packaged_data_path
 from expkit.errors import ConfigError, DataError
 from expkit.models.cnn import CNNClassifier
 
@@ -212,6 +212,10 @@ def _save(tmp_path: Path, state: dict) -> Path:
         ("file,label\nimg/000.png,0\nimg/001.png,1,extra\n", r"labels\.csv:3: expected 2 columns"),
         ("file,label\nimg/000.png,\n", r"labels\.csv:2: the row has an empty label"),
         ("file,label\n\n", r"lists no images"),
+        # An unclosed quote swallows the rows after it: named at the line where it opens.
+        ('file,label\nimg/000.png,0\n"img/001.png,1\nimg/000.png,2\n', r"labels\.csv:3: unreadable CSV row"),
+        ('file,label\n"img/000.png\nimg/001.png",1\nimg/000.png,2\n', r"labels\.csv:2: a quoted field that starts on line 2"),
+        ("file,label\nimg/000.png,0\nimg,1\n", r"labels\.csv:3: image file .*img is a folder, not an image file"),
     ],
 )
 def test_bad_annotations_name_the_file_and_line(tmp_path, labels_csv, message):
@@ -223,6 +227,21 @@ def test_bad_annotations_name_the_file_and_line(tmp_path, labels_csv, message):
     dm = ImageFolderDataModule(str(tmp_path / "labels.csv"), image_size=4)
     with pytest.raises(DataError, match=message):
         dm.setup("fit")
+
+
+def test_non_utf8_annotations_give_line_and_column(tmp_path):
+    colour_image(tmp_path / "img" / "000.png", (0, 0, 0), (4, 4), 0)
+    (tmp_path / "labels.csv").write_bytes(b"file,label\nimg/000.png,0\nimg/000.png,d\xe9f\n")
+    with pytest.raises(DataError, match=r"labels\.csv:3: not UTF-8 text \(byte e9 at column 14 of line 3\)"):
+        ImageFolderDataModule(str(tmp_path / "labels.csv"), image_size=4).setup("fit")
+
+
+def test_decompression_bomb_is_a_data_error(tmp_path, monkeypatch):
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS; lowered here so an 8x8 digit trips it.
+    dm = digits()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)
+    with pytest.raises(DataError, match=r"0001\.png is too large to decode safely"):
+        dm.predict_inputs([str(Path(DIGITS_CSV).parent / "images" / "0001.png")])
 
 
 def test_bad_folders_and_keys(tmp_path, class_folders):

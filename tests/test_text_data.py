@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from expkit.data.text import TextClassificationDataModule, encode_file_to_corpus, map_to_vocab
-from expkit.data.text_files import packaged_data_path, read_labeled_csv
+from expkit.data.labelled import packaged_data_path
+from expkit.data.text_files import read_labeled_csv
 from expkit.errors import DataError
 from expkit.text.tokenizer import basic_english
 from expkit.text.vocab import Vocab

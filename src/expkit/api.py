@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from expkit.errors import ConfigError, ExpkitError
 from expkit.run.folder import RUN_DIR_ENV, RunFolder, process_rank
-from expkit.run.loading import LoadedRun, load_run
+from expkit.run.loading import LoadedRun, load_run, override_list
 
 __all__ = ["compose", "fit", "load_run", "reproduce", "resume", "RunResult", "LoadedRun", "workload_overrides"]
 
@@ -47,6 +47,32 @@ class RunResult:
     config: DictConfig
 
 
+# Groups the primary config lists as `optional`: Hydra skips a misspelled option of these without a
+# word, so `hparams_search=dbpedia_optna` would run one plain job instead of the search.
+OPTIONAL_GROUPS = ("hparams_search",)
+
+
+def check_optional_choices(overrides: Sequence[str], config_dirs: Sequence[Path]) -> None:
+    """An option chosen for an optional group exists in one of the config folders."""
+    for override in overrides:
+        key, _, value = override.lstrip("+").partition("=")
+        if key not in OPTIONAL_GROUPS or value in ("", "null") or "," in value or "(" in value:
+            continue
+        found = [d / key for d in config_dirs if (d / key / f"{value}.yaml").is_file()]
+        if not found:
+            options = sorted({p.stem for d in config_dirs for p in (d / key).glob("*.yaml")})
+            raise ConfigError(
+                f"command line `{override}`: there is no {key}/{value}.yaml. Available: {', '.join(options) or 'none'}."
+            )
+
+
+def check_config_argument(cfg: Any, what: str) -> None:
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(
+            f"{what}: cfg must be the config `expkit.compose([...])` returns (a DictConfig), got {type(cfg).__name__}."
+        )
+
+
 def workload_overrides(overrides: Sequence[str]) -> list[str]:
     """`overrides`, plus `~experiment` when a workload group is chosen without an experiment."""
     keys = {o.lstrip("+~").split("=", 1)[0] for o in overrides if not o.startswith("-")}
@@ -56,7 +82,19 @@ def workload_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def _hydra_error(err: Exception) -> ConfigError:
+    import yaml
+
     text = " ".join(str(err).split())
+    if isinstance(err, yaml.YAMLError):  # the message names the file, line and column
+        return ConfigError(f"config file: {text}. Fix the YAML there.")
+    if isinstance(err, UnicodeDecodeError):
+        return ConfigError(f"config file: a YAML file of the config folders is not UTF-8 text ({err.reason} at byte "
+                           f"{err.start}); save it as UTF-8.")
+    if "LexerNoViableAlt" in text and any(ord(c) > 127 for c in text):
+        return ConfigError(
+            f"config: {text}. Hydra's override grammar takes non-ASCII characters only inside quotes: "
+            "'key=\"välue\"' (the outer quotes are for the shell)."
+        )
     return ConfigError(
         f"config: {text}. Check the override's spelling: `group=option` picks a file of conf/<group>/ "
         "(`expkit train --help` lists them), `key=value` sets an existing key, `+key=value` adds one."
@@ -71,6 +109,7 @@ def compose(
     `config_dir` adds a folder of your own config groups (and a `train.yaml` there replaces
     expkit's primary config only if `config_name` names it). Nothing is written.
     """
+    import yaml
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -82,17 +121,19 @@ def compose(
     from expkit.run.stamp import register_resolvers
 
     register_resolvers()
-    overrides = workload_overrides(overrides)
+    overrides = workload_overrides(override_list(overrides))
     if config_dir is not None:
         folder = Path(config_dir).resolve()
         if not folder.is_dir():
             raise ConfigError(f"--config-dir {config_dir}: no such folder.")
+    check_optional_choices(overrides, [conf_dir()] + ([Path(config_dir)] if config_dir is not None else []))
+    if config_dir is not None:
         overrides = [*overrides, f"hydra.searchpath=[file://{folder}]"]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="train"):
             cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException, ValueError) as err:
+    except (HydraException, OmegaConfBaseException, ValueError, yaml.YAMLError) as err:
         raise _hydra_error(err) from None
     finally:
         GlobalHydra.instance().clear()
@@ -113,8 +154,9 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
     folder `<paths.output_root>/<name>/` when there is none yet.
     """
     from expkit.components import check_contract
-    from expkit.validation import check_devices, validate as check_values
+    from expkit.validation import check_devices, check_optimizer, validate as check_values
 
+    check_config_argument(cfg, "validate")
     cfg = cfg.copy()
     with open_dict(cfg):
         if cfg.get("paths") is not None:
@@ -122,6 +164,7 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
             cfg.paths.run_dir = str(run_dir or placeholder)
     check_values(cfg)
     check_contract(cfg)
+    check_optimizer(cfg)
     check_devices(cfg)
     # Data modules check their own values in __init__ (their setup() reads the data): building
     # one here reports an impossible value (batch_size=0, fractions over 1) before any folder.
@@ -168,29 +211,101 @@ def fit(
     `ckpt_path`: continue from this checkpoint. `source`: lineage recorded in metrics.json.
     A config that fails validation raises ConfigError before any folder or file is written.
     """
+    return _fit(cfg, run_dir, overrides=overrides, ckpt_path=ckpt_path, source=source,
+                extra_callbacks=extra_callbacks, lock=True)
+
+
+def _fit(
+    cfg: DictConfig,
+    run_dir: str | Path | None,
+    *,
+    overrides: Sequence[str],
+    ckpt_path: str | Path | None,
+    source: dict[str, Any] | None,
+    extra_callbacks: Sequence[Any],
+    lock: bool,
+) -> RunResult:
+    """`fit`; `lock=False` when the caller already holds the folder's lock (`resume`)."""
+    from contextlib import ExitStack
+
     from expkit.training import train
 
+    check_config_argument(cfg, "fit")
+    overrides = override_list(overrides)
     cfg = cfg.copy()
     validate(cfg, run_dir)
     rank = process_rank()
     created = run_dir is None and rank == 0
     folder = RunFolder.create(cfg.paths.output_root, str(cfg.name)) if run_dir is None else RunFolder(run_dir)
     if not folder.path.is_dir():
-        raise ExpkitError(f"{folder.path} does not exist; fit writes into an existing folder or creates a new one (run_dir=None).")
-    with open_dict(cfg):
-        cfg.paths.run_dir = str(folder.path.resolve())  # absolute, as Hydra's output_dir is
-    if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
-        folder.write_snapshot(OmegaConf.to_yaml(cfg), overrides)
-    with run_log(folder) if rank == 0 else nullcontext(), ddp_handoff(folder) if rank == 0 else nullcontext():
+        what = "is not a folder" if folder.path.exists() else "does not exist"
+        raise ExpkitError(f"{folder.path} {what}; fit writes into an existing folder or creates a new one (run_dir=None).")
+    with ExitStack() as stack:
+        if lock and rank == 0:
+            # Locked while it trains: a `resume` of it meanwhile is refused, naming this process.
+            # DDP's other ranks write into rank 0's folder under rank 0's lock.
+            stack.enter_context(folder.exclusive("train"))
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(folder.path.resolve())  # absolute, as Hydra's output_dir is
+        if rank == 0 and not (folder / RunFolder.SNAPSHOT).exists():
+            folder.write_snapshot(OmegaConf.to_yaml(cfg), overrides)
+        if rank == 0:
+            stack.enter_context(run_log(folder))
+            stack.enter_context(ddp_handoff(folder))
         log.info("Run folder: %s", folder.path)
         try:
-            metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
-                            extra_callbacks=list(extra_callbacks), source=source)
+            with writer_threads_of(folder):
+                metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
+                                extra_callbacks=list(extra_callbacks), source=source)
         except BaseException as err:
-            if created and isinstance(err, ExpkitError) and not (folder / RunFolder.METRICS).exists():
+            if not isinstance(err, KeyboardInterrupt) and (not folder.path.is_dir() or lost_to_deletion(folder, err)):
+                # Deleted mid-run: whatever failed first (a logger's writer, a checkpoint save, the
+                # record), the cause is the folder; say that, once.
+                raise folder.gone() from None
+            # Refused, or stopped by Ctrl+C while the data was still being read: the run never
+            # started (no metrics.json), so its folder would only be clutter in `expkit runs`.
+            if created and isinstance(err, (ExpkitError, KeyboardInterrupt)) and not (folder / RunFolder.METRICS).exists():
                 discard_untouched(folder)
             raise
     return RunResult(folder.path, str(metrics.get("status")), metrics, cfg)
+
+
+def lost_to_deletion(folder: RunFolder, err: BaseException | None) -> bool:
+    """Whether `err` is a file error caused by the run folder being deleted: the folder is gone,
+    or (`rm -rf` removes the insides first) the error's file lies in it and its own folder is gone."""
+    import os
+
+    if not isinstance(err, OSError):
+        return False
+    if not folder.path.is_dir():
+        return True
+    name = os.fsdecode(err.filename) if err.filename else ""
+    return name.startswith(str(folder.path.resolve()) + os.sep) and not Path(name).parent.is_dir()
+
+
+@contextmanager
+def writer_threads_of(folder: RunFolder) -> Iterator[None]:
+    """While the run trains, an exception in a background writer thread (TensorBoard's event
+    writer) is not printed as a traceback when the run folder is gone: the run stops with one
+    message (RunFolderGone). Other thread exceptions are printed as before."""
+    import threading
+
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if lost_to_deletion(folder, args.exc_value):
+            log.debug("Writer thread %s failed as the run folder was deleted: %s", args.thread, args.exc_value)
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        # With the folder gone the hook stays: that run's writer threads can still fail after fit
+        # has returned (their last flush at exit), and they are the only ones it keeps quiet.
+        if folder.path.is_dir():
+            threading.excepthook = previous
 
 
 @contextmanager
@@ -246,6 +361,7 @@ def snapshot_config(
     files do not change it) composed with `overrides` by Hydra (`+key`, `~key` work)."""
     import tempfile
 
+    import yaml
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -264,8 +380,11 @@ def snapshot_config(
     check_config_targets(resolved, str(folder / RunFolder.RESOLVED), trusted_modules)
     for key in SWEEP_ONLY_KEYS:
         snapshot.pop(key, None)
+    name = resolved.get("name", folder.path.parent.name)
+    if not isinstance(name, str):
+        raise ExpkitError(f"{folder / RunFolder.RESOLVED}: name={name!r} is not a run name (a string); restore the file.")
     with open_dict(snapshot):
-        snapshot.name = str(resolved.get("name", folder.path.parent.name))  # it was an experiment choice
+        snapshot.name = name  # it was an experiment choice
         snapshot.pop("hydra", None)
     bad = [o for o in overrides if o.startswith(("hydra.", "hydra/", "-"))]
     if bad:
@@ -276,7 +395,7 @@ def snapshot_config(
         try:
             with initialize_config_dir(config_dir=tmp, version_base="1.3", job_name="train"):
                 cfg = hydra_compose("snapshot", overrides=list(overrides))
-        except (HydraException, OmegaConfBaseException, ValueError) as err:
+        except (HydraException, OmegaConfBaseException, ValueError, yaml.YAMLError) as err:
             raise _hydra_error(err) from None
         finally:
             GlobalHydra.instance().clear()
@@ -293,6 +412,7 @@ def reproduce(
 ) -> RunResult:
     """Train the run's saved config again (plus `overrides`) into a new folder; lineage recorded."""
     folder = RunFolder.open(run_dir)
+    overrides = override_list(overrides)
     cfg = snapshot_config(folder, overrides, trusted_modules)
     source = {"run_dir": str(folder.path.resolve()), "command": "reproduce", "overrides": list(overrides)}
     original = folder.read_overrides()
@@ -313,9 +433,11 @@ def resume(
     `trainer.max_epochs=20`). Everything is checked before the folder is touched: the config, the
     checkpoint against the composed model; and the folder is locked against a second resume."""
     folder = RunFolder.open(run_dir)
+    overrides = override_list(overrides)
     # A DDP run's other processes re-run this command while rank 0 holds the lock.
     with folder.exclusive("resume") if process_rank() == 0 else nullcontext():
         last = folder.resume_checkpoint()
+        previous_overrides = folder.read_overrides()  # read now: a damaged file is refused before training
         cfg = snapshot_config(folder, overrides, trusted_modules)
         with open_dict(cfg):
             cfg.paths.run_dir = str(folder.path)
@@ -323,11 +445,13 @@ def resume(
         check_checkpoint_fits(cfg, last)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         with folder.records_kept_on_failure():
-            result = fit(cfg, folder.path, ckpt_path=last, source=source)
+            # The lock taken above is held through the training.
+            result = _fit(cfg, folder.path, overrides=(), ckpt_path=last, source=source, extra_callbacks=(),
+                          lock=False)
         if overrides and result.status == "finished" and process_rank() == 0:
             # The snapshot becomes the config the run now has; overrides.yaml lists the run's
             # overrides with the new ones replacing old ones.
-            folder.write_snapshot(OmegaConf.to_yaml(cfg), merge_overrides(folder.read_overrides(), overrides))
+            folder.write_snapshot(OmegaConf.to_yaml(cfg), merge_overrides(previous_overrides, overrides))
         return result
 
 

@@ -37,8 +37,11 @@ def source_of_key(full_key: str) -> str:
     hydra_cfg = _hydra_runtime()
     if hydra_cfg is None:
         return f"config key `{full_key}`"
+    choices = hydra_cfg.runtime.choices
     for override in reversed(list(hydra_cfg.overrides.task)):
         key = override.lstrip("+~").split("=", 1)[0]
+        if key != full_key and key in choices:
+            continue  # `model=lstm` chose a file; the keys inside came from that file or an experiment
         if key == full_key or full_key.startswith(key + "."):
             return f"command line `{override}`"
     experiment = hydra_cfg.runtime.choices.get("experiment")

@@ -15,3 +15,7 @@ class ConfigError(ExpkitError):
 
 class DataError(ExpkitError):
     """A data file is missing, unreadable or malformed."""
+
+
+class RunFolderGone(ExpkitError):
+    """The run folder was deleted (or moved) while a command was writing into it."""

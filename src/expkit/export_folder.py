@@ -37,16 +37,35 @@ def is_export(path: str | Path) -> bool:
 
 def export_run(run_dir: str | Path, out_dir: str | Path, which: str = "best", trusted_modules: Sequence[str] = ()) -> dict[str, Any]:
     """Write `run_dir`'s model (checkpoint `which`) to the new folder `out_dir`; return config.json."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        what = "is a file" if not out_dir.is_dir() else "exists and is not empty"
+        raise ExpkitError(f"{out_dir} {what}; choose a new folder so that nothing is overwritten.")
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)  # first: an unwritable place is refused before any work
+    except OSError as err:
+        raise ExpkitError(f"Cannot create {out_dir}: {err.strerror or err}. Choose a folder you can write.") from None
+    try:
+        return _write_export(run_dir, out_dir, which, trusted_modules)
+    except BaseException as err:
+        if created:  # a refused or failed export leaves no half-written folder behind
+            import shutil
+
+            shutil.rmtree(out_dir, ignore_errors=True)
+        if isinstance(err, OSError):
+            kept = "the folder was removed" if created else "remove what it holds before you try again"
+            raise ExpkitError(f"Cannot write the export into {out_dir}: {err.strerror or err}; {kept}.") from None
+        raise
+
+
+def _write_export(run_dir: str | Path, out_dir: Path, which: str, trusted_modules: Sequence[str]) -> dict[str, Any]:
     from safetensors.torch import save_file
 
     from expkit import __version__
     from expkit.run.files import write_json_atomic, write_text_atomic
     from expkit.run.loading import load_run
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        what = "is a file" if not out_dir.is_dir() else "exists and is not empty"
-        raise ExpkitError(f"{out_dir} {what}; choose a new folder so that nothing is overwritten.")
     run = load_run(run_dir, which=which, trusted_modules=trusted_modules)
     dm, task, cfg = run.datamodule, run.task, run.cfg
     metrics = run.folder.read_metrics() if run.folder else {}
@@ -73,7 +92,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path, which: str = "best", tr
         "data": {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()},
         "state": dm.state_dict(),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in task.net.state_dict().items()}
     weights = out_dir / WEIGHTS
     save_file(state, str(weights), metadata={"format": "pt", "library": "expkit"})
@@ -97,6 +115,9 @@ def load_export(path: str | Path, map_location: Any = "cpu", trusted_modules: Se
     from expkit.run.loading import LoadedRun
     from expkit.trust import check_config_targets, check_export_config
 
+    from expkit.run.loading import check_device
+
+    check_device(map_location)
     folder = Path(path)
     config = read_json(folder / CONFIG)
     pre_path = folder / PREPROCESSING

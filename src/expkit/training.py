@@ -6,13 +6,14 @@ Called by `expkit.api.fit`, which validates the config and owns the run folder f
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task
+from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, instantiate_node
 from expkit.run.folder import RunFolder
-from expkit.run.guards import FiniteLossGuard
+from expkit.run.guards import FiniteLossGuard, RunFolderGuard
 from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
 from expkit.run.tensorboard import BestValidationMetrics
 
@@ -30,8 +31,36 @@ def train(
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     """
+    with torch_threads(cfg.get("torch_threads")):
+        return _train(cfg, folder, ckpt_path, extra_callbacks, source)
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to `count` (config key `torch_threads`) for the block,
+    then put back: in a notebook or a sweep, one run's setting does not leak into the next.
+    None keeps the current count."""
+    import torch
+
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    cfg: DictConfig,
+    folder: RunFolder,
+    ckpt_path: str | None,
+    extra_callbacks: list[Any] | None,
+    source: dict[str, Any] | None,
+) -> dict[str, Any]:
     import pytorch_lightning as pl
-    from hydra.utils import instantiate
     from lightning_fabric.utilities.rank_zero import rank_zero_only
     from pytorch_lightning.callbacks import ProgressBar
 
@@ -40,18 +69,19 @@ def train(
     if rank_zero_only.rank == 0:  # downloads happen once, as Lightning's own prepare_data would
         datamodule.prepare_data()
     datamodule.setup("fit")
+    check_splits(datamodule, cfg)
     task = build_task(cfg, datamodule)
     resume_step = checkpoint_step(ckpt_path)
     loggers = build_loggers(cfg, resume_step=resume_step)
     record = RunRecord(folder)
     guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
     best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
-    callbacks = [guard, *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record), best_epoch,
-                 *(extra_callbacks or [])]
+    callbacks = [guard, RunFolderGuard(folder), *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record),
+                 best_epoch, *(extra_callbacks or [])]
     with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
-    trainer = instantiate(
-        cfg.trainer, logger=loggers or False, callbacks=callbacks, enable_progress_bar=with_bar, _convert_="all"
-    )
+    # Lightning checks some values only here (devices=0, an accelerator it lacks): a ConfigError
+    # naming conf/trainer/, before the run's record starts (so the refused run leaves no folder).
+    trainer = instantiate_node(cfg, "trainer", logger=loggers or False, callbacks=callbacks, enable_progress_bar=with_bar)
 
     if rank_zero_only.rank == 0:
         from expkit.run.environment import environment_record
@@ -80,6 +110,32 @@ def train(
     record.update(status="finished", **metrics)
     _log_hparams(task, cfg, folder, metrics, best_epoch)
     return dict(record.data)
+
+
+def check_splits(datamodule: Any, cfg: DictConfig) -> None:
+    """No split the run needs is empty. Lightning would skip an empty validation split without a
+    word, and the run would "finish" with no val metric, no best checkpoint and no test."""
+    from expkit.components import config_source
+    from expkit.errors import DataError
+
+    splits = getattr(datamodule, "splits", None)
+    if not isinstance(splits, dict):
+        return
+    sizes = {}
+    for name, split in splits.items():
+        try:
+            sizes[name] = len(split)
+        except TypeError:
+            continue
+    needed = ["train", "val"] + (["test"] if cfg.get("test_after_fit", True) else [])
+    empty = [name for name in needed if sizes.get(name) == 0]
+    if empty:
+        shown = ", ".join(f"{k} {v}" for k, v in sizes.items())
+        raise DataError(
+            f"{config_source('data')}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
+            f"(rows: {shown}), so the run would have nothing to {'validate' if 'val' in empty else 'train or test'} on. "
+            "Give more data, or raise data.val_fraction / data.test_fraction."
+        )
 
 
 def checkpoint_step(ckpt_path: str | None) -> int | None:

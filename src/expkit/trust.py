@@ -59,6 +59,7 @@ What this does not judge: the values given to an allowed class (a checkpoint `di
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import sys
 from dataclasses import dataclass
@@ -178,7 +179,7 @@ def check_config_targets(cfg: Any, source: str, trusted_modules: Sequence[str] =
     an allowed name does not exist. Nothing named by the file is imported unless every `_target_`
     string and interpolation has passed.
     """
-    trusted = validate_module_names(trusted_modules, "--trust-module")
+    trusted = validate_module_names(trusted_modules, "--trust-module", importable=True)
     data = _plain(cfg)
     if isinstance(data, Mapping):
         for key in HYDRA_ROOT_KEYS:
@@ -205,7 +206,7 @@ def check_config_targets(cfg: Any, source: str, trusted_modules: Sequence[str] =
 def check_architecture(name: Any, source: str, trusted_modules: Sequence[str] = (), key: str = "architecture") -> None:
     """An export's `architecture`: an expkit model class (a `torch.nn.Module` under
     `expkit.models`) or a class or function of a trusted module; refused otherwise."""
-    trusted = validate_module_names(trusted_modules, "--trust-module")
+    trusted = validate_module_names(trusted_modules, "--trust-module", importable=True)
     family = _check_target_name(name, key, source, trusted, (), families=(_MODEL_FAMILY,), allowed=MODEL_SUMMARY)
     _check_target_object(name, key, source, family, trusted, allowed=MODEL_SUMMARY)
 
@@ -235,8 +236,10 @@ def check_export_config(config: Mapping[str, Any], source: str, trusted_modules:
             )
 
 
-def validate_module_names(names: Iterable[str], source: str) -> tuple[str, ...]:
-    """Module names the user trusts (`--trust-module`, `trusted_modules`), each a dotted name."""
+def validate_module_names(names: Iterable[str], source: str, importable: bool = False) -> tuple[str, ...]:
+    """Module names the user trusts (`--trust-module`, `trusted_modules`), each a dotted name of
+    the user's own code; with `importable`, each must be found on the path (a typo would
+    otherwise trust nothing, and the refusal that follows would name the right flag)."""
     if isinstance(names, str):
         names = [names]
     out = []
@@ -244,6 +247,21 @@ def validate_module_names(names: Iterable[str], source: str) -> tuple[str, ...]:
         if not isinstance(name, str) or not _DOTTED_NAME.fullmatch(name):
             raise ConfigError(
                 f"{source}: {name!r} is not a module name; give an importable package such as `mypkg` or `mypkg.models`."
+            )
+        top = name.split(".", 1)[0]
+        # Trust is for the user's own code. Python's standard library and the frameworks hold the
+        # very functions the allow-list exists to stop (`subprocess.run`, `builtins.eval`,
+        # `torch.load`): trusting them would let any run folder run code.
+        if top in sys.stdlib_module_names or top in ("builtins", "__main__") or top in _NEVER_USER_CODE:
+            raise ConfigError(
+                f"{source}: {name} is not your own code ({'Python' if top not in _NEVER_USER_CODE else top}'s own "
+                "module); trusting it would let a run folder or an export call any of its functions. Trust only your own "
+                "package (the one that holds your models or data modules)."
+            )
+        if importable and importlib.util.find_spec(top) is None:  # finds the package without running its code
+            raise ConfigError(
+                f"{source}: no module named {top!r} can be imported, so trusting {name} would allow nothing. Check the "
+                "spelling, and that your package is installed or on PYTHONPATH (or under --config-dir's parent)."
             )
         out.append(name)
     return tuple(out)

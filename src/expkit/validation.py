@@ -103,9 +103,11 @@ def check_values(cfg: DictConfig) -> None:
     """Values whose type is right but whose meaning is impossible."""
     from expkit.components import source_of_key
 
+    check_core_keys(cfg)
     monitor = OmegaConf.select(cfg, "monitor.mode")
     if monitor not in ("min", "max"):
         raise ConfigError(f"{source_of_key('monitor.mode')}: monitor.mode={monitor!r}; use `min` or `max`.")
+    check_monitor_metric(cfg)
     trainer = cfg.trainer
     max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
     if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
@@ -122,9 +124,97 @@ def check_values(cfg: DictConfig) -> None:
     if max_epochs == -1:
         stop = f"trainer.max_steps={max_steps}" if max_steps not in (None, -1) else f"trainer.max_time={trainer.get('max_time')}"
         log.warning("trainer.max_epochs=-1: no limit on epochs; %s will stop the run.", stop)
+    threads = cfg.get("torch_threads")
+    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        raise ConfigError(
+            f"{source_of_key('torch_threads')}: torch_threads={_show(threads)}; use a whole number >= 1 (threads torch "
+            "uses inside one operation), or null for torch's default."
+        )
     lr = OmegaConf.select(cfg, "optimizer.lr")
     if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
         raise ConfigError(f"{source_of_key('optimizer.lr')}: optimizer.lr={lr!r}; use a positive number.")
+
+
+def check_optimizer(cfg: DictConfig) -> None:
+    """Build the optimizer (and scheduler) on one dummy parameter and step the scheduler twice:
+    torch checks most values (a negative weight_decay, betas out of range) only when they are
+    built, and some (StepLR's step_size=0) only when they step, which in a run is after the first
+    epoch."""
+    import warnings
+
+    import torch
+
+    from expkit.components import config_source, instantiate_node
+
+    factory = instantiate_node(cfg, "optimizer")
+    sched_factory = instantiate_node(cfg, "scheduler") if cfg.get("scheduler") else None
+    key = "optimizer"
+    try:
+        optimizer = factory([torch.nn.Parameter(torch.zeros(1))])
+        if sched_factory is not None:
+            key = "scheduler"
+            scheduler = sched_factory(optimizer)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()" and the like
+                for _ in range(2):  # the scheduler alone: an optimizer's step may need a closure (LBFGS)
+                    scheduler.step()
+    except (ValueError, TypeError, RuntimeError, ArithmeticError, KeyError) as err:
+        target = OmegaConf.select(cfg, f"{key}._target_")
+        raise ConfigError(
+            f"{config_source(key)}: {target} refuses these values ({type(err).__name__}: {str(err).strip() or 'no detail'}). "
+            f"Fix the `{key}.*` value on the command line or in that file."
+        ) from None
+
+
+# The seeds numpy accepts (Lightning's seed_everything refuses the others with a traceback).
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def check_core_keys(cfg: DictConfig) -> None:
+    """The keys of conf/train.yaml itself, which no class signature checks."""
+    from expkit.components import source_of_key
+
+    name = cfg.get("name")
+    # `name` is a folder under paths.output_root: a path in it (`../../elsewhere`, `a/b`) would
+    # write the run outside the root, or somewhere `expkit runs` does not look.
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(
+            f"{source_of_key('name')}: name={name!r} is not a folder name; the run is written to "
+            "<paths.output_root>/<name>/<timestamp>. Give a plain, non-empty name without / or \\ (e.g. name=my_run)."
+        )
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ConfigError(
+            f"{source_of_key('seed')}: seed={_show(seed)}; use a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}."
+        )
+    for key in ("test_after_fit", "deterministic"):
+        value = cfg.get(key)
+        if key in cfg and not isinstance(value, bool) and not (key == "deterministic" and value == "warn"):
+            allowed = "true or false" + (" (or warn)" if key == "deterministic" else "")
+            raise ConfigError(f"{source_of_key(key)}: {key}={_show(value)}; use {allowed}.")
+
+
+def check_monitor_metric(cfg: DictConfig) -> None:
+    """`monitor.metric` is one the task logs (Lightning would only say so after the first epoch,
+    with the run already started). Tasks that list their `logged_metrics` are checked."""
+    from expkit.components import component_target, source_of_key
+
+    metric = OmegaConf.select(cfg, "monitor.metric")
+    try:
+        task = component_target(cfg, "task")
+    except ConfigError:
+        return  # reported with its own message by the task's check
+    logged = getattr(task, "logged_metrics", None)
+    if not logged:
+        return
+    names = [f"{stage}/{m}" for stage in ("val", "train") for m in logged if stage == "val" or m == "loss"]
+    if metric not in names:
+        close = difflib.get_close_matches(str(metric), names, n=1)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        raise ConfigError(
+            f"{source_of_key('monitor.metric')}: monitor.metric={_show(metric)} is not a metric this task logs "
+            f"({task.__name__} logs {', '.join(names)}).{hint} It picks the best checkpoint and early stopping."
+        )
 
 
 def is_multi_process(trainer: Any) -> bool:

@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from inprocess import TINY, cli, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
-from expkit.data.text_files import packaged_data_path
+from expkit.data.labelled import packaged_data_path
 
 TEXT = ["experiment=dbpedia_sample", "logger=none", "trainer=debug", "paths.cache_dir=cache"]
 
@@ -46,6 +46,8 @@ def write_csv(path, rows):
     ("+trainer.max_epoch=3", "Did you mean `trainer.max_epochs`?"),
     ("model=nope", "Could not find 'model/nope'"),
     ("paths.output_root=output_root_is_a_file/x", "Cannot create a run folder"),
+    ("hparams_search=regression_optna", "there is no hparams_search/regression_optna.yaml. Available: "),
+    ("data.weight=[日本]", "non-ASCII characters only inside quotes"),
 ])
 def test_bad_values_are_refused_up_front(override, fragment, tmp_path, monkeypatch):
     (tmp_path / "output_root_is_a_file").write_text("")
@@ -75,7 +77,8 @@ def test_regression_task_on_text_data_is_refused(tmp_path, monkeypatch):
 
 # -- a loss that is not a number ------------------------------------------------------------------
 def test_non_finite_loss_stops_the_run(tmp_path, monkeypatch):
-    result = cli("train", *TINY, "optimizer.lr=1e30", cwd=tmp_path, monkeypatch=monkeypatch)
+    # Batches of 8 (experiment=regression is full-batch): the second batch's loss is the first non-finite one.
+    result = cli("train", *TINY, "data.batch_size=8", "optimizer.lr=1e30", cwd=tmp_path, monkeypatch=monkeypatch)
     refused(result, "at epoch 1, batch", "global step", "Lower optimizer.lr")
     (run_dir,) = run_folders(tmp_path)
     text = (run_dir / "metrics.json").read_text()
@@ -161,7 +164,7 @@ def test_leaked_test_rows_and_unused_classes_are_warned(csv_rows, tmp_path, monk
     assert "has 14 class names but" in caplog.text and "uses only 5 of them" in caplog.text
 
 
-def test_predict_refuses_empty_input_and_says_when_top_k_is_capped(csv_rows, tmp_path, monkeypatch):
+def test_predict_refuses_empty_input_and_says_when_top_k_is_capped(csv_rows, tmp_path, monkeypatch, caplog):
     path = write_csv(tmp_path / "small.csv", csv_rows)
     trained = cli("train", "experiment=dbpedia_sample", "logger=none", "trainer=cpu", "trainer.max_epochs=1",
                   "callbacks.progress_bar=null", "paths.cache_dir=cache", f"data.train_path={path}",
@@ -174,6 +177,11 @@ def test_predict_refuses_empty_input_and_says_when_top_k_is_capped(csv_rows, tmp
     assert capped.returncode == 0, capped.output
     assert "--top-k 50 capped at 14" in capped.stderr
     assert len(capped.stdout.strip().split("\t")) == 15  # 14 classes + the input
+    # A text of words the vocabulary never saw is predicted, with a warning that says so.
+    with caplog.at_level(logging.WARNING, logger="expkit"):
+        unknown = cli("predict", str(run_dir), "zzqqxx qqzzxx", "a band from Texas", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert unknown.returncode == 0, unknown.output
+    assert "1 of 2 inputs hold no word this model's vocabulary knows (input 1)" in caplog.text
 
 
 # -- paths that cannot be used ------------------------------------------------------------------
@@ -201,3 +209,91 @@ def test_missing_or_broken_config_snapshot(command, damage, finished_run, tmp_pa
     refused(cli(command, str(run_dir), cwd=tmp_path, monkeypatch=monkeypatch), "config.yaml is " + damage)
     assert (run_dir / "metrics.json").read_bytes() == before
     assert not (tmp_path / "outputs").exists()
+
+
+def test_paths_under_a_file_or_unwritable_are_refused(finished_run, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("keep me")
+    refused(cli("eval", str(finished_run), "--out", "file/eval.json", cwd=tmp_path, monkeypatch=monkeypatch),
+            "file is a file, so no file can be written under it")
+    refused(cli("export", str(finished_run), "file/export", cwd=tmp_path, monkeypatch=monkeypatch),
+            "Cannot create file/export: Not a directory")
+    refused(cli("export", str(finished_run), "/proc/expkit-export", cwd=tmp_path, monkeypatch=monkeypatch),
+            "Cannot create /proc/expkit-export")
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "EOFError, an empty or cut-off file"),
+    (b"label,title,content\n1,a,b\n", "It is damaged or was not written by expkit"),
+])
+def test_damaged_checkpoint_file_is_one_paragraph(content, fragment, finished_run, tmp_path, monkeypatch):
+    (tmp_path / "bad.ckpt").write_bytes(content)
+    refused(cli("eval", str(finished_run), "--checkpoint", "bad.ckpt", "--out", "e.json", cwd=tmp_path,
+                monkeypatch=monkeypatch), "Cannot load checkpoint bad.ckpt", fragment)
+    refused(cli("eval", str(finished_run), "--checkpoint", str(tmp_path), cwd=tmp_path, monkeypatch=monkeypatch),
+            "is a folder")
+    assert not (tmp_path / "e.json").exists()
+
+
+EDITED_RECORDS = [
+    ("overrides.yaml", "{a: 1}\n", "does not hold a list of overrides"),
+    ("overrides.yaml", "- : : [\n", "overrides.yaml is damaged"),
+    ("resolved.yaml", None, "name=[1, 2] is not a run name"),
+]
+
+
+@pytest.mark.parametrize("command, name, content, fragment", [
+    *[("reproduce", *case) for case in EDITED_RECORDS],
+    *[("resume", *case) for case in EDITED_RECORDS],
+    # Only resume continues the original's record (its wall time).
+    ("resume", "metrics.json", '{"status": "finished", "wall_time_s": "abc"}', "wall_time_s='abc' is not a number"),
+])
+def test_edited_run_records_are_refused_before_anything_is_written(command, name, content, fragment, finished_run,
+                                                                   tmp_path, monkeypatch):
+    import shutil
+
+    from inprocess import digests
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    path = run_dir / (name if name == "metrics.json" else f".hydra/{name}")
+    if content is None:  # the run's name, edited into a list
+        text = path.read_text()
+        path.write_text("name: [1, 2]\n" + "\n".join(line for line in text.splitlines() if not line.startswith("name:")))
+    else:
+        path.write_text(content)
+    before = digests(run_dir)
+    args = ["trainer.max_epochs=3"] if command == "resume" else []
+    refused(cli(command, str(run_dir), *args, cwd=tmp_path, monkeypatch=monkeypatch), fragment)
+    assert digests(run_dir) == before
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("module, fragment", [
+    ("subprocess", "is not your own code"),
+    ("builtins", "is not your own code"),
+    ("torch", "is not your own code"),
+    ("no_such_package_xyz", "no module named 'no_such_package_xyz' can be imported"),
+])
+def test_trust_module_is_only_for_your_own_importable_code(module, fragment, finished_run, tmp_path, monkeypatch):
+    refused(cli("eval", str(finished_run), "--trust-module", module, "--out", "e.json", cwd=tmp_path,
+                monkeypatch=monkeypatch), f"--trust-module: ", fragment)
+    assert not (tmp_path / "e.json").exists()
+
+
+@pytest.mark.parametrize("row, fragment", [
+    ("nan", "not a finite number"),
+    ("1e400", "not a finite number"),
+    ("1e39", "beyond float32's range"),
+    ("1,", "has an empty field"),
+])
+def test_predict_refuses_numbers_that_are_not_numbers(row, fragment, finished_run, tmp_path, monkeypatch):
+    refused(cli("predict", str(finished_run), "0.5", row, cwd=tmp_path, monkeypatch=monkeypatch), "input 2", fragment)
+
+
+def test_broken_yaml_in_your_config_dir_names_its_file_and_line(tmp_path, monkeypatch):
+    (tmp_path / "mine" / "model").mkdir(parents=True)
+    (tmp_path / "mine" / "model" / "broken.yaml").write_text("_target_: x.Y\nwidth: [1, 2\n")
+    refused(cli("train", "--config-dir", "mine", *TINY, "model=broken", cwd=tmp_path, monkeypatch=monkeypatch),
+            "broken.yaml\", line 2", "Fix the YAML there")
+    assert run_folders(tmp_path) == []

@@ -34,9 +34,16 @@ def main(argv: list[str]) -> int:
     out = Path(args.out) if args.out else Path(args.run_dir) / RunFolder.EVAL
     if out.is_dir():
         raise ExpkitError(f"--out {out} is a folder; give a file name such as {out / 'eval.json'}.")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ExpkitError(f"--out {out}: {blocking} is a file, so no file can be written under it; choose another path.")
     run = load_run(args.run_dir, args.overrides, which=args.checkpoint, trusted_modules=args.trust_module)
     metrics = run.evaluate(device=args.device)
-    write_json_atomic(out, {**metrics, "checkpoint": str(run.checkpoint), "overrides": list(args.overrides)})
     print_metrics(f"Test metrics of {run.checkpoint}", metrics)
+    try:
+        write_json_atomic(out, {**metrics, "checkpoint": str(run.checkpoint), "overrides": list(args.overrides)})
+    except OSError as err:
+        raise ExpkitError(f"Cannot write {out}: {err.strerror or err}. The metrics are printed above; give a writable "
+                          "file with --out.") from None
     print(f"Wrote {out}")
     return 0

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from expkit.data.base import DataModule
-from expkit.data.text_files import read_class_names, stratified_split
+from expkit.data.labelled import not_utf8, read_class_names, stratified_split
 from expkit.errors import ConfigError, DataError
 
 log = logging.getLogger("expkit")
@@ -91,10 +91,25 @@ def read_annotations(csv_path: Path) -> ImageList:
     images = ImageList(csv_path)
     try:
         with open(csv_path, encoding="utf-8-sig", newline="") as f:  # -sig: a spreadsheet's byte-order mark
-            reader = csv.reader(f)
+            # strict: a stray quote is an error at its line, not a silently different row.
+            reader = csv.reader(f, strict=True)
             columns: dict[str, int] | None = None
-            for row in reader:
-                line = reader.line_num
+            while True:
+                line = reader.line_num + 1  # the row's first line (a quoted field may span several)
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as err:
+                    raise DataError(
+                        f"{csv_path}:{line}: unreadable CSV row ({err}). Check the quotes on line {line}: every field "
+                        "that opens a quote must close it."
+                    ) from None
+                if any("\n" in cell or "\r" in cell for cell in row):
+                    raise DataError(
+                        f"{csv_path}:{line}: a quoted field that starts on line {line} runs on to line {reader.line_num} "
+                        f"(an unclosed quote swallowing the rows after it). Close the quote on line {line}."
+                    )
                 if not row or not any(cell.strip() for cell in row):
                     images.skipped += 1
                     continue
@@ -119,10 +134,8 @@ def read_annotations(csv_path: Path) -> ImageList:
                 images.files.append(csv_path.parent / file)
                 images.labels.append(label)
                 images.origins.append(f"{csv_path}:{line}")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{csv_path}: not UTF-8 text ({err.reason} at byte {err.start}); save the file as UTF-8.") from None
-    except csv.Error as err:
-        raise DataError(f"{csv_path}: unreadable CSV ({err}); check quoting on the reported line.") from None
+    except UnicodeDecodeError:
+        raise not_utf8(csv_path) from None
     if not images.files:
         raise DataError(f"{csv_path} lists no images; add rows `file,label` below the header.")
     return images
@@ -187,13 +200,17 @@ def load_image(path: Path, channels: int, size: tuple[int, int], origin: str | N
 
     where = f"{origin}: " if origin else ""
     if not path.is_file():
-        raise DataError(f"{where}image file {path} does not exist; fix the path (relative to the CSV's folder) or remove the row.")
+        what = "is a folder, not an image file" if path.is_dir() else "does not exist"
+        fix = "fix the path (relative to the CSV's folder) or remove the row" if origin else "give the path of an image file"
+        raise DataError(f"{where}image file {path} {what}; {fix}.")
     try:
         with Image.open(path) as img:
             img = img.convert(PIL_MODES[channels])
             if img.size != (size[1], size[0]):  # Pillow sizes are (width, height)
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels = np.asarray(img, dtype=np.uint8)
+    except Image.DecompressionBombError as err:  # Pillow's guard against a tiny file that decodes to gigabytes
+        raise DataError(f"{where}image {path} is too large to decode safely ({err}); shrink it or remove it.") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise DataError(f"{where}cannot read image {path} ({err}); replace the file or remove it.") from None
     return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)

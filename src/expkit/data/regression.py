@@ -87,13 +87,23 @@ class RegressionDataModule(DataModule):
     def predict_inputs(self, items: Sequence[str]) -> tuple[torch.Tensor]:
         """Feature rows from text: each item is one row of `n_features` numbers separated by
         commas or spaces (`"0.5"`, `"0.1,0.2"`)."""
+        import math
+
         rows = []
         for n, item in enumerate(items, 1):
-            fields = [f for f in str(item).replace(",", " ").split() if f]
+            text = str(item)
+            # Commas separate fields, so "1," has an empty second field (a missing value, not one value).
+            fields = [f.strip() for f in text.split(",")] if "," in text else text.split()
+            if "" in fields:
+                raise DataError(f"input {n} ({item!r}) has an empty field; give {self.n_features} number(s) per row.")
             try:
                 values = [float(f) for f in fields]
             except ValueError:
                 raise DataError(f"input {n} ({item!r}) is not a row of numbers; give {self.n_features} number(s) per row.") from None
+            # float32 is what the model computes in: 1e39 is as infinite there as "inf" is.
+            if not all(math.isfinite(v) and abs(v) <= 3.4e38 for v in values):
+                raise DataError(f"input {n} ({item!r}) holds a value that is not a finite number (nan, inf, or beyond "
+                                "float32's range); give finite numbers.")
             if len(values) != self.n_features:
                 raise DataError(
                     f"input {n} ({item!r}) has {len(values)} number(s); this model takes {self.n_features} feature(s) per row."

@@ -23,7 +23,8 @@ import torch
 from torch.utils.data import Dataset
 
 from expkit.data.base import DataModule
-from expkit.data.text_files import read_class_names, read_labeled_csv, stratified_split
+from expkit.data.labelled import read_class_names, stratified_split
+from expkit.data.text_files import read_labeled_csv, require_data_file
 from expkit.errors import ConfigError, DataError
 from expkit.run.files import atomic_open
 from expkit.text.encode import ENCODER, encode_corpus, encode_new_vocabulary
@@ -81,7 +82,7 @@ def encode_file_to_corpus(texts: Sequence[str], labels: np.ndarray, ngrams: int)
 
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(require_data_file(path), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -348,6 +349,17 @@ class TextClassificationDataModule(DataModule):
     def predict_inputs(self, texts: Sequence[str]) -> tuple[torch.Tensor, ...]:
         """Model inputs for new texts, with this run's vocabulary (no labels)."""
         ids, offsets = encode_corpus(list(texts), self.vocab, self.ngrams, self.drop_unknown)
+        # A text none of whose tokens the vocabulary knows reaches the model as an empty bag (or
+        # unknowns only): its "prediction" is the model's bias, not a reading of the text.
+        running = np.concatenate([[0], np.cumsum(ids != self.vocab.unk_index)])
+        known = running[offsets[1:]] - running[offsets[:-1]]  # tokens other than <unk>, per text
+        unread = [n for n in range(len(texts)) if known[n] == 0]
+        if unread:
+            shown = ", ".join(str(n + 1) for n in unread[:10]) + (", ..." if len(unread) > 10 else "")
+            log.warning(
+                "%d of %d inputs hold no word this model's vocabulary knows (input %s): their predictions reflect only the "
+                "model's bias, not the text.", len(unread), len(texts), shown,
+            )
         docs = EncodedDocs(ids, offsets, np.zeros(len(texts), dtype=np.int64))
         return to_batch(docs, self.input_format, self.pad_index, self.max_length)[:-1]
 

@@ -12,11 +12,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from expkit.data.labelled import not_utf8
 from expkit.errors import DataError
 
 log = logging.getLogger("expkit")
 
-PACKAGED_DATA = Path(__file__).resolve().parent
 # The longest field a CSV may hold, in characters. Python's default (131,072) refuses a long
 # article; a field of many megabytes is a broken file (an unterminated quote swallowing the rest
 # of it), not a document.
@@ -42,24 +42,6 @@ class ReadReport:
         return f"{path}: " + ", ".join(parts)
 
 
-def first_bad_utf8(path: Path) -> tuple[int, int, str]:
-    """(line, column, bytes) of the first byte sequence of `path` that is not UTF-8."""
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                return number, err.start + 1, raw[err.start : err.end].hex(" ")
-    return 0, 0, ""
-
-
-def not_utf8(path: Path) -> DataError:
-    line, column, shown = first_bad_utf8(path)
-    return DataError(
-        f"{path}:{line}: not UTF-8 text (byte {shown} at column {column} of line {line}); save the file as UTF-8."
-    )
-
-
 @contextmanager
 def field_size_limit(limit: int) -> Iterator[None]:
     """csv's process-wide field limit, raised for the block only."""
@@ -70,27 +52,13 @@ def field_size_limit(limit: int) -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
-def packaged_data_path(relative: str) -> str:
-    """Absolute path of a file shipped inside the package (e.g. `dbpedia_sample/sample.csv`)."""
-    path = PACKAGED_DATA / relative
-    if not path.exists():
-        raise DataError(f"The packaged data file {relative!r} does not exist in {PACKAGED_DATA}; reinstall expkit.")
-    return str(path)
-
-
-def read_class_names(path: str | Path) -> list[str]:
-    """One class name a line; line 1 is label 1."""
+def require_data_file(path: str | Path) -> Path:
+    """`path` as a Path when it is a readable file; a DataError naming the keys otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"Class-name file {path} does not exist; point `data.classes_path` at a classes.txt (one name a line).")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise not_utf8(path) from None
-    names = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(names) < 2:
-        raise DataError(f"{path}: found {len(names)} class names; a classifier needs at least 2 (one a line).")
-    return names
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise DataError(f"Data file {path} {what}; check `data.train_path` / `data.test_path` (a CSV file).")
+    return path
 
 
 def read_labeled_csv(
@@ -101,9 +69,7 @@ def read_labeled_csv(
     The texts join the chosen fields with a space; an empty title (as in the embedded sample)
     adds nothing. A malformed row stops with its file and line number.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Data file {path} does not exist; check `data.train_path` / `data.test_path`.")
+    path = require_data_file(path)
     columns = {"title": 1, "content": 2}
     unknown = [f for f in text_fields if f not in columns]
     if unknown or not text_fields:
@@ -182,30 +148,3 @@ def _read_rows(path: Path, num_classes: int, picks: list[int], report: ReadRepor
             report.empty_texts += not text.strip()
             texts.append(text)
     return labels, texts
-
-
-def stratified_split(
-    labels: np.ndarray, fractions: Sequence[float], seed: int
-) -> list[np.ndarray]:
-    """Split row indices into len(fractions)+1 parts, each class in the same proportions.
-
-    Returns [rest, part_1, ..., part_k] where part_i holds round(n_c * fractions[i]) rows of
-    every class c; the order inside each part is shuffled by `seed`, so the split depends on
-    the seed and the labels alone.
-    """
-    rng = np.random.default_rng(seed)
-    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        idx = idx[rng.permutation(len(idx))]
-        start = 0
-        for i, frac in enumerate(fractions, start=1):
-            n = int(round(len(idx) * frac))
-            parts[i].append(idx[start : start + n])
-            start += n
-        parts[0].append(idx[start:])
-    out = []
-    for chunks in parts:
-        joined = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
-        out.append(np.sort(joined))
-    return out

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from expkit.errors import ExpkitError
+from expkit.errors import ExpkitError, RunFolderGone
 
 # Every status metrics.json can hold, in lifecycle order.
 STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
@@ -100,6 +100,8 @@ class RunFolder:
     @classmethod
     def open(cls, path: str | Path) -> "RunFolder":
         """An existing run folder; an ExpkitError that says what to pass otherwise."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise ExpkitError(f"A run folder is a path (str or pathlib.Path), got {type(path).__name__} {path!r:.80}.")
         folder = cls(path)
         if not folder.path.is_dir():
             raise ExpkitError(f"{path} does not exist. Pass a run folder such as outputs/<experiment>/<timestamp>/ (`expkit runs` lists them).")
@@ -138,6 +140,19 @@ class RunFolder:
                 "paths.output_root=DIR."
             ) from None
 
+    def require_present(self) -> None:
+        """Raise RunFolderGone when the folder no longer exists: a record written then would
+        re-create it (a ghost folder holding only that record)."""
+        if not self.path.is_dir():
+            raise self.gone()
+
+    def gone(self) -> RunFolderGone:
+        return RunFolderGone(
+            f"The run folder {self.path} was deleted (or moved) while the run was using it, so the run was stopped; "
+            "nothing was written back and no folder was re-created. Start the run again (or move the folder back "
+            "and `expkit resume` it)."
+        )
+
     @staticmethod
     def is_run_dir(path: Path) -> bool:
         return (path / RunFolder.METRICS).is_file() or (path / RunFolder.OVERRIDES).is_file()
@@ -153,34 +168,50 @@ class RunFolder:
     def write_metrics(self, data: dict[str, Any]) -> None:
         from expkit.run.files import write_json_atomic
 
+        self.require_present()
         write_json_atomic(self / self.METRICS, strict_json(data))
 
     def read_overrides(self) -> list[str]:
+        """The run's command-line overrides ([] when the file is absent); a damaged file is an
+        ExpkitError naming it, as they become part of a reproduced or resumed run's record."""
         import yaml
 
-        try:
-            data = yaml.safe_load((self / self.OVERRIDES).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        path = self / self.OVERRIDES
+        if not path.is_file():
             return []
-        return [str(item) for item in data] if isinstance(data, list) else []
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ExpkitError(f"{path} is damaged ({reason}); restore it from a copy of the run folder.") from None
+        if data is None:
+            return []
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise ExpkitError(
+                f"{path} does not hold a list of overrides (key=value strings, one a line); restore it from a copy of the run folder."
+            )
+        return data
 
     def write_snapshot(self, config_yaml: str, overrides: Sequence[str]) -> None:
         """`.hydra/config.yaml` and `.hydra/overrides.yaml`, as Hydra writes them for its runs."""
         from expkit.run.files import write_text_atomic
         import yaml
 
+        self.require_present()
         write_text_atomic(self / self.SNAPSHOT, config_yaml)
         write_text_atomic(self / self.OVERRIDES, yaml.safe_dump(list(overrides), default_flow_style=False))
 
     def write_resolved(self, resolved_yaml: str) -> None:
         from expkit.run.files import write_text_atomic
 
+        self.require_present()
         write_text_atomic(self / self.RESOLVED, resolved_yaml)
 
     def write_environment(self, record: dict[str, Any], resumed_step: int | None = None) -> None:
         """environment.json; a resumed run keeps its original and adds environment.resumed-<step>.json."""
         from expkit.run.files import write_json_atomic
 
+        self.require_present()
         path = self / self.ENVIRONMENT
         if resumed_step is not None and path.exists():
             path = self / f"environment.resumed-{resumed_step}.json"
@@ -221,7 +252,8 @@ class RunFolder:
         if which not in ("best", "last"):
             path = Path(which)
             if not path.is_file():
-                raise ExpkitError(f"Checkpoint {path} does not exist; use best, last, or the path of a .ckpt file.")
+                what = "is a folder" if path.is_dir() else "does not exist"
+                raise ExpkitError(f"Checkpoint {path} {what}; use best, last, or the path of a .ckpt file.")
             return path
         if which == "best":
             best = self.read_metrics().get("best_checkpoint")

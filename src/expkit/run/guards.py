@@ -1,4 +1,4 @@
-"""Stop a run whose numbers have stopped meaning anything, before it saves them.
+"""Stop a run whose numbers have stopped meaning anything, or whose folder is gone, before it saves.
 
 A NaN or infinite loss never recovers: every later step and every checkpoint after it holds NaN
 weights, and a run that "finishes" that way looks successful in `expkit runs`. The guard stops at
@@ -56,3 +56,21 @@ class FiniteLossGuard(pl.Callback):
         if value is not None and not math.isfinite(float(value)):
             self._stop(trainer, f"The validation value {self.monitor}", float(value),
                        f"end of the epoch (global step {trainer.global_step})")
+
+
+class RunFolderGuard(pl.Callback):
+    """Stops the run (RunFolderGone) at the first step or epoch end after its folder was deleted,
+    before the checkpoint callbacks (ordered last by Lightning) would write into it again and so
+    re-create it. One `stat` a step."""
+
+    def __init__(self, folder: Any) -> None:
+        self.folder = folder  # a RunFolder
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        self.folder.require_present()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.folder.require_present()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.folder.require_present()

@@ -29,8 +29,25 @@ def read_config_file(path: Path, what: str) -> DictConfig:
     return cfg
 
 
+def override_list(overrides: Any, what: str = "overrides") -> list[str]:
+    """`overrides` as a list of strings; a ConfigError for what Python would silently misread (a
+    single string is a sequence of one-letter overrides)."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, Sequence):
+        raise ConfigError(
+            f"{what} must be a list of strings such as [\"trainer.max_epochs=5\"], got {type(overrides).__name__} "
+            f"{overrides!r:.80}."
+        )
+    bad = [o for o in overrides if not isinstance(o, str)]
+    if bad:
+        raise ConfigError(f"{what} must be strings such as \"key=value\"; got {bad[0]!r} ({type(bad[0]).__name__}).")
+    return list(overrides)
+
+
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> DictConfig:
     """`key=value` overrides on a resolved config (eval/predict: e.g. data.test_path=FILE)."""
+    overrides = override_list(overrides)
     bad = [o for o in overrides if "=" not in o or o.startswith(("+", "~", "-"))]
     if bad:
         raise ConfigError(f"Overrides here must look like key=value (an existing key); got {bad}.")
@@ -58,19 +75,41 @@ def run_config(folder: RunFolder, overrides: Sequence[str] = (), trusted_modules
     return apply_overrides(cfg, overrides, str(path))
 
 
-def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """torch.load with weights_only=True: a checkpoint can hold tensors and plain containers only."""
-    import pickle
-
+def check_device(map_location: Any) -> None:
+    """A device name torch knows and this machine has, before any weights are read (else the
+    load fails with a message about a damaged checkpoint)."""
     import torch
 
+    if not isinstance(map_location, str):
+        return
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        device = torch.device(map_location)
+    except RuntimeError:
+        raise ConfigError(f"--device {map_location}: not a device name; use cpu, cuda, cuda:N or mps.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {map_location}: this machine has no CUDA GPU that torch can use; use --device cpu.")
+
+
+def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """torch.load with weights_only=True: a checkpoint can hold tensors and plain containers only."""
+    import torch
+
+    if not Path(path).is_file():
+        what = "is a folder" if Path(path).is_dir() else "does not exist"
+        raise ExpkitError(f"Checkpoint {path} {what}; give the path of a .ckpt file.")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - the weights-only unpickler fails on a damaged file with
+        # any of UnpicklingError, EOFError, KeyError, IndexError, RuntimeError, ...
+        first = (str(err).strip().splitlines() or [""])[0]
+        detail = f"{type(err).__name__}: {first}" if first else f"{type(err).__name__}, an empty or cut-off file"
         raise ExpkitError(
-            f"Cannot load checkpoint {path}: {str(err).splitlines()[0]}. It is damaged or was not written by "
+            f"Cannot load checkpoint {path}: {detail}. It is damaged or was not written by "
             "expkit (only tensors and plain containers are accepted)."
         ) from None
+    if not isinstance(ckpt, dict):
+        raise ExpkitError(f"Checkpoint {path} holds a {type(ckpt).__name__}, not a checkpoint; it was not written by expkit.")
+    return ckpt
 
 
 @dataclass
@@ -95,20 +134,29 @@ class LoadedRun:
         import pytorch_lightning as pl
 
         from expkit.run.record import plain_metrics
+        from expkit.training import torch_threads
 
-        self.datamodule.setup("test")
         show_bar = sys.stderr.isatty() if progress is None else progress
-        trainer = pl.Trainer(
-            accelerator=device, devices=1, logger=False, enable_checkpointing=False,
-            enable_model_summary=False, enable_progress_bar=show_bar,
-        )
-        (results,) = trainer.test(self.task, datamodule=self.datamodule, verbose=False)
+        with torch_threads(self.cfg.get("torch_threads")):  # as the run trained
+            self.datamodule.setup("test")
+            try:
+                trainer = pl.Trainer(
+                    accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                    enable_model_summary=False, enable_progress_bar=show_bar,
+                )
+            except (ValueError, RuntimeError) as err:  # Lightning's MisconfigurationException is a ValueError
+                raise ConfigError(f"--device {device}: {str(err).splitlines()[0]}") from None
+            (results,) = trainer.test(self.task, datamodule=self.datamodule, verbose=False)
         return plain_metrics(results)
 
     def predict(self, items: Sequence[str], top_k: int = 1, batch_size: int = 256) -> list[dict[str, Any]]:
         """One dict per item: class names and probabilities, or predicted values."""
         import torch
 
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+            raise ExpkitError(f"predict(items): give a list of inputs, e.g. [{items!r:.40}]; got {type(items).__name__}.")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ExpkitError(f"predict(top_k={top_k!r}): use a whole number >= 1.")
         if not items:
             return []
         device = next(self.task.parameters()).device
@@ -139,6 +187,7 @@ def load_run(
     from expkit.components import build_datamodule, build_task
 
     folder = RunFolder.open(run_dir)
+    check_device(map_location)
     cfg = run_config(folder, overrides, trusted_modules)
     ckpt_file = folder.checkpoint(which)
     ckpt = load_checkpoint(ckpt_file, map_location)

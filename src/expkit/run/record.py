@@ -56,7 +56,15 @@ class RunRecord:
         self.started = time.time()
         self.data: dict[str, Any] = self.folder.read_metrics()
         # A resumed run keeps counting the time it already spent.
-        self.previous_wall_time = float(self.data.get("wall_time_s", 0.0))
+        wall = self.data.get("wall_time_s", 0.0)
+        if isinstance(wall, bool) or not isinstance(wall, (int, float)):
+            from expkit.errors import ExpkitError
+
+            raise ExpkitError(
+                f"{self.folder / RunFolder.METRICS}: wall_time_s={wall!r} is not a number of seconds; the file was "
+                "edited or damaged. Restore it from a copy, or fix that value."
+            )
+        self.previous_wall_time = float(wall)
 
     def update(self, **fields: Any) -> None:
         """Every rank keeps the record in memory (what `fit` returns, so that a DDP process of

@@ -66,6 +66,9 @@ class Task(pl.LightningModule):
 
     # The kind of data this task trains on (`expkit.contract.TASK_TYPES`); subclasses set it.
     task_type: str
+    # The metrics logged as `val/<name>` and `test/<name>` (`train/loss` too): what
+    # `monitor.metric` may name, checked before a run starts. Empty: not checked.
+    logged_metrics: tuple[str, ...] = ()
 
     def forward(self, *args: Any) -> torch.Tensor:
         return self.net(*args)

@@ -20,6 +20,7 @@ class ClassificationTask(Task):
     """
 
     task_type = "classification"
+    logged_metrics = ("loss", "acc", "f1")
 
     def __init__(
         self,

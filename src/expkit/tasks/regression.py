@@ -18,6 +18,7 @@ class RegressionTask(Task):
     """Trains `net` to predict y from x; logs `{train,val,test}/loss` and `{val,test}/mae`."""
 
     task_type = "regression"
+    logged_metrics = ("loss", "mae")
 
     def __init__(
         self,

@@ -1,0 +1,81 @@
+"""What any labelled dataset needs, whatever its examples are (text rows, images): files shipped
+in the package, a class-name file, a clear error for text that is not UTF-8, and a stratified split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from expkit.errors import DataError
+
+PACKAGED_DATA = Path(__file__).resolve().parent
+
+
+def packaged_data_path(relative: str) -> str:
+    """Absolute path of a file shipped inside the package (e.g. `dbpedia_sample/sample.csv`)."""
+    path = PACKAGED_DATA / relative
+    if not path.exists():
+        raise DataError(f"The packaged data file {relative!r} does not exist in {PACKAGED_DATA}; reinstall expkit.")
+    return str(path)
+
+
+def first_bad_utf8(path: Path) -> tuple[int, int, str]:
+    """(line, column, bytes) of the first byte sequence of `path` that is not UTF-8."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return number, err.start + 1, raw[err.start : err.end].hex(" ")
+    return 0, 0, ""
+
+
+def not_utf8(path: Path) -> DataError:
+    line, column, shown = first_bad_utf8(path)
+    return DataError(
+        f"{path}:{line}: not UTF-8 text (byte {shown} at column {column} of line {line}); save the file as UTF-8."
+    )
+
+
+def read_class_names(path: str | Path) -> list[str]:
+    """One class name a line; line 1 is label 1."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Class-name file {path} does not exist; point `data.classes_path` at a classes.txt (one name a line).")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(names) < 2:
+        raise DataError(f"{path}: found {len(names)} class names; a classifier needs at least 2 (one a line).")
+    return names
+
+
+def stratified_split(
+    labels: np.ndarray, fractions: Sequence[float], seed: int
+) -> list[np.ndarray]:
+    """Split row indices into len(fractions)+1 parts, each class in the same proportions.
+
+    Returns [rest, part_1, ..., part_k] where part_i holds round(n_c * fractions[i]) rows of
+    every class c; the order inside each part is shuffled by `seed`, so the split depends on
+    the seed and the labels alone.
+    """
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(len(idx))]
+        start = 0
+        for i, frac in enumerate(fractions, start=1):
+            n = int(round(len(idx) * frac))
+            parts[i].append(idx[start : start + n])
+            start += n
+        parts[0].append(idx[start:])
+    out = []
+    for chunks in parts:
+        joined = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
+        out.append(np.sort(joined))
+    return out
