@@ -279,6 +279,22 @@ def test_user_module_refused_unless_trusted(user_pkg):
     check_config_targets({"model": {"_target_": "trustpkg_user.models.build"}}, SOURCE, ["trustpkg_user"])
 
 
+def test_a_module_trusted_by_the_users_conf_is_allowed(user_pkg, tmp_path, monkeypatch):
+    """`trusted_modules` in the user's own conf/train.yaml counts as --trust-module for every
+    command that reads a run folder or an export."""
+    import expkit.config_files
+
+    cfg = {"model": {"_target_": "trustpkg_user.models.Net", "_partial_": True}}
+    conf = tmp_path / "userconf"
+    conf.mkdir()
+    (conf / "train.yaml").write_text("trusted_modules: [trustpkg_user]\n")
+    monkeypatch.setattr(expkit.config_files, "conf_dir", lambda: conf)
+    check_config_targets(cfg, SOURCE)
+    check_architecture("trustpkg_user.models.Net", SOURCE)
+    (conf / "train.yaml").write_text("trusted_modules: []\n")
+    assert "--trust-module trustpkg_user" in refusal(cfg)
+
+
 def test_trusting_a_module_does_not_trust_what_it_imported(user_pkg):
     message = refusal({"model": {"_target_": "trustpkg_user.models.os.system"}}, trusted=["trustpkg_user"])
     assert "not of the trusted module trustpkg_user" in message

@@ -179,7 +179,7 @@ def check_config_targets(cfg: Any, source: str, trusted_modules: Sequence[str] =
     an allowed name does not exist. Nothing named by the file is imported unless every `_target_`
     string and interpolation has passed.
     """
-    trusted = validate_module_names(trusted_modules, "--trust-module", importable=True)
+    trusted = _user_trusted(trusted_modules)
     data = _plain(cfg)
     if isinstance(data, Mapping):
         for key in HYDRA_ROOT_KEYS:
@@ -206,7 +206,7 @@ def check_config_targets(cfg: Any, source: str, trusted_modules: Sequence[str] =
 def check_architecture(name: Any, source: str, trusted_modules: Sequence[str] = (), key: str = "architecture") -> None:
     """An export's `architecture`: an expkit model class (a `torch.nn.Module` under
     `expkit.models`) or a class or function of a trusted module; refused otherwise."""
-    trusted = validate_module_names(trusted_modules, "--trust-module", importable=True)
+    trusted = _user_trusted(trusted_modules)
     family = _check_target_name(name, key, source, trusted, (), families=(_MODEL_FAMILY,), allowed=MODEL_SUMMARY)
     _check_target_object(name, key, source, family, trusted, allowed=MODEL_SUMMARY)
 
@@ -277,6 +277,14 @@ def trusted_modules_from(cfg: Any, source: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise ConfigError(f"{source}: `{TRUSTED_MODULES_KEY}` must be a list of module names, e.g. [mypkg], got {value!r}.")
     return validate_module_names(value, f"{source}: {TRUSTED_MODULES_KEY}")
+
+
+def _user_trusted(trusted_modules: Sequence[str]) -> tuple[str, ...]:
+    """The packages the user trusts: `--trust-module` (or the API's `trusted_modules`) and the
+    `trusted_modules` list of the user's own conf/train.yaml, each validated."""
+    given = validate_module_names(trusted_modules, "--trust-module", importable=True)
+    from_conf = tuple(m for m in conf_trusted_modules() if m not in given)
+    return (*given, *validate_module_names(from_conf, "conf/train.yaml trusted_modules", importable=True))
 
 
 def conf_trusted_modules(conf: str | Path | None = None) -> tuple[str, ...]:
