@@ -229,6 +229,23 @@ def test_saves_of_one_step_share_their_copies_until_a_tensor_changes(tmp_path):
     assert torch.equal(_load(tmp_path / "next.ckpt")["w"], torch.full((4,), 7.0))
 
 
+def test_a_checkpoint_over_max_copy_mb_is_written_before_save_returns_without_a_copy(tmp_path):
+    recording = _RecordingIO()
+    recording.gate.set()
+    io = BackgroundCheckpointIO(recording, max_copy_mb=1e-5)  # 10 bytes: every tensor here is bigger
+    weight = torch.zeros(4)
+    io.save_checkpoint({"epoch": 0, "w": weight}, tmp_path / "last.ckpt")
+    assert recording.received[0]["w"] is weight, "no copy: the training thread waited for the write"
+    weight += 1
+    assert torch.equal(_load(tmp_path / "last.ckpt")["w"], torch.zeros(4))
+    io.teardown()
+    small = BackgroundCheckpointIO(_RecordingIO(), max_copy_mb=1)
+    small.checkpoint_io.gate.set()
+    small.save_checkpoint({"epoch": 0, "w": weight}, tmp_path / "small.ckpt")
+    small.teardown()
+    assert small.checkpoint_io.received[0]["w"] is not weight
+
+
 def test_background_write_errors_reach_the_training_thread(tmp_path):
     io = BackgroundCheckpointIO()
     blocker = tmp_path / "file"
