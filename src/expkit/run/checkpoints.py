@@ -89,6 +89,26 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
         _fsync_dir(path.parent)
 
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = lambda storage, loc: storage, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        """torch.load with `mmap=True` for local files: a tensor's bytes are read when used.
+
+        `trainer.test` on a best checkpoint that is a hard link of `last.ckpt` then reads the
+        weights, not the optimizer moments beside them (the real-sized DBpedia vocabulary: 0.65 GB
+        not read, which had set the run's peak memory). Files torch cannot map (saved in the old
+        non-zip format) are read whole, as Lightning does.
+        """
+        local = Path(str(path).removeprefix("file://")) if _is_local(path) else None
+        if local is None or not local.is_file():
+            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        try:
+            return torch.load(local, map_location=map_location, weights_only=weights_only, mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err):
+                raise
+            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+
 
 _CRC32_LOCK = threading.Lock()
 

@@ -65,7 +65,14 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     import torch
 
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        try:
+            # mmap: only the tensors used are read (a best checkpoint that is a hard link of
+            # last.ckpt also holds the optimizer moments, which evaluation never touches).
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err):  # e.g. a file in torch's old non-zip format
+                raise
+            return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         raise ExpkitError(
             f"Cannot load checkpoint {path}: {str(err).splitlines()[0]}. It is damaged or was not written by "
