@@ -54,6 +54,8 @@ adds section 4, which benchmarks/scale.py supersedes with four sizes and a real-
    (`callbacks.model_checkpoint=null trainer.enable_checkpointing=false`), runs in the same
    rotation, so both epoch-cycle ratios come from one run: expkit (defaults) vs the plain loop,
    and expkit (defaults) vs expkit without checkpoints (what checkpointing costs per epoch).
+   Disk per default run: the run folder's bytes, a hard-linked file counted once (as `du -sb`),
+   against the 200 MB a default run kept before issue 11 (two full checkpoints).
    Goal: expkit >= 0.9x the plain loop.
 
 3. Text pipeline: tokenize + encode documents per second on one core (one thread) with
