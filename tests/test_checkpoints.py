@@ -112,6 +112,7 @@ def test_best_that_is_the_last_epoch_is_a_hard_link_and_unlinks_on_resume(tmp_pa
     # A resumed fit replaces last.ckpt: the old best must not keep the optimizer moments with it.
     resumed = run_cli("resume", str(run_dir), "trainer.max_epochs=4", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.output
+    assert "best-epoch002.ckpt was a hard link of last.ckpt; now a weights-only file of its own" in resumed.output
     last = _load(ckpt_dir / "last.ckpt")
     assert last["epoch"] == 3 and "optimizer_states" in last
     for path in ckpt_dir.glob("best-*.ckpt"):
