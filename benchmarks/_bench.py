@@ -206,6 +206,18 @@ def only_run_dir(output_root: Path, name: str | None = None) -> Path:
     return dirs[0]
 
 
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under `folder`, a hard-linked file once (what `du -sb` counts)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in Path(folder).rglob("*"):
+        st = path.lstat()
+        if path.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
 def read_metrics(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / "metrics.json").read_text())
 

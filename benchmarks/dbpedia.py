@@ -54,6 +54,8 @@ adds section 4, which benchmarks/scale.py supersedes with four sizes and a real-
    (`callbacks.model_checkpoint=null trainer.enable_checkpointing=false`), runs in the same
    rotation, so both epoch-cycle ratios come from one run: expkit (defaults) vs the plain loop,
    and expkit (defaults) vs expkit without checkpoints (what checkpointing costs per epoch).
+   Disk per default run: the run folder's bytes, a hard-linked file counted once (as `du -sb`),
+   against the 200 MB a default run kept before issue 11 (two full checkpoints).
    Goal: expkit >= 0.9x the plain loop.
 
 3. Text pipeline: tokenize + encode documents per second on one core (one thread) with
@@ -87,6 +89,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import itertools
 import json
 import math
@@ -119,6 +122,8 @@ DEFAULT_VARIANTS = [
 ]
 FT_GRID = {"lr": [0.1, 0.5, 1.0], "epoch": [5, 25, 50], "wordNgrams": [1, 2]}
 SVM_C = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+# A default run's folder before issue 11 (best and last, each a full 100 MB checkpoint): 200 MB.
+OLD_RUN_BYTES = 200e6
 NO_CHECKPOINTS = ["callbacks.model_checkpoint=null", "trainer.enable_checkpointing=false"]
 SPEED_SIDES = ["expkit", "expkit_nockpt", "plain"]
 
@@ -211,7 +216,10 @@ def worker(args: argparse.Namespace) -> None:
     z = np.load(args.worker)
     splits = {n: (z[f"{n}_ids"], z[f"{n}_offsets"], z[f"{n}_labels"]) for n in ("train", "val", "test")}
     torch.manual_seed(s["seed"])
-    net = load_target(s["model"]["target"])(**s["model"]["kwargs"], **s["model_dims"])
+    model_cls = load_target(s["model"]["target"])
+    # As expkit's contract does: a model gets only the dims its signature names.
+    accepted = inspect.signature(model_cls).parameters
+    net = model_cls(**s["model"]["kwargs"], **{k: v for k, v in s["model_dims"].items() if k in accepted})
     assert getattr(net, "input_format", "bag") == "bag", "the plain loop feeds (ids, offsets) batches"
     optimizer = load_target(s["optimizer"]["target"])(net.parameters(), **s["optimizer"]["kwargs"])
     scheduler = load_target(s["scheduler"]["target"])(optimizer, **s["scheduler"]["kwargs"]) if s["scheduler"] else None
@@ -295,7 +303,7 @@ def plain_settings(cfg, dm) -> dict:
     return {
         "seed": int(cfg.seed), "model": node("model"), "model_dims": dm.model_dims(),
         "optimizer": node("optimizer"), "scheduler": node("scheduler"),
-        "clip": cfg.trainer.gradient_clip_val, "batch_size": int(dm.batch_size), "eval_batch_size": int(dm.eval_batch_size),
+        "clip": cfg.trainer.gradient_clip_val, "batch_size": int(dm.batch_size), "eval_batch_size": dm.batch_rows("val", train=False),
         "epochs": int(cfg.trainer.max_epochs), "data": {"ngrams": dm.ngrams, "drop_unknown": dm.drop_unknown},
     }
 
@@ -419,7 +427,8 @@ def summarize_expkit_run(run: Path, wall: float) -> dict:
     m = B.read_metrics(run)
     val = m.get("best_score") if m.get("monitor") == "val/acc" and m.get("best_score") is not None else m.get("val/acc")
     return {"val_acc": val, "test_acc": m.get("test/acc"), "fit_s": expkit_fit_seconds(run), "process_s": wall,
-            "status": m.get("status"), "epochs": m.get("epochs_done"), "run_dir": str(run)}
+            "status": m.get("status"), "epochs": m.get("epochs_done"), "run_dir": str(run),
+            "run_folder_bytes": B.folder_bytes(run), "best_checkpoint": m.get("best_checkpoint")}
 
 
 def expkit_variant(tmp: Path, tag: str, variant: str, env: dict) -> dict:
@@ -754,6 +763,13 @@ def report(res: dict) -> str:
                     ["the same expkit run with checkpointing off", r_ckpt, per_round("expkit", "expkit_nockpt"),
                      "MET" if r_ckpt >= 0.8 else "NOT MET"],
                 ]), ""]
+        disk = [p["expkit"] for p in pairs if p["expkit"].get("run_folder_bytes")]
+        if disk:
+            out += ["Disk per default run (the run folder, a hard-linked file counted once, as `du -sb`; goal <= "
+                    f"0.6x of {OLD_RUN_BYTES / 1e6:.0f} MB, two full 100 MB checkpoints before issue 11):", "",
+                    B.markdown_table(["run", "best checkpoint", "run folder MB", f"x {OLD_RUN_BYTES / 1e6:.0f} MB"],
+                                     [[i + 1, r["best_checkpoint"], r["run_folder_bytes"] / 1e6, r["run_folder_bytes"] / OLD_RUN_BYTES]
+                                      for i, r in enumerate(disk)]), ""]
 
     tp = res.get("text")
     if tp:

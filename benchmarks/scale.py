@@ -173,7 +173,7 @@ def measure(csv_path: Path, work: Path, env: dict, timeout: float) -> dict:
     ev = B.scalar_events(run)
     rate = B.in_epoch_rate(ev["train/loss"], steps, lambda i: batch if i < steps - 1 else last)
     fit_s = ev["val/acc"][-1][1] - ev["_first_event"][0][1] if "val/acc" in ev and "_first_event" in ev else None
-    ckpt_bytes = sum(p.stat().st_size for p in run.rglob("*.ckpt"))
+    ckpt_bytes = B.folder_bytes(run / "checkpoints")  # a best hard-linked to last.ckpt counts once
     return {"train": n_train, "val": n_val, "test": n_test, "vocab": vocab, "batch": batch,
             "encode_s": t_encoded - t_miss, "vocab_s": t_data - t_encoded, "epoch_s": n_train / rate["rows_per_s"],
             "train_rows_per_s": rate["rows_per_s"], "fit_s": fit_s, "process_s": res["wall"],

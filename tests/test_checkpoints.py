@@ -16,9 +16,11 @@ from expkit.run.checkpoints import (
     AtomicCheckpointIO,
     BackgroundCheckpointIO,
     BestAndLastCheckpoint,
+    link_atomically,
     remove_stray_temp_files,
     snapshot,
     temp_path,
+    unlink_from_last,
 )
 
 # Monitoring val/loss for its *maximum* makes epoch 0 the best while the loss goes down: the
@@ -88,6 +90,57 @@ def test_copied_run_folder_resumed_twice_keeps_last_ckpt(early_best_run, tmp_pat
     assert {p.name: p.read_bytes() for p in (run_dir / "checkpoints").iterdir()} == original
 
 
+# The regression toy's val/loss goes down every epoch: with the default mode (min) the last epoch
+# is the best, and the fit ends with best and last saved at the same step.
+LAST_BEST = ["train", "experiment=regression", "trainer.max_epochs=3"]
+
+
+def test_best_that_is_the_last_epoch_is_a_hard_link_and_unlinks_on_resume(tmp_path):
+    result = run_cli(*LAST_BEST, cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs()
+    ckpt_dir = run_dir / "checkpoints"
+    best = run_dir / read_metrics(run_dir)["best_checkpoint"]
+    assert best.name == "best-epoch002.ckpt"
+    assert best.samefile(ckpt_dir / "last.ckpt"), "one file on disk for the best and the last epoch"
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["best-epoch002.ckpt", "last.ckpt"]
+    on_best = run_cli("eval", str(run_dir), "--out", str(tmp_path / "best.json"), cwd=tmp_path)
+    assert on_best.returncode == 0, on_best.output
+    assert json.loads((tmp_path / "best.json").read_text())["test/loss"] == pytest.approx(
+        read_metrics(run_dir)["test/loss"], rel=1e-6)
+
+    # A resumed fit replaces last.ckpt: the old best must not keep the optimizer moments with it.
+    resumed = run_cli("resume", str(run_dir), "trainer.max_epochs=4", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.output
+    assert "best-epoch002.ckpt was a hard link of last.ckpt; now a weights-only file of its own" in resumed.output
+    last = _load(ckpt_dir / "last.ckpt")
+    assert last["epoch"] == 3 and "optimizer_states" in last
+    for path in ckpt_dir.glob("best-*.ckpt"):
+        kept = _load(path)
+        if path.name == "best-epoch002.ckpt":  # still the best only if epoch 3 did not improve
+            assert kept["epoch"] == 2 and "optimizer_states" not in kept
+    assert not list(ckpt_dir.glob(".*"))
+
+
+def test_unlink_from_last_makes_a_weights_only_file(tmp_path):
+    full = {"epoch": 2, "global_step": 6, "state_dict": {"w": torch.arange(3.0)},
+            "optimizer_states": [{"state": {0: {"exp_avg": torch.ones(3)}}}], "lr_schedulers": [], "callbacks": {}}
+    io = AtomicCheckpointIO()
+    io.save_checkpoint(full, tmp_path / "last.ckpt")
+    link_atomically(tmp_path / "last.ckpt", tmp_path / "best-epoch002.ckpt")
+    io.save_checkpoint({"epoch": 0, "state_dict": {"w": torch.zeros(3)}}, tmp_path / "best-epoch000.ckpt")
+    assert (tmp_path / "best-epoch002.ckpt").samefile(tmp_path / "last.ckpt")
+
+    assert unlink_from_last(tmp_path) == [tmp_path / "best-epoch002.ckpt"]
+    best = _load(tmp_path / "best-epoch002.ckpt")
+    assert not (tmp_path / "best-epoch002.ckpt").samefile(tmp_path / "last.ckpt")
+    assert set(best) == {"epoch", "global_step", "state_dict"} and torch.equal(best["state_dict"]["w"], torch.arange(3.0))
+    assert "optimizer_states" in _load(tmp_path / "last.ckpt")
+    assert _load(tmp_path / "best-epoch000.ckpt")["epoch"] == 0  # not a link: untouched
+    assert unlink_from_last(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-epoch000.ckpt", "best-epoch002.ckpt", "last.ckpt"]
+
+
 # -- in-process: the pieces -------------------------------------------------------------------
 def test_snapshot_copies_tensors_and_containers():
     Pair = namedtuple("Pair", "a b")
@@ -142,6 +195,56 @@ def test_background_writes_snapshot_the_state_drop_stale_saves_and_keep_order(tm
     assert gated.saved == [("best-epoch000.ckpt", 0), ("last.ckpt", 3)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
     assert torch.equal(_load(tmp_path / "last.ckpt")["w"], torch.full((4,), 3.0))
+
+
+class _RecordingIO(AtomicCheckpointIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.received: list[dict] = []
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None):
+        self.gate.wait(timeout=30)
+        self.received.append(checkpoint)
+        super().save_checkpoint(checkpoint, path, storage_options)
+
+
+def test_saves_of_one_step_share_their_copies_until_a_tensor_changes(tmp_path):
+    recording = _RecordingIO()
+    io = BackgroundCheckpointIO(recording)
+    weight, moment = torch.zeros(4), torch.ones(4)
+    io.save_checkpoint({"epoch": 0, "global_step": 5, "w": weight}, tmp_path / "best-epoch000.ckpt")
+    io.save_checkpoint({"epoch": 0, "global_step": 5, "w": weight, "m": moment}, tmp_path / "last.ckpt")
+    moment += 1  # changed in place after the snapshot: the next save of this step copies it again
+    io.save_checkpoint({"epoch": 0, "global_step": 5, "m": moment}, tmp_path / "other.ckpt")
+    weight += 7  # the next step's save gets its own copy
+    io.save_checkpoint({"epoch": 1, "global_step": 10, "w": weight}, tmp_path / "next.ckpt")
+    recording.gate.set()
+    io.teardown()
+    best, last, other, after = recording.received
+    assert best["w"] is last["w"], "one copy of the weights for the best and the last checkpoint"
+    assert last["m"] is not other["m"] and after["w"] is not best["w"]
+    assert torch.equal(_load(tmp_path / "best-epoch000.ckpt")["w"], torch.zeros(4))
+    assert torch.equal(_load(tmp_path / "last.ckpt")["m"], torch.ones(4))
+    assert torch.equal(_load(tmp_path / "other.ckpt")["m"], torch.full((4,), 2.0))
+    assert torch.equal(_load(tmp_path / "next.ckpt")["w"], torch.full((4,), 7.0))
+
+
+def test_a_checkpoint_over_max_copy_mb_is_written_before_save_returns_without_a_copy(tmp_path):
+    recording = _RecordingIO()
+    recording.gate.set()
+    io = BackgroundCheckpointIO(recording, max_copy_mb=1e-5)  # 10 bytes: every tensor here is bigger
+    weight = torch.zeros(4)
+    io.save_checkpoint({"epoch": 0, "w": weight}, tmp_path / "last.ckpt")
+    assert recording.received[0]["w"] is weight, "no copy: the training thread waited for the write"
+    weight += 1
+    assert torch.equal(_load(tmp_path / "last.ckpt")["w"], torch.zeros(4))
+    io.teardown()
+    small = BackgroundCheckpointIO(_RecordingIO(), max_copy_mb=1)
+    small.checkpoint_io.gate.set()
+    small.save_checkpoint({"epoch": 0, "w": weight}, tmp_path / "small.ckpt")
+    small.teardown()
+    assert small.checkpoint_io.received[0]["w"] is not weight
 
 
 def test_background_write_errors_reach_the_training_thread(tmp_path):

@@ -134,8 +134,9 @@ def test_checkpoint_loads_with_weights_only_and_map_location(sample_run):
     _, run_dir, _ = sample_run
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location=torch.device("cpu"))
     state = ckpt["TextClassificationDataModule"]
-    assert state["vocab"]["itos"][:2] == ["<unk>", "<pad>"]
-    assert ckpt["state_dict"]["net.embedding.weight"].shape[0] == len(state["vocab"]["itos"])
+    itos = state["vocab"]["itos_text"].split("\n")
+    assert itos[:2] == ["<unk>", "<pad>"]
+    assert ckpt["state_dict"]["net.embedding.weight"].shape[0] == len(itos)
 
 
 @pytest.mark.parametrize("model", ["lstm", "mean_mlp"])

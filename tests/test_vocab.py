@@ -95,13 +95,39 @@ def test_lookups() -> None:
 def test_state_round_trip_uses_plain_containers() -> None:
     vocab = Vocab.build([basic_english(t) for t in TRAIN], specials=("<unk>", "<pad>"))
     state = vocab.to_state()
-    assert state == {"itos": vocab.itos, "unk_token": "<unk>"}
-    assert type(state["itos"]) is list and all(type(t) is str for t in state["itos"])
-    state["itos"].append("mutating the state does not touch the vocab")
+    # One string, not a list of strings: what a checkpoint pickles and loads every epoch.
+    assert state == {"itos_text": "\n".join(vocab.itos), "unk_token": "<unk>"}
+    assert type(state["itos_text"]) is str
     assert Vocab.from_state(vocab.to_state()) == vocab
-    assert len(vocab) == len(state["itos"]) - 1
+    assert Vocab.from_state(vocab.to_state()).itos == vocab.itos
     with pytest.raises(ValueError):
-        Vocab.from_state({"itos": ["<unk>"]})
+        Vocab.from_state({"itos_text": "a\nb"})  # no unk_token
+    with pytest.raises(ValueError):
+        Vocab.from_state({"itos_text": "a\nb", "unk_token": "<unk>"})  # <unk> not among the tokens
+    with pytest.raises(ValueError):
+        Vocab.from_state({"unk_token": "<unk>"})
+
+
+def test_state_of_checkpoints_before_the_joined_form_still_loads() -> None:
+    vocab = Vocab(["<unk>", "<pad>", "a", ""])
+    old_state = {"itos": ["<unk>", "<pad>", "a", ""], "unk_token": "<unk>"}
+    assert Vocab.from_state(old_state) == vocab
+    assert Vocab.from_state(vocab.to_state()) == vocab  # an empty token survives the join
+
+
+def test_state_of_tokens_with_a_newline_keeps_the_list() -> None:
+    vocab = Vocab(["<unk>", "two\nlines", "x"])
+    state = vocab.to_state()
+    assert state == {"itos": ["<unk>", "two\nlines", "x"], "unk_token": "<unk>"}
+    state["itos"].append("mutating the state does not touch the vocab")
+    assert Vocab.from_state(vocab.to_state()) == vocab and len(vocab) == 3
+
+
+def test_state_loads_from_a_weights_only_checkpoint(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    vocab = Vocab.build([basic_english(t) for t in TRAIN], specials=("<unk>", "<pad>"))
+    torch.save({"vocab": vocab.to_state()}, tmp_path / "v.ckpt")
+    assert Vocab.from_state(torch.load(tmp_path / "v.ckpt", weights_only=True)["vocab"]) == vocab
 
 
 def test_equality() -> None:

@@ -91,14 +91,21 @@ def check_device(map_location: Any) -> None:
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """torch.load with weights_only=True: a checkpoint can hold tensors and plain containers only."""
+    """torch.load with weights_only=True: a checkpoint can hold tensors and plain containers only.
+    mmap: only the tensors used are read (a best checkpoint that is a hard link of last.ckpt also
+    holds the optimizer moments, which evaluation never touches)."""
     import torch
 
     if not Path(path).is_file():
         what = "is a folder" if Path(path).is_dir() else "does not exist"
         raise ExpkitError(f"Checkpoint {path} {what}; give the path of a .ckpt file.")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err):  # e.g. a file in torch's old non-zip format
+                raise
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - the weights-only unpickler fails on a damaged file with
         # any of UnpicklingError, EOFError, KeyError, IndexError, RuntimeError, ...
         first = (str(err).strip().splitlines() or [""])[0]
