@@ -335,18 +335,14 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         self._ensure_setup()
-        if fnmatch.fnmatch(Path(str(path)).name, RunFolder.HPC_CHECKPOINT_GLOB):
-            # Lightning's SLURM handler saves this on the requeue signal and then runs
-            # `scontrol requeue`, which ends the process: write it before returning, after the
-            # writes already queued (a background write would die with the process).
-            wait([future for future, _, _ in self._jobs])
-            if self._error:
-                raise self._error
-            self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options=storage_options)
-            return
+        # Written by the training thread, after the writes already queued (they land first, as
+        # they would in the queue): Lightning's SLURM handler saves `hpc_ckpt_<N>.ckpt` on the
+        # requeue signal and then runs `scontrol requeue`, which ends the process (a background
+        # write would die with it); and a checkpoint too large to copy.
+        hpc = fnmatch.fnmatch(Path(str(path)).name, RunFolder.HPC_CHECKPOINT_GLOB)
         self._drop_superseded(str(path))
-        if self.max_copy_mb is not None and tensor_bytes(checkpoint) > self.max_copy_mb * 1e6:
-            self._wait_all()  # the writes queued before this one land first, as they would in the queue
+        if hpc or (self.max_copy_mb is not None and tensor_bytes(checkpoint) > self.max_copy_mb * 1e6):
+            self._wait_all()
             self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options)
             return
         step = (checkpoint.get("epoch"), checkpoint.get("global_step"))
