@@ -83,8 +83,8 @@ def test_tensorboard_curves_match_metrics_json(course_run):
     assert len(val) == 100, "one val/loss point per epoch"
     assert len({step for step, _ in val}) == 100
     train = scalars["train/loss"]
-    # Full batch: 800 train rows in one step an epoch, 100 steps; logged every 10 steps.
-    assert [s for s, _ in train] == list(range(9, 100, 10))
+    # Full batch: 800 train rows in one step an epoch, 100 steps, each logged.
+    assert [s for s, _ in train] == list(range(100))
     assert [s for s, _ in train] == sorted(s for s, _ in train)
     assert metrics["val/loss"] == pytest.approx(val[-1][1], rel=1e-6)
     assert metrics["test/loss"] == pytest.approx(scalars["test/loss"][-1][1], rel=1e-6)

@@ -79,7 +79,8 @@ class SweepSummary(HydraCallback):
         failed = [str(row.run_dir) for row in rows if row.status == "failed"]
         # On screen the job folders are relative to the sweep folder the title names.
         shown = [c if c.key != "run_dir" else table.run_dir_column(sweep_dir) for c in columns]
-        table.print_rich_table(f"Sweep summary ({sweep_dir}), best first; job folders relative to it", rows, shown)
+        table.print_rich_table(f"Sweep summary ({sweep_dir}), best first; job folders relative to it", rows, shown,
+                               fit_by_dropping=True)
         if "seed" in table.varying_keys(rows):
             keys = table.group_keys(["params"], rows)
             groups = table.sort_groups(table.group_rows(rows, keys))
