@@ -72,7 +72,8 @@ def test_ddp_cpu_matches_one_process_at_the_same_global_batch_and_reproduces(wor
     (one_dir,) = (workdir / "one" / "regression").iterdir()
     a, b = read_metrics(two_dir), read_metrics(one_dir)
     assert a["global_step"] == b["global_step"] == 26
-    for key in ("train/loss", "val/loss", "val/mae", "test/loss", "test/mae"):
+    # Validation and test metrics are reduced over ranks; train/loss is rank 0's own last batch.
+    for key in ("val/loss", "val/mae", "test/loss", "test/mae"):
         assert a[key] == pytest.approx(b[key], abs=1e-5), key
 
     again = run_cli("reproduce", str(two_dir), "--check", cwd=workdir, timeout=240)
