@@ -428,3 +428,30 @@ def test_resume_refuses_a_folder_that_is_not_a_run(workdir):
     result = run_cli("resume", str(workdir), cwd=workdir)
     assert result.returncode == 2
     assert "not an expkit run folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys):
+    from expkit.run.sweep import refuse_non_sweep_folder
+
+    # A single run's folder as hydra.sweep.dir: its jobs would be written inside it, and the
+    # summary (every run under the folder) would list only the single run.
+    run = workdir / "outputs" / "regression" / "2026-01-01_00-00-00"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "metrics.json").write_text('{"status": "finished"}')
+    before = sorted(p.name for p in run.iterdir())
+    result = run_cli("train", "-m", *FAST, "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={run}", cwd=workdir)
+    assert result.returncode == 2, result.output
+    assert "is not a sweep folder: it is itself a run folder" in result.stderr and "Traceback" not in result.output
+    assert sorted(p.name for p in run.iterdir()) == before, "no multirun.yaml or job folder written into it"
+
+    # outputs/ (runs of other experiments under it) is refused; a sweep folder, a new or an empty one is not.
+    with pytest.raises(SystemExit) as exit_:
+        refuse_non_sweep_folder(workdir / "outputs")
+    assert exit_.value.code == 2 and "which is not a job of a sweep" in capsys.readouterr().err
+    sweep = tmp_path / "sweep"
+    for job in ("0_optimizer.lr=0.01", "1"):
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / "metrics.json").write_text('{"status": "finished"}')
+    (tmp_path / "empty").mkdir()
+    for ok in (sweep, tmp_path / "empty", tmp_path / "new"):
+        refuse_non_sweep_folder(ok)

@@ -14,7 +14,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.run.sweep import OPTUNA_BEST, OPTUNA_PLOTS
+from expkit.run.sweep import OPTUNA_BEST, OPTUNA_PLOTS, refuse_non_sweep_folder
 
 log = logging.getLogger("expkit")
 
@@ -155,6 +155,7 @@ class ExpkitOptunaSweeper(Sweeper):
             # which claims a new (empty) timestamped sweep folder.
             raise SystemExit(0)
         sweep_dir = Path(cfg.hydra.sweep.dir)
+        refuse_non_sweep_folder(sweep_dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         log.info("Optuna study %r (%s): %d of %d trials done; optimizing %s (%s) of the best checkpoint",
                  study.study_name, storage, done, self.n_trials, metric, direction)
