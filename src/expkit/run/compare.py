@@ -49,8 +49,23 @@ def require_run(path: str | Path) -> Path:
     if not run_dir.exists():
         raise ExpkitError(f"{path} does not exist. Pass run folders such as outputs/<experiment>/<timestamp>/ "
                           "(`expkit runs` lists them).")
-    if (run_dir / table.RESOLVED_FILE).is_file():
+    resolved = run_dir / table.RESOLVED_FILE
+    if resolved.is_file():
+        # A damaged snapshot would read as a run with no config: every key of the others "differs".
+        import yaml
+
+        try:
+            config = yaml.safe_load(resolved.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            config = None
+        if not isinstance(config, dict):
+            raise ExpkitError(f"{resolved} is damaged: it does not read as a YAML mapping, so this run's config "
+                              "cannot be compared. Restore the file from a copy of the run, or leave this run out.")
         return run_dir
+    if table.is_run_dir(run_dir):
+        raise ExpkitError(f"{path} is a run folder without its config snapshot {table.RESOLVED_FILE} (deleted, or "
+                          "the run stopped before writing it), so its config cannot be compared. Restore the file "
+                          "from a copy of the run, or leave this run out.")
     inside = table.find_run_dirs(run_dir) if run_dir.is_dir() else []
     hint = ""
     if inside:
