@@ -455,3 +455,29 @@ def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys)
     (tmp_path / "empty").mkdir()
     for ok in (sweep, tmp_path / "empty", tmp_path / "new"):
         refuse_non_sweep_folder(ok)
+
+
+def test_optuna_search_refuses_bad_trial_counts_damaged_and_foreign_studies(workdir):
+    import optuna
+
+    search = ["train", *FAST, "hparams_search=regression_optuna"]
+    db = workdir / "outputs" / "regression" / "optuna" / "regression.db"
+    none = run_cli(*search, "hydra.sweeper.n_trials=0", cwd=workdir)
+    assert none.returncode == 2 and "hydra.sweeper.n_trials=0" in none.stderr, none.output
+    assert not db.exists(), "no study made for zero trials"
+
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"not a database")
+    damaged = run_cli(*search, "hydra.sweeper.n_trials=1", cwd=workdir)
+    assert damaged.returncode == 2 and "Traceback" not in damaged.output, damaged.output
+    assert f"storage sqlite:///{db}" in damaged.stderr and "file is not a database" in damaged.stderr
+    assert db.read_bytes() == b"not a database"
+
+    # A study made by a search that maximized: Optuna would load it with its own direction and
+    # rank this search's val/loss values the wrong way round.
+    db.unlink()
+    optuna.create_study(study_name="regression", storage=f"sqlite:///{db}", direction="maximize")
+    foreign = run_cli(*search, "hydra.sweeper.n_trials=1", cwd=workdir)
+    assert foreign.returncode == 2, foreign.output
+    assert "was made to maximize val/loss, but this run's monitor asks to minimize val/loss" in foreign.stderr
+    assert not list((workdir / "outputs" / "regression").glob("multirun/*/0_*")), "no trial ran"
