@@ -416,6 +416,13 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
 def test_resume_extends_a_finished_run(workdir):
     first = run_cli("train", *FAST, cwd=workdir)
     (run_dir,) = first.run_dirs()
+    # All its epochs are done: a resume without a new total would train nothing, test again and
+    # log a second HPARAMS session; refused, with the metrics untouched.
+    before = (run_dir / "metrics.json").read_bytes()
+    nothing = run_cli("resume", str(run_dir), cwd=workdir)
+    assert nothing.returncode == 2 and "Traceback" not in nothing.output, nothing.output
+    assert "already finished its 3 epochs (trainer.max_epochs=3)" in nothing.stderr
+    assert (run_dir / "metrics.json").read_bytes() == before
     extended = run_cli("resume", str(run_dir), "trainer.max_epochs=5", cwd=workdir)
     assert extended.returncode == 0, extended.output
     metrics = read_metrics(run_dir)
@@ -431,7 +438,7 @@ def test_resume_refuses_a_folder_that_is_not_a_run(workdir):
 
 
 def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys):
-    from expkit.run.sweep import refuse_non_sweep_folder
+    from expkit.run.sweep import is_sweep_folder, refuse_non_sweep_folder
 
     # A single run's folder as hydra.sweep.dir: its jobs would be written inside it, and the
     # summary (every run under the folder) would list only the single run.
@@ -455,6 +462,12 @@ def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys)
     (tmp_path / "empty").mkdir()
     for ok in (sweep, tmp_path / "empty", tmp_path / "new"):
         refuse_non_sweep_folder(ok)
+
+    # A sweep folder whose multirun.yaml was deleted is still a sweep to `expkit resume`, not
+    # "not an expkit run folder".
+    assert is_sweep_folder(sweep) and not is_sweep_folder(run) and not is_sweep_folder(workdir / "outputs")
+    asked = run_cli("resume", str(sweep), cwd=workdir)
+    assert asked.returncode == 2 and f"{sweep} is a sweep folder, not a run" in asked.stderr, asked.output
 
 
 def test_optuna_search_refuses_bad_trial_counts_damaged_and_foreign_studies(workdir):

@@ -126,6 +126,18 @@ def refuse_non_sweep_folder(sweep_dir: Path) -> None:
         raise SystemExit(2)
 
 
+def is_sweep_folder(path: Path) -> bool:
+    """A sweep's folder: it holds multirun.yaml, or (that file deleted) job folders `<N>_<overrides>`
+    and is not itself a run."""
+    from expkit.run.table import is_run_dir
+
+    if (path / SWEEP_CONFIG).is_file():
+        return True
+    if not path.is_dir() or is_run_dir(path):
+        return False
+    return any(JOB_FOLDER.match(p.name) and is_run_dir(p) for p in path.iterdir() if p.is_dir())
+
+
 def continue_command(sweep_dir: Path) -> str | None:
     """The command that continues the sweep in `sweep_dir`: `expkit train -m` with the sweep's
     own arguments, as Hydra's basic sweeper recorded them in multirun.yaml, and
