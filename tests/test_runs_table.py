@@ -197,3 +197,20 @@ def test_sweep_over_seeds_summarises_them(tmp_path):
     assert float(group["test/loss mean"]) == pytest.approx(statistics.fmean(float(j["test/loss"]) for j in jobs))
     table_lines = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]
     assert all(len(line) <= 100 for line in table_lines)
+
+
+def test_group_statistics_say_how_many_runs_they_cover(tmp_path):
+    from expkit.run import table
+
+    # Three seeds, one diverged: the mean over the other two must not pass for a mean over three.
+    out = tmp_path / "outputs"
+    for seed, best in ((1, 0.2), (2, 0.4), (3, float("nan"))):
+        fake_run(out, f"regression/2026-05-0{seed}_10-00-00", lr=0.1, seed=seed, metrics={"best_score": best})
+    rows = table.read_runs(out)
+    groups = table.group_rows(rows, table.group_keys(["params"], rows))
+    (group,) = groups
+    metrics = table.aggregated_metrics([])
+    full = {c.key: c.get(group) for c in table.group_columns([], metrics)}
+    assert full["runs"] == 3 and full["best n"] == 2 and full["best mean"] == pytest.approx(0.3)
+    shown = {c.key: c.get(group) for c in table.group_columns([], metrics, compact=True)}
+    assert shown["best mean ± std"] == "0.3 ± 0.14 (2 of 3)"
