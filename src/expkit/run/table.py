@@ -538,8 +538,9 @@ def resolve_columns(names: Sequence[str], rows: Sequence[RunRow]) -> list[Column
             columns.append(config_column(name))
         else:
             raise ExpkitError(unknown_column_message(name, rows))
-    unique = {c.key: c for c in reversed(columns)}  # the first of each key, in order
-    return [c for c in columns if unique.get(c.key) is c]
+    # The first of each key, in order (a built-in column named twice is the same object twice).
+    seen: set[str] = set()
+    return [c for c in columns if not (c.key in seen or seen.add(c.key))]
 
 
 def unknown_column_message(name: str, rows: Sequence[RunRow]) -> str:
