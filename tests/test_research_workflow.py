@@ -221,6 +221,8 @@ def test_optuna_plots_need_matplotlib_and_importances_two_trials(tmp_path, monke
     assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png"]
     study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=2)
     assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png", "optuna_param_importances.png"]
+    # A plot that fails (here: an unwritable folder) is left out; the search's results are not lost.
+    assert write_plots(study, tmp_path / "missing" / "folder", "val/loss") == []
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
     assert write_plots(study, tmp_path / "none", "val/loss") == []
 

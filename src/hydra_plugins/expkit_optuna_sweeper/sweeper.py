@@ -302,11 +302,16 @@ def write_plots(study: Any, sweep_dir: Path, target_name: str) -> List[str]:
             warnings.filterwarnings("ignore", category=ExperimentalWarning)
             # matplotlib on an axis whose trials all share one value (a single complete trial).
             warnings.filterwarnings("ignore", message="Attempting to set identical low and high", category=UserWarning)
-            axes = getattr(vis, function)(study, target_name=target_name)
-            figure = axes.figure
-            figure.set_size_inches(10, 6)
-            figure.tight_layout()
-            figure.savefig(sweep_dir / name, dpi=100)
-            plt.close(figure)
+            try:
+                axes = getattr(vis, function)(study, target_name=target_name)
+                figure = axes.figure
+                figure.set_size_inches(10, 6)
+                figure.tight_layout()
+                figure.savefig(sweep_dir / name, dpi=100)
+                plt.close(figure)
+            except Exception as err:  # noqa: BLE001 - a plot is an extra: optuna_best.yaml and the summary come after it
+                plt.close("all")
+                log.warning("No %s: %s: %s", name, type(err).__name__, err)
+                continue
         written.append(name)
     return written
