@@ -101,3 +101,19 @@ def test_run_folder_with_missing_or_damaged_config_snapshot(pair, tmp_path):
     (damaged / ".hydra" / "resolved.yaml").write_text("optimizer: [unclosed\n")
     with pytest.raises(ExpkitError, match=r"resolved.yaml is damaged"):
         compare.diff_runs([a, damaged])
+
+
+def test_missing_or_unreadable_environment_records_are_not_no_differences(pair, tmp_path):
+    import shutil
+
+    from expkit.run import compare
+
+    _, a, _ = pair
+    lost, damaged = shutil.copytree(a, tmp_path / "lost"), shutil.copytree(a, tmp_path / "damaged")
+    (lost / "environment.json").unlink()
+    (damaged / "environment.json").write_text("garbage{")
+    # Neither has a readable record: this said "Environment: no differences".
+    assert compare.diff_runs([lost, damaged]).environment == {"environment.json": ["missing", "unreadable"]}
+    both = compare.diff_runs([a, lost]).environment
+    assert both["environment.json"] == ["recorded", "missing"] and both["python"] == ["3.11.7", None]
+    assert compare.diff_runs([a, a]).environment == {}

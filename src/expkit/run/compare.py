@@ -137,13 +137,20 @@ def environment_facts(env: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def environment_differences(run_dirs: Sequence[Path]) -> dict[str, list[Any]]:
-    facts = [environment_facts(_read_json(d / ENVIRONMENT_FILE)) for d in run_dirs]
+    envs = [_read_json(d / ENVIRONMENT_FILE) for d in run_dirs]
+    facts = [environment_facts(env) for env in envs]
     keys = list(dict.fromkeys(k for f in facts for k in f))
     out = {}
     for key in keys:
         values = [f.get(key) for f in facts]
         if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
             out[key] = values
+    # Runs without a readable record are named, first, even when no run has one: two missing
+    # records are not "no differences".
+    found = ["recorded" if env is not None else "unreadable" if (d / ENVIRONMENT_FILE).exists() else "missing"
+             for d, env in zip(run_dirs, envs)]
+    if any(state != "recorded" for state in found):
+        out = {ENVIRONMENT_FILE: found, **{k: v for k, v in out.items() if k != ENVIRONMENT_FILE}}
     return out
 
 
