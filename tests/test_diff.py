@@ -81,3 +81,39 @@ def test_not_a_run_folder(pair, tmp_path):
     missing = diff(str(a), "nowhere", cwd=cwd)
     assert missing.returncode == 2 and "nowhere does not exist" in missing.stderr
     assert diff(str(a), cwd=cwd).returncode == 2  # one run: nothing to compare
+
+
+def test_run_folder_with_missing_or_damaged_config_snapshot(pair, tmp_path):
+    import shutil
+
+    from expkit.errors import ExpkitError
+    from expkit.run import compare
+
+    _, a, _ = pair
+    lost = shutil.copytree(a, tmp_path / "lost")
+    (lost / ".hydra" / "resolved.yaml").unlink()
+    # It is a run folder: the old message told the user to pass the very folder they passed.
+    with pytest.raises(ExpkitError, match="is a run folder without its config snapshot") as err:
+        compare.diff_runs([a, lost])
+    assert "e.g. expkit diff" not in str(err.value)
+    # A damaged snapshot read as "no config" and listed every key of the other run as differing.
+    damaged = shutil.copytree(a, tmp_path / "damaged")
+    (damaged / ".hydra" / "resolved.yaml").write_text("optimizer: [unclosed\n")
+    with pytest.raises(ExpkitError, match=r"resolved.yaml is damaged"):
+        compare.diff_runs([a, damaged])
+
+
+def test_missing_or_unreadable_environment_records_are_not_no_differences(pair, tmp_path):
+    import shutil
+
+    from expkit.run import compare
+
+    _, a, _ = pair
+    lost, damaged = shutil.copytree(a, tmp_path / "lost"), shutil.copytree(a, tmp_path / "damaged")
+    (lost / "environment.json").unlink()
+    (damaged / "environment.json").write_text("garbage{")
+    # Neither has a readable record: this said "Environment: no differences".
+    assert compare.diff_runs([lost, damaged]).environment == {"environment.json": ["missing", "unreadable"]}
+    both = compare.diff_runs([a, lost]).environment
+    assert both["environment.json"] == ["recorded", "missing"] and both["python"] == ["3.11.7", None]
+    assert compare.diff_runs([a, a]).environment == {}

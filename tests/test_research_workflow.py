@@ -221,6 +221,8 @@ def test_optuna_plots_need_matplotlib_and_importances_two_trials(tmp_path, monke
     assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png"]
     study.optimize(lambda t: t.suggest_float("x", 0, 1) ** 2, n_trials=2)
     assert write_plots(study, tmp_path, "val/loss") == ["optuna_parallel_coordinate.png", "optuna_param_importances.png"]
+    # A plot that fails (here: an unwritable folder) is left out; the search's results are not lost.
+    assert write_plots(study, tmp_path / "missing" / "folder", "val/loss") == []
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
     assert write_plots(study, tmp_path / "none", "val/loss") == []
 
@@ -416,6 +418,13 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
 def test_resume_extends_a_finished_run(workdir):
     first = run_cli("train", *FAST, cwd=workdir)
     (run_dir,) = first.run_dirs()
+    # All its epochs are done: a resume without a new total would train nothing, test again and
+    # log a second HPARAMS session; refused, with the metrics untouched.
+    before = (run_dir / "metrics.json").read_bytes()
+    nothing = run_cli("resume", str(run_dir), cwd=workdir)
+    assert nothing.returncode == 2 and "Traceback" not in nothing.output, nothing.output
+    assert "already finished its 3 epochs (trainer.max_epochs=3)" in nothing.stderr
+    assert (run_dir / "metrics.json").read_bytes() == before
     extended = run_cli("resume", str(run_dir), "trainer.max_epochs=5", cwd=workdir)
     assert extended.returncode == 0, extended.output
     metrics = read_metrics(run_dir)
@@ -428,3 +437,62 @@ def test_resume_refuses_a_folder_that_is_not_a_run(workdir):
     result = run_cli("resume", str(workdir), cwd=workdir)
     assert result.returncode == 2
     assert "not an expkit run folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys):
+    from expkit.run.sweep import is_sweep_folder, refuse_non_sweep_folder
+
+    # A single run's folder as hydra.sweep.dir: its jobs would be written inside it, and the
+    # summary (every run under the folder) would list only the single run.
+    run = workdir / "outputs" / "regression" / "2026-01-01_00-00-00"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "metrics.json").write_text('{"status": "finished"}')
+    before = sorted(p.name for p in run.iterdir())
+    result = run_cli("train", "-m", *FAST, "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={run}", cwd=workdir)
+    assert result.returncode == 2, result.output
+    assert "is not a sweep folder: it is itself a run folder" in result.stderr and "Traceback" not in result.output
+    assert sorted(p.name for p in run.iterdir()) == before, "no multirun.yaml or job folder written into it"
+
+    # outputs/ (runs of other experiments under it) is refused; a sweep folder, a new or an empty one is not.
+    with pytest.raises(SystemExit) as exit_:
+        refuse_non_sweep_folder(workdir / "outputs")
+    assert exit_.value.code == 2 and "which is not a job of a sweep" in capsys.readouterr().err
+    sweep = tmp_path / "sweep"
+    for job in ("0_optimizer.lr=0.01", "1"):
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / "metrics.json").write_text('{"status": "finished"}')
+    (tmp_path / "empty").mkdir()
+    for ok in (sweep, tmp_path / "empty", tmp_path / "new"):
+        refuse_non_sweep_folder(ok)
+
+    # A sweep folder whose multirun.yaml was deleted is still a sweep to `expkit resume`, not
+    # "not an expkit run folder".
+    assert is_sweep_folder(sweep) and not is_sweep_folder(run) and not is_sweep_folder(workdir / "outputs")
+    asked = run_cli("resume", str(sweep), cwd=workdir)
+    assert asked.returncode == 2 and f"{sweep} is a sweep folder, not a run" in asked.stderr, asked.output
+
+
+def test_optuna_search_refuses_bad_trial_counts_damaged_and_foreign_studies(workdir):
+    import optuna
+
+    search = ["train", *FAST, "hparams_search=regression_optuna"]
+    db = workdir / "outputs" / "regression" / "optuna" / "regression.db"
+    none = run_cli(*search, "hydra.sweeper.n_trials=0", cwd=workdir)
+    assert none.returncode == 2 and "hydra.sweeper.n_trials=0" in none.stderr, none.output
+    assert not db.exists(), "no study made for zero trials"
+
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"not a database")
+    damaged = run_cli(*search, "hydra.sweeper.n_trials=1", cwd=workdir)
+    assert damaged.returncode == 2 and "Traceback" not in damaged.output, damaged.output
+    assert f"storage sqlite:///{db}" in damaged.stderr and "file is not a database" in damaged.stderr
+    assert db.read_bytes() == b"not a database"
+
+    # A study made by a search that maximized: Optuna would load it with its own direction and
+    # rank this search's val/loss values the wrong way round.
+    db.unlink()
+    optuna.create_study(study_name="regression", storage=f"sqlite:///{db}", direction="maximize")
+    foreign = run_cli(*search, "hydra.sweeper.n_trials=1", cwd=workdir)
+    assert foreign.returncode == 2, foreign.output
+    assert "was made to maximize val/loss, but this run's monitor asks to minimize val/loss" in foreign.stderr
+    assert not list((workdir / "outputs" / "regression").glob("multirun/*/0_*")), "no trial ran"

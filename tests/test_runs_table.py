@@ -197,3 +197,30 @@ def test_sweep_over_seeds_summarises_them(tmp_path):
     assert float(group["test/loss mean"]) == pytest.approx(statistics.fmean(float(j["test/loss"]) for j in jobs))
     table_lines = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]
     assert all(len(line) <= 100 for line in table_lines)
+
+
+def test_group_statistics_say_how_many_runs_they_cover(tmp_path):
+    from expkit.run import table
+
+    # Three seeds, one diverged: the mean over the other two must not pass for a mean over three.
+    out = tmp_path / "outputs"
+    for seed, best in ((1, 0.2), (2, 0.4), (3, float("nan"))):
+        fake_run(out, f"regression/2026-05-0{seed}_10-00-00", lr=0.1, seed=seed, metrics={"best_score": best})
+    rows = table.read_runs(out)
+    groups = table.group_rows(rows, table.group_keys(["params"], rows))
+    (group,) = groups
+    metrics = table.aggregated_metrics([])
+    full = {c.key: c.get(group) for c in table.group_columns([], metrics)}
+    assert full["runs"] == 3 and full["best n"] == 2 and full["best mean"] == pytest.approx(0.3)
+    shown = {c.key: c.get(group) for c in table.group_columns([], metrics, compact=True)}
+    assert shown["best mean ± std"] == "0.3 ± 0.14 (2 of 3)"
+
+
+def test_a_column_named_twice_is_shown_once(tmp_path):
+    from expkit.run import table
+
+    run = fake_run(tmp_path / "outputs", "regression/2026-06-01_10-00-00", lr=0.1, seed=1, metrics={"best_score": 0.2})
+    rows = table.read_runs(run)
+    # csv and md showed `best` twice while json (one object key) showed it once.
+    names = [c.key for c in table.resolve_columns(["best", "best", "optimizer.lr", "default", "status"], rows)]
+    assert names == list(dict.fromkeys(names)) and names[:2] == ["best", "optimizer.lr"]

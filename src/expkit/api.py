@@ -442,6 +442,7 @@ def resume(
         with open_dict(cfg):
             cfg.paths.run_dir = str(folder.path)
         validate(cfg, folder.path)
+        refuse_nothing_to_train(folder, cfg)
         check_checkpoint_fits(cfg, last)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         with folder.records_kept_on_failure():
@@ -453,6 +454,21 @@ def resume(
             # overrides with the new ones replacing old ones.
             folder.write_snapshot(OmegaConf.to_yaml(cfg), merge_overrides(previous_overrides, overrides))
         return result
+
+
+def refuse_nothing_to_train(folder: RunFolder, cfg: DictConfig) -> None:
+    """An ExpkitError when the run finished all the epochs `cfg` asks for: Lightning would train
+    nothing, and the resume would test again and log a second HPARAMS session to the run."""
+    metrics = folder.read_metrics()
+    done, wanted = metrics.get("epochs_done"), cfg.trainer.get("max_epochs")
+    unlimited_steps = cfg.trainer.get("max_steps") in (None, -1)
+    if (metrics.get("status") == "finished" and isinstance(done, int) and isinstance(wanted, int)
+            and 0 < wanted <= done and unlimited_steps):
+        raise ExpkitError(
+            f"{folder.path} already finished its {done} epochs (trainer.max_epochs={wanted}): resuming would train "
+            f"nothing. To train more, give the new total: expkit resume {folder.path} trainer.max_epochs={done + 10}, "
+            "for example."
+        )
 
 
 def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path) -> None:

@@ -32,9 +32,9 @@ def main(argv: list[str]) -> int:
     from pathlib import Path
 
     from expkit.errors import ExpkitError
-    from expkit.run.sweep import SWEEP_CONFIG, continue_command
+    from expkit.run.sweep import continue_command, is_sweep_folder
 
-    if (Path(args.run_dir) / SWEEP_CONFIG).is_file():
+    if is_sweep_folder(Path(args.run_dir)):
         # A sweep continues through its sweeper (finished jobs skipped), not job by job.
         command = continue_command(Path(args.run_dir)) or f"the sweep's own command plus hydra.sweep.dir={args.run_dir}"
         raise ExpkitError(f"{args.run_dir} is a sweep folder, not a run. Continue the sweep (finished jobs are skipped, "

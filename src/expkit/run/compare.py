@@ -49,8 +49,23 @@ def require_run(path: str | Path) -> Path:
     if not run_dir.exists():
         raise ExpkitError(f"{path} does not exist. Pass run folders such as outputs/<experiment>/<timestamp>/ "
                           "(`expkit runs` lists them).")
-    if (run_dir / table.RESOLVED_FILE).is_file():
+    resolved = run_dir / table.RESOLVED_FILE
+    if resolved.is_file():
+        # A damaged snapshot would read as a run with no config: every key of the others "differs".
+        import yaml
+
+        try:
+            config = yaml.safe_load(resolved.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            config = None
+        if not isinstance(config, dict):
+            raise ExpkitError(f"{resolved} is damaged: it does not read as a YAML mapping, so this run's config "
+                              "cannot be compared. Restore the file from a copy of the run, or leave this run out.")
         return run_dir
+    if table.is_run_dir(run_dir):
+        raise ExpkitError(f"{path} is a run folder without its config snapshot {table.RESOLVED_FILE} (deleted, or "
+                          "the run stopped before writing it), so its config cannot be compared. Restore the file "
+                          "from a copy of the run, or leave this run out.")
     inside = table.find_run_dirs(run_dir) if run_dir.is_dir() else []
     hint = ""
     if inside:
@@ -122,13 +137,20 @@ def environment_facts(env: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def environment_differences(run_dirs: Sequence[Path]) -> dict[str, list[Any]]:
-    facts = [environment_facts(_read_json(d / ENVIRONMENT_FILE)) for d in run_dirs]
+    envs = [_read_json(d / ENVIRONMENT_FILE) for d in run_dirs]
+    facts = [environment_facts(env) for env in envs]
     keys = list(dict.fromkeys(k for f in facts for k in f))
     out = {}
     for key in keys:
         values = [f.get(key) for f in facts]
         if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
             out[key] = values
+    # Runs without a readable record are named, first, even when no run has one: two missing
+    # records are not "no differences".
+    found = ["recorded" if env is not None else "unreadable" if (d / ENVIRONMENT_FILE).exists() else "missing"
+             for d, env in zip(run_dirs, envs)]
+    if any(state != "recorded" for state in found):
+        out = {ENVIRONMENT_FILE: found, **{k: v for k, v in out.items() if k != ENVIRONMENT_FILE}}
     return out
 
 

@@ -6,6 +6,7 @@ Imported by Hydra at start-up (the summary callback), so it must not import torc
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,39 @@ class SweepSummary(HydraCallback):
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
             raise SystemExit(1)
+
+
+# A job folder's name (hydra.sweep.subdir in conf/hydra/default.yaml): `<N>_<overrides>`, or `<N>`.
+JOB_FOLDER = re.compile(r"\d+(_|$)")
+
+
+def refuse_non_sweep_folder(sweep_dir: Path) -> None:
+    """Exit 2 when hydra.sweep.dir names a folder that holds runs other than a sweep's jobs (a
+    single run's folder, outputs/, a folder of several sweeps): the jobs would be written among
+    them and the summary, which lists every run under the folder, would mix them in."""
+    from expkit.run.table import find_run_dirs
+
+    if not sweep_dir.is_dir():
+        return
+    strays = [r for r in find_run_dirs(sweep_dir) if r.parent != sweep_dir or not JOB_FOLDER.match(r.name)]
+    if strays:
+        what = "is itself a run folder" if strays[0] == sweep_dir else f"holds {strays[0]}, which is not a job of a sweep"
+        print(f"error: hydra.sweep.dir={sweep_dir} is not a sweep folder: it {what}. hydra.sweep.dir continues a "
+              "sweep: pass the folder an earlier `expkit train -m` wrote (its job folders are named <N>_<overrides>), "
+              "or a new or empty folder to start a sweep there.", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def is_sweep_folder(path: Path) -> bool:
+    """A sweep's folder: it holds multirun.yaml, or (that file deleted) job folders `<N>_<overrides>`
+    and is not itself a run."""
+    from expkit.run.table import is_run_dir
+
+    if (path / SWEEP_CONFIG).is_file():
+        return True
+    if not path.is_dir() or is_run_dir(path):
+        return False
+    return any(JOB_FOLDER.match(p.name) and is_run_dir(p) for p in path.iterdir() if p.is_dir())
 
 
 def continue_command(sweep_dir: Path) -> str | None:

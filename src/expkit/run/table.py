@@ -538,8 +538,9 @@ def resolve_columns(names: Sequence[str], rows: Sequence[RunRow]) -> list[Column
             columns.append(config_column(name))
         else:
             raise ExpkitError(unknown_column_message(name, rows))
-    unique = {c.key: c for c in reversed(columns)}  # the first of each key, in order
-    return [c for c in columns if unique.get(c.key) is c]
+    # The first of each key, in order (a built-in column named twice is the same object twice).
+    seen: set[str] = set()
+    return [c for c in columns if not (c.key in seen or seen.add(c.key))]
 
 
 def unknown_column_message(name: str, rows: Sequence[RunRow]) -> str:
@@ -651,20 +652,23 @@ def group_columns(keys: Sequence[str], metrics: Sequence[Column], compact: bool 
     for metric in metrics:
         if compact:  # on screen: two cells per metric, `mean ± std` and `min … max`
             columns.append(Column(f"{metric.key} mean ± std", f"{metric.key} mean ± std",
-                                  lambda g, m=metric: _mean_std(g.stats(m.get)), wrap="words"))
+                                  lambda g, m=metric: _mean_std(g.stats(m.get), len(g.rows)), wrap="words"))
             columns.append(Column(f"{metric.key} min … max", f"{metric.key} min … max",
                                   lambda g, m=metric: _min_max(g.stats(m.get)), wrap="words"))
             continue
-        for stat in ("mean", "std", "min", "max"):
+        # n: how many of the group's runs have a finite value (a failed or diverged seed has none).
+        for stat in ("n", "mean", "std", "min", "max"):
             name = f"{metric.key} {stat}"
             columns.append(Column(name, name, lambda g, m=metric, s=stat: g.stats(m.get)[s], numeric=True))
     return columns
 
 
-def _mean_std(stats: dict[str, float | None]) -> str:
+def _mean_std(stats: dict[str, float | None], runs: int) -> str:
     if stats["mean"] is None:
         return ""
-    return f"{stats['mean']:.4g}" + ("" if stats["std"] is None else f" ± {stats['std']:.2g}")
+    text = f"{stats['mean']:.4g}" + ("" if stats["std"] is None else f" ± {stats['std']:.2g}")
+    # Said when some runs have no value: the statistics are not over the group's `runs`.
+    return text + (f" ({stats['n']} of {runs})" if stats["n"] < runs else "")
 
 
 def _min_max(stats: dict[str, float | None]) -> str:

@@ -14,7 +14,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.run.sweep import OPTUNA_BEST, OPTUNA_PLOTS
+from expkit.run.sweep import OPTUNA_BEST, OPTUNA_PLOTS, refuse_non_sweep_folder
 
 log = logging.getLogger("expkit")
 
@@ -80,7 +80,7 @@ class ExpkitOptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def _study(self, direction: str) -> Any:
+    def _study(self, metric: str, direction: str) -> Any:
         import optuna
 
         cfg = self.config
@@ -98,12 +98,31 @@ class ExpkitOptunaSweeper(Sweeper):
         # Optuna's "Using an existing study" notice: the sweeper's own line says how far the study is.
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             study = optuna.create_study(
                 study_name=name, storage=storage, pruner=pruner, direction=direction, load_if_exists=True
             )
+        except (SQLAlchemyError, optuna.exceptions.OptunaError) as err:
+            reason = str(getattr(err, "orig", None) or err).splitlines()[0]
+            print(f"error: the Optuna study storage {storage} cannot be used ({reason}). If it is a damaged or foreign "
+                  "file, move it away to start a new study there, or give another one with hydra.sweeper.storage=... "
+                  "(hydra.sweeper.study_name=... picks a study inside it).", file=sys.stderr)
+            raise SystemExit(2) from None
         finally:
             optuna.logging.set_verbosity(verbosity)
+        # An existing study keeps its own direction (Optuna ignores the one asked for), and its
+        # trials' values are of the metric it was made for: another one would be ranked as if the same.
+        was = (study.user_attrs.get("metric", metric), study.direction.name.lower())
+        if was != (metric, direction):
+            print(f"error: the Optuna study {name!r} in {storage} was made to {was[1]} {was[0]}, but this run's "
+                  f"monitor asks to {direction} {metric}: its trials' values do not compare. Give this search its own "
+                  "study with hydra.sweeper.study_name=NAME, or set monitor.metric/monitor.mode as the study has them.",
+                  file=sys.stderr)
+            raise SystemExit(2)
+        if "metric" not in study.user_attrs:
+            study.set_user_attr("metric", metric)
         # Seeded by the trials already there: a continued study would otherwise draw the same
         # first random samples again (the same seed), repeating its earlier trials.
         seed = self.seed + len(study.trials)
@@ -130,6 +149,10 @@ class ExpkitOptunaSweeper(Sweeper):
                       "optimizes the monitored metric of each trial's best checkpoint, which the summary ranks by. Set "
                       f"{fix} instead (it also picks the best checkpoint).", file=sys.stderr)
                 raise SystemExit(2)
+        if self.n_trials < 1:
+            print(f"error: hydra.sweeper.n_trials={self.n_trials}: the number of trials the study should have in all "
+                  "must be 1 or more (a continued study runs only the trials it lacks).", file=sys.stderr)
+            raise SystemExit(2)
         parser = OverridesParser.create()
         overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
         space, fixed = {}, []
@@ -142,7 +165,7 @@ class ExpkitOptunaSweeper(Sweeper):
         if not space:
             raise ValueError("The Optuna sweeper found no search space: set hydra.sweeper.params or give sweep overrides.")
 
-        study, storage = self._study(direction)
+        study, storage = self._study(metric, direction)
         finished = (TrialState.COMPLETE, TrialState.PRUNED)
         done = sum(t.state in finished for t in study.trials)
         if done >= self.n_trials:
@@ -155,6 +178,7 @@ class ExpkitOptunaSweeper(Sweeper):
             # which claims a new (empty) timestamped sweep folder.
             raise SystemExit(0)
         sweep_dir = Path(cfg.hydra.sweep.dir)
+        refuse_non_sweep_folder(sweep_dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         log.info("Optuna study %r (%s): %d of %d trials done; optimizing %s (%s) of the best checkpoint",
                  study.study_name, storage, done, self.n_trials, metric, direction)
@@ -278,11 +302,16 @@ def write_plots(study: Any, sweep_dir: Path, target_name: str) -> List[str]:
             warnings.filterwarnings("ignore", category=ExperimentalWarning)
             # matplotlib on an axis whose trials all share one value (a single complete trial).
             warnings.filterwarnings("ignore", message="Attempting to set identical low and high", category=UserWarning)
-            axes = getattr(vis, function)(study, target_name=target_name)
-            figure = axes.figure
-            figure.set_size_inches(10, 6)
-            figure.tight_layout()
-            figure.savefig(sweep_dir / name, dpi=100)
-            plt.close(figure)
+            try:
+                axes = getattr(vis, function)(study, target_name=target_name)
+                figure = axes.figure
+                figure.set_size_inches(10, 6)
+                figure.tight_layout()
+                figure.savefig(sweep_dir / name, dpi=100)
+                plt.close(figure)
+            except Exception as err:  # noqa: BLE001 - a plot is an extra: optuna_best.yaml and the summary come after it
+                plt.close("all")
+                log.warning("No %s: %s: %s", name, type(err).__name__, err)
+                continue
         written.append(name)
     return written

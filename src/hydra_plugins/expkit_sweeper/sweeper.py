@@ -24,6 +24,13 @@ class ExpkitBasicSweeper(BasicSweeper):
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         self.launcher = ContinuingLauncher(self.launcher, hydra_context, config)
 
+    def sweep(self, arguments: List[str]) -> Any:
+        from expkit.run.sweep import refuse_non_sweep_folder
+
+        # Checked before Hydra writes multirun.yaml into the folder.
+        refuse_non_sweep_folder(Path(str(self.config.hydra.sweep.dir)))
+        return super().sweep(arguments)
+
 
 class ContinuingLauncher:
     """Wraps the configured launcher (basic, joblib, submitit): a job whose folder already holds a
