@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -52,6 +54,36 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None
         stdin=subprocess.DEVNULL,
     )
     return CLIResult(proc, cwd)
+
+
+# A training run that a test interrupts (signal, deletion, a second command): far more epochs,
+# each of 400 small steps, than the test waits for, so whatever it does lands mid-training.
+LONG_TRAINING = ["experiment=regression", "trainer=cpu", "callbacks.progress_bar=null", "data.n_samples=2000",
+                 "data.batch_size=4", "trainer.max_epochs=100"]
+
+
+def start_training(args: list[str], cwd: Path, env: dict | None = None, **popen) -> subprocess.Popen:
+    """`expkit train ARGS` in the background (one torch thread, unbuffered output)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **THREAD_ENV, **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "expkit", "train", *args], cwd=cwd, env=env,
+                            stdin=subprocess.DEVNULL, text=True, **popen)
+
+
+def has_last_checkpoint(run_dir: Path) -> bool:
+    return (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def wait_for_run(proc: subprocess.Popen, cwd: Path, ready: Callable[[Path], bool] = has_last_checkpoint,
+                 timeout: float = 150) -> Path | None:
+    """The first run folder under cwd/outputs/<experiment>/ for which `ready` holds (by default:
+    its first epoch's last.ckpt is written), while `proc` still runs; None after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        for run_dir in sorted((cwd / "outputs").glob("*/*")):
+            if run_dir.is_dir() and ready(run_dir):
+                return run_dir
+        time.sleep(0.1)
+    return None
 
 
 def read_metrics(run_dir: Path) -> dict:

@@ -442,8 +442,8 @@ def resume(
         with open_dict(cfg):
             cfg.paths.run_dir = str(folder.path)
         validate(cfg, folder.path)
+        check_checkpoint_fits(cfg, last)  # first: a mistyped override is the likelier mistake
         refuse_nothing_to_train(folder, cfg)
-        check_checkpoint_fits(cfg, last)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         with folder.records_kept_on_failure():
             # The lock taken above is held through the training.

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 
-from conftest import THREAD_ENV
+from conftest import LONG_TRAINING, start_training, wait_for_run
 from inprocess import cli
 
 
 def test_resume_of_a_run_still_training_is_refused(tmp_path, monkeypatch):
-    args = ["experiment=regression", "logger=none", "trainer=cpu", "callbacks.progress_bar=null",
-            "data.n_samples=2000", "data.batch_size=4", "trainer.max_epochs=100"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **THREAD_ENV}
-    proc = subprocess.Popen([sys.executable, "-m", "expkit", "train", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = start_training(["logger=none", *LONG_TRAINING], tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 150
-        run_dir = None
-        while time.monotonic() < deadline and proc.poll() is None and run_dir is None:
-            found = list((tmp_path / "outputs").glob("regression/*/checkpoints/last.ckpt"))
-            run_dir = found[0].parents[1] if found else None
-            time.sleep(0.1)
+        run_dir = wait_for_run(proc, tmp_path)
         assert run_dir is not None, "no checkpoint after the first epoch"
         resumed = cli("resume", str(run_dir), "trainer.max_epochs=200", cwd=tmp_path, monkeypatch=monkeypatch)
         assert proc.poll() is None, "the training ended before the resume was tried"

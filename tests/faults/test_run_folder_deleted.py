@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
+from pathlib import Path
 
-from conftest import THREAD_ENV
+from conftest import LONG_TRAINING, start_training, wait_for_run
+
+
+def finished_an_epoch(run_dir: Path) -> bool:
+    try:
+        return json.loads((run_dir / "metrics.json").read_text()).get("epochs_done", 0) >= 1
+    except (OSError, ValueError):  # not written yet, or read while being replaced
+        return False
 
 
 def test_deleting_the_run_folder_mid_run_stops_it_without_recreating_it(tmp_path):
     # TensorBoard on (its writer thread is one of the things that fail first), many more epochs
     # than the test waits for: the deletion lands mid-training.
-    args = ["experiment=regression", "trainer=cpu", "callbacks.progress_bar=null", "data.n_samples=2000",
-            "data.batch_size=4", "trainer.max_epochs=100"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **THREAD_ENV}
-    proc = subprocess.Popen([sys.executable, "-m", "expkit", "train", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = start_training(LONG_TRAINING, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 150
-        run_dir = None
-        while time.monotonic() < deadline and proc.poll() is None and run_dir is None:
-            for metrics in (tmp_path / "outputs").glob("regression/*/metrics.json"):
-                try:
-                    if json.loads(metrics.read_text()).get("epochs_done", 0) >= 1:
-                        run_dir = metrics.parent
-                except ValueError:
-                    pass  # read while being replaced
-            time.sleep(0.1)
+        run_dir = wait_for_run(proc, tmp_path, ready=finished_an_epoch)
         assert run_dir is not None, "the run never finished an epoch"
         # As `rm -rf` run again would: a checkpoint being written meanwhile can make one pass fail
         # with "Directory not empty".

@@ -5,27 +5,16 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
-import time
 
+from conftest import LONG_TRAINING, start_training, wait_for_run
 from inprocess import cli
 
 
 def test_sigterm_saves_marks_interrupted_exits_143_and_resumes(tmp_path, monkeypatch):
-    # Far more epochs than the test waits for: the signal lands mid-training.
-    args = ["experiment=regression", "logger=none", "trainer=cpu", "callbacks.progress_bar=null",
-            "data.n_samples=2000", "data.batch_size=4", "trainer.max_epochs=100"]
-    proc = subprocess.Popen([sys.executable, "-m", "expkit", "train", *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = ["logger=none", *LONG_TRAINING]
+    proc = start_training(args, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 150
-        run_dir = None
-        while time.time() < deadline and proc.poll() is None:
-            found = list((tmp_path / "outputs").glob("regression/*/checkpoints/last.ckpt"))
-            if found:
-                run_dir = found[0].parents[1]
-                break
-            time.sleep(0.1)
+        run_dir = wait_for_run(proc, tmp_path)
         assert run_dir is not None, "no checkpoint after the first epoch"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)

@@ -81,7 +81,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None or not _is_local(path):
             return super().save_checkpoint(checkpoint, path, storage_options=storage_options)
         path = Path(str(path).removeprefix("file://"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The checkpoint folder only (ModelCheckpoint made it at setup): never its parents, so a
+        # write that races the run folder's deletion fails instead of re-creating a ghost folder.
+        path.parent.mkdir(exist_ok=True)
         tmp = temp_path(path)
         try:
             _save_without_crc32(checkpoint, tmp)
