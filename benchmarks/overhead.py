@@ -378,7 +378,7 @@ def report(data: dict) -> tuple[str, dict]:
                f"(steps per epoch: {full[0].get('plain_full_steps_per_epoch')}). A side that never reached the target shows '-'.")
     m = data["machine"]
     text = "\n".join([
-        f"## expkit overhead vs the plain PyTorch loop (regression toy)",
+        "## expkit overhead vs the plain PyTorch loop (regression toy)",
         "",
         f"{len(pairs)} alternating pairs, medians; threads={s['threads']} (torch reports expkit "
         f"{pairs[0].get('expkit_threads')}, plain {pairs[0].get('plain_threads')}); "

@@ -134,7 +134,6 @@ class ExpkitOptunaSweeper(Sweeper):
         return study, storage
 
     def sweep(self, arguments: List[str]) -> Any:
-        import optuna
         from optuna.trial import TrialState
 
         cfg = self.config
