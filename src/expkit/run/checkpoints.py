@@ -337,13 +337,17 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         self._ensure_setup()
-        # Written by the training thread, after the writes already queued (they land first, as
-        # they would in the queue): Lightning's SLURM handler saves `hpc_ckpt_<N>.ckpt` on the
-        # requeue signal and then runs `scontrol requeue`, which ends the process (a background
-        # write would die with it); and a checkpoint too large to copy.
-        hpc = fnmatch.fnmatch(Path(str(path)).name, RunFolder.HPC_CHECKPOINT_GLOB)
+        if fnmatch.fnmatch(Path(str(path)).name, RunFolder.HPC_CHECKPOINT_GLOB):
+            # Lightning's SLURM handler saves this from a signal handler and then runs `scontrol
+            # requeue`, which ends the process: write it now, and touch neither the queue nor its
+            # lock (the interrupted main thread may hold the lock, which the writer needs: waiting
+            # for the writer here deadlocked). A queued write cut off by the kill leaves only a
+            # temp file, removed at the next start.
+            self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options)
+            return
         self._drop_superseded(str(path))
-        if hpc or (self.max_copy_mb is not None and tensor_bytes(checkpoint) > self.max_copy_mb * 1e6):
+        # Too large to copy: written by the training thread, after the writes already queued.
+        if self.max_copy_mb is not None and tensor_bytes(checkpoint) > self.max_copy_mb * 1e6:
             self._wait_all()
             self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options)
             return
