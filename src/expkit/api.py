@@ -272,15 +272,22 @@ def _fit(
 
 def lost_to_deletion(folder: RunFolder, err: BaseException | None) -> bool:
     """Whether `err` is a file error caused by the run folder being deleted: the folder is gone,
-    or (`rm -rf` removes the insides first) the error's file lies in it and its own folder is gone."""
+    or the error's file lies in it and was not found, or its own folder is gone.
+
+    The error is often seen while `rm -rf` is still at work: it removes the insides first, and a
+    checkpoint write can re-create `checkpoints/` meanwhile, so "not found inside the folder"
+    counts even when the folder and the file's parent exist at the moment of asking."""
+    import errno
     import os
 
     if not isinstance(err, OSError):
         return False
     if not folder.path.is_dir():
         return True
-    name = os.fsdecode(err.filename) if err.filename else ""
-    return name.startswith(str(folder.path.resolve()) + os.sep) and not Path(name).parent.is_dir()
+    name = os.path.abspath(os.fsdecode(err.filename)) if err.filename else ""
+    if not name.startswith(str(folder.path.resolve()) + os.sep):
+        return False
+    return err.errno == errno.ENOENT or not Path(name).parent.is_dir()
 
 
 @contextmanager

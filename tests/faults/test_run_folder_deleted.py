@@ -42,3 +42,26 @@ def test_deleting_the_run_folder_mid_run_stops_it_without_recreating_it(tmp_path
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "was deleted (or moved) while the run was using it" in errors[0], err[-2000:]
     assert not run_dir.exists(), f"re-created: {sorted(p.name for p in run_dir.rglob('*'))}"
+
+
+def test_a_file_error_seen_while_rm_is_still_at_work_is_put_down_to_the_deletion(tmp_path):
+    # The race behind the test above: a checkpoint write fails with "not found" while `rm -rf`
+    # has removed only the insides, and another write has re-created checkpoints/ meanwhile.
+    import errno
+
+    from expkit.api import lost_to_deletion
+    from expkit.run.folder import RunFolder
+
+    folder = RunFolder(tmp_path / "run")
+    (folder.path / "checkpoints").mkdir(parents=True)
+    inside = str(folder.path.resolve() / "checkpoints" / ".best-epoch000.ckpt.5189.tmp")
+    assert lost_to_deletion(folder, FileNotFoundError(errno.ENOENT, "No such file or directory", inside))
+    # Not put down to it: errors of other kinds, of files elsewhere, and no file error at all.
+    assert not lost_to_deletion(folder, PermissionError(errno.EACCES, "Permission denied", inside))
+    assert not lost_to_deletion(folder, FileNotFoundError(errno.ENOENT, "No such file", str(tmp_path / "data.csv")))
+    assert not lost_to_deletion(folder, ValueError("bad value"))
+    # The folder gone: any file error is put down to it.
+    import shutil
+
+    shutil.rmtree(folder.path)
+    assert lost_to_deletion(folder, PermissionError(errno.EACCES, "Permission denied", inside))
