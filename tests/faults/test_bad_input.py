@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 
 import pytest
 
@@ -150,6 +151,43 @@ def test_non_utf8_byte_in_csv_and_classes_file_gives_its_line(csv_rows, tmp_path
     classes.write_bytes(open(packaged_data_path("dbpedia_sample/classes.txt"), "rb").read().replace(b"Artist", b"Artist\xe9"))
     refused(cli("train", *TEXT, f"data.classes_path={classes}", cwd=tmp_path, monkeypatch=monkeypatch),
             "classes.txt:3: not UTF-8")
+    assert run_folders(tmp_path) == []
+
+
+def test_nul_byte_and_one_class_csv_are_refused(csv_rows, tmp_path, monkeypatch):
+    rows = [list(r) for r in csv_rows[:60]]
+    rows[6][2] = "a text\x00with a NUL"
+    nul = write_csv(tmp_path / "nul.csv", rows)
+    refused(cli("train", *TEXT, f"data.train_path={nul}", cwd=tmp_path, monkeypatch=monkeypatch), "nul.csv:7: a NUL byte")
+    one = write_csv(tmp_path / "one.csv", [r for r in csv_rows if r[0] == "3"])
+    refused(cli("train", *TEXT, f"data.train_path={one}", cwd=tmp_path, monkeypatch=monkeypatch),
+            "one.csv: every row has the label of", "at least 2 of the 14 classes")
+    assert run_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda names: names[:3] + [""] + names[3:], "classes.txt:4: a blank line among the class names"),
+    (lambda names: names[:-1] + [names[0]], "classes.txt:14: the class name 'Company' is also on line 1"),
+])
+def test_classes_file_that_would_shift_labels_is_refused(edit, fragment, tmp_path, monkeypatch):
+    names = open(packaged_data_path("dbpedia_sample/classes.txt"), encoding="utf-8").read().splitlines()
+    classes = tmp_path / "classes.txt"
+    classes.write_text("\n".join(edit(names)) + "\n\n")  # trailing blank lines are fine
+    refused(cli("train", *TEXT, f"data.classes_path={classes}", cwd=tmp_path, monkeypatch=monkeypatch), fragment)
+    assert run_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda p: os.mkfifo(p), "is a FIFO (named pipe), not a regular file"),
+    (lambda p: os.symlink(p.name, p), "cannot be reached (Too many levels of symbolic links)"),
+    (lambda p: os.symlink("gone.csv", p), "is a broken symbolic link (to gone.csv)"),
+])
+@pytest.mark.parametrize("key", ["data.train_path", "data.classes_path"])
+def test_a_path_that_is_not_a_regular_file_is_named_for_what_it_is(make, fragment, key, tmp_path, monkeypatch):
+    # A FIFO would block the read forever; "does not exist" would send the user looking for a typo.
+    path = tmp_path / "data.csv"
+    make(path)
+    refused(cli("train", *TEXT, f"{key}={path}", cwd=tmp_path, monkeypatch=monkeypatch), f"{path} {fragment}")
     assert run_folders(tmp_path) == []
 
 
