@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from inprocess import TINY, cli, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
+from inprocess import TINY, cli, digests, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
 from expkit.data.labelled import packaged_data_path
 
 TEXT = ["experiment=dbpedia_sample", "logger=none", "trainer=debug", "paths.cache_dir=cache"]
@@ -229,6 +229,29 @@ def test_eval_out_folder_and_export_onto_a_file_are_refused(finished_run, tmp_pa
     refused(cli("eval", str(finished_run), "--out", "folder", cwd=tmp_path, monkeypatch=monkeypatch), "is a folder")
     refused(cli("export", str(finished_run), "file", cwd=tmp_path, monkeypatch=monkeypatch), "is a file")
     assert (tmp_path / "file").read_text() == "keep me" and not any((tmp_path / "folder").iterdir())
+
+
+@pytest.mark.parametrize("out", ["metrics.json", ".hydra/config.yaml", "checkpoints/last.ckpt", "checkpoints/new.json",
+                                 "link.json", "train.log"])
+def test_eval_out_onto_a_runs_own_files_is_refused(out, finished_run, tmp_path, monkeypatch):
+    # `--out RUN/metrics.json` replaced the run's record with eval's JSON; `eval` on it then failed.
+    before = digests(finished_run)
+    link = finished_run / "link.json"
+    link.symlink_to("metrics.json")  # a link to a record is that record
+    try:
+        refused(cli("eval", str(finished_run), "--out", str(finished_run / out), cwd=tmp_path, monkeypatch=monkeypatch),
+                "is inside the run folder", "Give another file name")
+    finally:
+        link.unlink()
+    assert digests(finished_run) == before and not (finished_run / "checkpoints" / "new.json").exists()
+
+
+def test_eval_out_may_be_a_new_file_at_the_top_of_the_run_folder(finished_run, tmp_path, monkeypatch):
+    out = finished_run / "eval-again.json"
+    result = cli("eval", str(finished_run), "--out", str(out), cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.returncode == 0, result.output
+    assert json.loads(out.read_text())["checkpoint"]
+    out.unlink()
 
 
 @pytest.mark.parametrize("damage", ["missing", "damaged"])
