@@ -49,6 +49,14 @@ def write_csv(path, rows):
     ("paths.output_root=output_root_is_a_file/x", "Cannot create a run folder"),
     ("hparams_search=regression_optna", "there is no hparams_search/regression_optna.yaml. Available: "),
     ("data.weight=[日本]", "non-ASCII characters only inside quotes"),
+    # Lightning divides by these while it steps (a ZeroDivisionError traceback after the folder was made).
+    ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0; use a whole number >= 1"),
+    ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches=0; use a whole number >= 1"),
+    ("trainer.gradient_clip_val=-1", "trainer.gradient_clip_val=-1; use a number >= 0"),
+    ("trainer.limit_train_batches=0", "0 would train nothing"),
+    ("trainer.val_check_interval=0", "trainer.val_check_interval=0; use a whole number of batches >= 1"),
+    ("trainer.limit_val_batches=0", "0 would never validate"),
+    ("trainer.max_steps=0", "trainer.max_steps=0; use a whole number >= 1, or -1"),
 ])
 def test_bad_values_are_refused_up_front(override, fragment, tmp_path, monkeypatch):
     (tmp_path / "output_root_is_a_file").write_text("")
