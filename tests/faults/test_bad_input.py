@@ -366,3 +366,36 @@ def test_broken_yaml_in_your_config_dir_names_its_file_and_line(tmp_path, monkey
     refused(cli("train", "--config-dir", "mine", *TINY, "model=broken", cwd=tmp_path, monkeypatch=monkeypatch),
             "broken.yaml\", line 2", "Fix the YAML there")
     assert run_folders(tmp_path) == []
+
+
+# Nine levels of ten aliases: 10**9 values from a 1 KB file (OmegaConf.load ran for minutes on it).
+ALIAS_BOMB = "\n".join(["l0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+    f"l{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]) + "\n"
+
+
+# `runs` lists a run whose config cannot be read without its config; the others do not read these files.
+UNREAD = {("eval", "config.yaml"), ("eval", "overrides.yaml"), ("diff", "config.yaml"), ("diff", "overrides.yaml"),
+          *(("runs", name) for name in ("config.yaml", "resolved.yaml", "overrides.yaml"))}
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "resolved.yaml", "overrides.yaml"])
+@pytest.mark.parametrize("command", ["eval", "resume", "reproduce", "diff", "runs"])
+def test_yaml_alias_bomb_in_a_run_folder_is_refused_at_once(command, name, finished_run, tmp_path, monkeypatch):
+    import shutil
+
+    run_dir = tmp_path / "outputs" / "regression" / "copy"
+    shutil.copytree(finished_run, run_dir)
+    path = run_dir / ".hydra" / name
+    path.write_text(ALIAS_BOMB + ("" if name == "overrides.yaml" else path.read_text()))
+    before = digests(run_dir)
+    args = {"eval": [str(run_dir), "--out", str(tmp_path / "e.json")], "resume": [str(run_dir), "trainer.max_epochs=3"],
+            "reproduce": [str(run_dir)], "diff": [str(run_dir), str(finished_run)], "runs": ["outputs"]}[command]
+    result = cli(command, *args, cwd=tmp_path, monkeypatch=monkeypatch)
+    assert "Traceback" not in result.output
+    if result.returncode == 0:  # only a command that does not read the file goes on
+        assert (command, name) in UNREAD, result.output
+    else:
+        refused(result, "copy/.hydra/")
+        assert "found the YAML alias *a" in result.stderr or "is damaged" in result.stderr, result.stderr
+    assert digests(run_dir) == before
+    assert [p.name for p in (tmp_path / "outputs" / "regression").iterdir()] == ["copy"]
