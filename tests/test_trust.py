@@ -6,6 +6,7 @@ same payloads into a real run folder and export, are in test_trust_cli.py.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import sys
 import textwrap
@@ -160,6 +161,23 @@ def test_near_miss_module_names_refused(target):
 def test_malformed_names_refused(target):
     message = refusal({"optimizer": {"_target_": target}})
     assert "not a dotted class name" in message
+
+
+@pytest.mark.parametrize("target", ["expkit.__main__.main", "expkit.__main__", "expkit.models.__main__.X"])
+def test_a_main_module_is_refused_before_it_is_imported(target, monkeypatch):
+    # Importing a package's __main__ runs it: `expkit.__main__` would run the CLI again with this
+    # process's argv (here --version, which would exit). Refused on the string, before any import.
+    monkeypatch.setattr(sys, "argv", ["expkit", "--version"])
+    sys.modules.pop("expkit.__main__", None)
+    assert "`__main__` module" in refusal({"optimizer": {"_target_": target}})
+    assert "expkit.__main__" not in sys.modules
+
+
+def test_importing_expkits_main_module_does_not_run_the_cli(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["expkit", "--version"])
+    sys.modules.pop("expkit.__main__", None)
+    importlib.import_module("expkit.__main__")  # would raise SystemExit if it ran the CLI
+    sys.modules.pop("expkit.__main__", None)
 
 
 @pytest.mark.parametrize("value", [5, None, ["torch.optim.SGD"], {"_target_": "torch.optim.SGD"}, True])

@@ -450,6 +450,7 @@ def resume(
             cfg.paths.run_dir = str(folder.path)
         validate(cfg, folder.path)
         check_checkpoint_fits(cfg, last)  # first: a mistyped override is the likelier mistake
+        check_checkpoint_owner(folder, last)
         refuse_nothing_to_train(folder, cfg)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         with folder.records_kept_on_failure():
@@ -475,6 +476,24 @@ def refuse_nothing_to_train(folder: RunFolder, cfg: DictConfig) -> None:
             f"{folder.path} already finished its {done} epochs (trainer.max_epochs={wanted}): resuming would train "
             f"nothing. To train more, give the new total: expkit resume {folder.path} trainer.max_epochs={done + 10}, "
             "for example."
+        )
+
+
+def check_checkpoint_owner(folder: RunFolder, ckpt_file: Path) -> None:
+    """An ExpkitError when `ckpt_file` was written by another run than `folder`'s (the run ids
+    in the checkpoint and in metrics.json differ): a last.ckpt copied in from another run of the
+    same model fits it, and the resume would silently go on from that run's epoch and weights.
+    Checkpoints and records written before run ids existed pass."""
+    from expkit.run.loading import load_checkpoint
+    from expkit.run.record import RUN_ID_KEY
+
+    owner = load_checkpoint(ckpt_file).get(RUN_ID_KEY)
+    run_id = folder.read_metrics().get(RUN_ID_KEY)
+    if isinstance(owner, str) and isinstance(run_id, str) and owner != run_id:
+        raise ExpkitError(
+            f"{ckpt_file} was written by another run (run id {owner}), not by {folder.path} (run id {run_id} in its "
+            f"{RunFolder.METRICS}); resuming would go on from that run's epochs and weights. Nothing was changed. Put "
+            "this run's own last.ckpt back, or resume the run that wrote it."
         )
 
 

@@ -60,16 +60,24 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"expkit: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}.", file=sys.stderr)
         return 2
-    from expkit.errors import ExpkitError
+    import signal
+    import threading
+
+    from expkit.errors import ExpkitError, Terminated, raise_terminated
     from expkit.logs import quiet_third_party
 
     quiet_third_party()
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, raise_terminated)
     command = importlib.import_module(f"expkit.commands.{name}")
     try:
         return command.main(rest) or 0
     except ExpkitError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("interrupted by SIGTERM before training started; nothing was kept", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -19,3 +19,16 @@ class DataError(ExpkitError):
 
 class RunFolderGone(ExpkitError):
     """The run folder was deleted (or moved) while a command was writing into it."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received while the CLI was not yet training (composing, reading and encoding the
+    data). A KeyboardInterrupt, so it unwinds as Ctrl+C does there: the half-made run folder is
+    removed, and the CLI says so and exits 143. Once training starts, Lightning's own SIGTERM
+    handling takes over (it saves and stops at a batch boundary)."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """The CLI's SIGTERM handler until training starts (the default action killed the process
+    silently and left a run folder with no record behind)."""
+    raise Terminated()

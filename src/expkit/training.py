@@ -92,6 +92,7 @@ def _train(
         folder.write_environment(environment_record(), resumed_step=resume_step)
     record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode, source=source)
 
+    _hand_sigterm_to_lightning()
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SystemExit:
@@ -178,3 +179,16 @@ def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[st
         swept = swept_keys(sweep_overrides(folder.path))
         write_run_summary(writer, run_hparams(cfg, folder.read_overrides(), swept), metrics, best, swept,
                           session_name(folder.path, cfg.paths.output_root))
+
+
+def _hand_sigterm_to_lightning() -> None:
+    """From here on Lightning handles SIGTERM (it saves `last.ckpt` and stops at a batch
+    boundary, and the record says `interrupted`). Lightning also calls the handler it finds
+    installed; the CLI's `raise_terminated` would then stop the fit mid-batch, so it goes."""
+    import signal
+    import threading
+
+    from expkit.errors import raise_terminated
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is raise_terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -400,6 +400,10 @@ def _check_target_name(
                 "resolved", hint=False)
     if not _DOTTED_NAME.fullmatch(target):
         _refuse(source, path, target, "that is not a dotted class name (letters, digits, `_` and dots only)", hint=False)
+    if "__main__" in target.split("."):
+        # A package's `__main__` is a script: locating a name in it imports it, which runs the
+        # script (another CLI run with the caller's arguments), before any check of what it holds.
+        _refuse(source, path, target, "that names a `__main__` module, a script that runs when imported", hint=False)
     if any(_under(target, m) for m in trusted):
         return None
     for family in families:

@@ -13,6 +13,7 @@ import collections.abc
 import difflib
 import inspect
 import logging
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -124,6 +125,7 @@ def check_values(cfg: DictConfig) -> None:
     if max_epochs == -1:
         stop = f"trainer.max_steps={max_steps}" if max_steps not in (None, -1) else f"trainer.max_time={trainer.get('max_time')}"
         log.warning("trainer.max_epochs=-1: no limit on epochs; %s will stop the run.", stop)
+    check_trainer_counts(trainer, source_of_key)
     threads = cfg.get("torch_threads")
     if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
         raise ConfigError(
@@ -133,6 +135,46 @@ def check_values(cfg: DictConfig) -> None:
     lr = OmegaConf.select(cfg, "optimizer.lr")
     if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
         raise ConfigError(f"{source_of_key('optimizer.lr')}: optimizer.lr={lr!r}; use a positive number.")
+
+
+def _batches(value: Any) -> bool:
+    """A count of batches (whole, >= 1) or a fraction of them (float in (0, 1])."""
+    return (_whole(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
+
+
+# Trainer keys Lightning checks only while it steps, if at all: `check_val_every_n_epoch=0` and
+# `accumulate_grad_batches=0` ended in a ZeroDivisionError traceback after the run folder was
+# made; `gradient_clip_val=-1` flipped every gradient (clip_grad_norm_ scales by a negative
+# factor); `limit_train_batches=0` "finished" a run that never trained. (key, test, what to use)
+_TRAINER_COUNTS = (
+    ("check_val_every_n_epoch", lambda v: _whole(v) and v >= 1, "a whole number >= 1 (validate every N epochs), or null"),
+    ("accumulate_grad_batches", lambda v: _whole(v) and v >= 1, "a whole number >= 1 (batches summed per optimizer step)"),
+    ("gradient_clip_val", lambda v: _number(v) and v >= 0, "a number >= 0 (0 or null: no clipping)"),
+    ("limit_train_batches", _batches, "a whole number of batches >= 1 or a fraction in (0, 1], or null for all; 0 would "
+     "train nothing"),
+    ("limit_val_batches", _batches, "a whole number of batches >= 1 or a fraction in (0, 1], or null for all; 0 would "
+     "never validate, so the monitored metric and the best checkpoint would not exist"),
+    ("limit_test_batches", _batches, "a whole number of batches >= 1 or a fraction in (0, 1], or null for all; 0 would "
+     "test nothing"),
+    ("val_check_interval", _batches, "a whole number of batches >= 1 or a fraction of the epoch in (0, 1], or null"),
+    ("max_steps", lambda v: _whole(v) and (v >= 1 or v == -1), "a whole number >= 1, or -1 or null for no limit on "
+     "steps; 0 would train nothing"),
+)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_trainer_counts(trainer: Any, source_of_key: Any) -> None:
+    for key, ok, use in _TRAINER_COUNTS:
+        value = trainer.get(key)
+        if value is not None and not ok(value):
+            raise ConfigError(f"{source_of_key('trainer.' + key)}: trainer.{key}={_show(value)}; use {use}.")
 
 
 def check_optimizer(cfg: DictConfig) -> None:

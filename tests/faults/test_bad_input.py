@@ -8,10 +8,11 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 
 import pytest
 
-from inprocess import TINY, cli, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
+from inprocess import TINY, cli, digests, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
 from expkit.data.labelled import packaged_data_path
 
 TEXT = ["experiment=dbpedia_sample", "logger=none", "trainer=debug", "paths.cache_dir=cache"]
@@ -48,6 +49,14 @@ def write_csv(path, rows):
     ("paths.output_root=output_root_is_a_file/x", "Cannot create a run folder"),
     ("hparams_search=regression_optna", "there is no hparams_search/regression_optna.yaml. Available: "),
     ("data.weight=[日本]", "non-ASCII characters only inside quotes"),
+    # Lightning divides by these while it steps (a ZeroDivisionError traceback after the folder was made).
+    ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0; use a whole number >= 1"),
+    ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches=0; use a whole number >= 1"),
+    ("trainer.gradient_clip_val=-1", "trainer.gradient_clip_val=-1; use a number >= 0"),
+    ("trainer.limit_train_batches=0", "0 would train nothing"),
+    ("trainer.val_check_interval=0", "trainer.val_check_interval=0; use a whole number of batches >= 1"),
+    ("trainer.limit_val_batches=0", "0 would never validate"),
+    ("trainer.max_steps=0", "trainer.max_steps=0; use a whole number >= 1, or -1"),
 ])
 def test_bad_values_are_refused_up_front(override, fragment, tmp_path, monkeypatch):
     (tmp_path / "output_root_is_a_file").write_text("")
@@ -153,6 +162,43 @@ def test_non_utf8_byte_in_csv_and_classes_file_gives_its_line(csv_rows, tmp_path
     assert run_folders(tmp_path) == []
 
 
+def test_nul_byte_and_one_class_csv_are_refused(csv_rows, tmp_path, monkeypatch):
+    rows = [list(r) for r in csv_rows[:60]]
+    rows[6][2] = "a text\x00with a NUL"
+    nul = write_csv(tmp_path / "nul.csv", rows)
+    refused(cli("train", *TEXT, f"data.train_path={nul}", cwd=tmp_path, monkeypatch=monkeypatch), "nul.csv:7: a NUL byte")
+    one = write_csv(tmp_path / "one.csv", [r for r in csv_rows if r[0] == "3"])
+    refused(cli("train", *TEXT, f"data.train_path={one}", cwd=tmp_path, monkeypatch=monkeypatch),
+            "one.csv: every row has the label of", "at least 2 of the 14 classes")
+    assert run_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda names: names[:3] + [""] + names[3:], "classes.txt:4: a blank line among the class names"),
+    (lambda names: names[:-1] + [names[0]], "classes.txt:14: the class name 'Company' is also on line 1"),
+])
+def test_classes_file_that_would_shift_labels_is_refused(edit, fragment, tmp_path, monkeypatch):
+    names = open(packaged_data_path("dbpedia_sample/classes.txt"), encoding="utf-8").read().splitlines()
+    classes = tmp_path / "classes.txt"
+    classes.write_text("\n".join(edit(names)) + "\n\n")  # trailing blank lines are fine
+    refused(cli("train", *TEXT, f"data.classes_path={classes}", cwd=tmp_path, monkeypatch=monkeypatch), fragment)
+    assert run_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda p: os.mkfifo(p), "is a FIFO (named pipe), not a regular file"),
+    (lambda p: os.symlink(p.name, p), "cannot be reached (Too many levels of symbolic links)"),
+    (lambda p: os.symlink("gone.csv", p), "is a broken symbolic link (to gone.csv)"),
+])
+@pytest.mark.parametrize("key", ["data.train_path", "data.classes_path"])
+def test_a_path_that_is_not_a_regular_file_is_named_for_what_it_is(make, fragment, key, tmp_path, monkeypatch):
+    # A FIFO would block the read forever; "does not exist" would send the user looking for a typo.
+    path = tmp_path / "data.csv"
+    make(path)
+    refused(cli("train", *TEXT, f"{key}={path}", cwd=tmp_path, monkeypatch=monkeypatch), f"{path} {fragment}")
+    assert run_folders(tmp_path) == []
+
+
 def test_leaked_test_rows_and_unused_classes_are_warned(csv_rows, tmp_path, monkeypatch, caplog):
     few = write_csv(tmp_path / "five.csv", [r for r in csv_rows if int(r[0]) <= 5])
     caplog.set_level(logging.WARNING, "expkit")
@@ -191,6 +237,29 @@ def test_eval_out_folder_and_export_onto_a_file_are_refused(finished_run, tmp_pa
     refused(cli("eval", str(finished_run), "--out", "folder", cwd=tmp_path, monkeypatch=monkeypatch), "is a folder")
     refused(cli("export", str(finished_run), "file", cwd=tmp_path, monkeypatch=monkeypatch), "is a file")
     assert (tmp_path / "file").read_text() == "keep me" and not any((tmp_path / "folder").iterdir())
+
+
+@pytest.mark.parametrize("out", ["metrics.json", ".hydra/config.yaml", "checkpoints/last.ckpt", "checkpoints/new.json",
+                                 "link.json", "train.log"])
+def test_eval_out_onto_a_runs_own_files_is_refused(out, finished_run, tmp_path, monkeypatch):
+    # `--out RUN/metrics.json` replaced the run's record with eval's JSON; `eval` on it then failed.
+    before = digests(finished_run)
+    link = finished_run / "link.json"
+    link.symlink_to("metrics.json")  # a link to a record is that record
+    try:
+        refused(cli("eval", str(finished_run), "--out", str(finished_run / out), cwd=tmp_path, monkeypatch=monkeypatch),
+                "is inside the run folder", "Give another file name")
+    finally:
+        link.unlink()
+    assert digests(finished_run) == before and not (finished_run / "checkpoints" / "new.json").exists()
+
+
+def test_eval_out_may_be_a_new_file_at_the_top_of_the_run_folder(finished_run, tmp_path, monkeypatch):
+    out = finished_run / "eval-again.json"
+    result = cli("eval", str(finished_run), "--out", str(out), cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.returncode == 0, result.output
+    assert json.loads(out.read_text())["checkpoint"]
+    out.unlink()
 
 
 @pytest.mark.parametrize("damage", ["missing", "damaged"])
@@ -297,3 +366,36 @@ def test_broken_yaml_in_your_config_dir_names_its_file_and_line(tmp_path, monkey
     refused(cli("train", "--config-dir", "mine", *TINY, "model=broken", cwd=tmp_path, monkeypatch=monkeypatch),
             "broken.yaml\", line 2", "Fix the YAML there")
     assert run_folders(tmp_path) == []
+
+
+# Nine levels of ten aliases: 10**9 values from a 1 KB file (OmegaConf.load ran for minutes on it).
+ALIAS_BOMB = "\n".join(["l0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+    f"l{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]) + "\n"
+
+
+# `runs` lists a run whose config cannot be read without its config; the others do not read these files.
+UNREAD = {("eval", "config.yaml"), ("eval", "overrides.yaml"), ("diff", "config.yaml"), ("diff", "overrides.yaml"),
+          *(("runs", name) for name in ("config.yaml", "resolved.yaml", "overrides.yaml"))}
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "resolved.yaml", "overrides.yaml"])
+@pytest.mark.parametrize("command", ["eval", "resume", "reproduce", "diff", "runs"])
+def test_yaml_alias_bomb_in_a_run_folder_is_refused_at_once(command, name, finished_run, tmp_path, monkeypatch):
+    import shutil
+
+    run_dir = tmp_path / "outputs" / "regression" / "copy"
+    shutil.copytree(finished_run, run_dir)
+    path = run_dir / ".hydra" / name
+    path.write_text(ALIAS_BOMB + ("" if name == "overrides.yaml" else path.read_text()))
+    before = digests(run_dir)
+    args = {"eval": [str(run_dir), "--out", str(tmp_path / "e.json")], "resume": [str(run_dir), "trainer.max_epochs=3"],
+            "reproduce": [str(run_dir)], "diff": [str(run_dir), str(finished_run)], "runs": ["outputs"]}[command]
+    result = cli(command, *args, cwd=tmp_path, monkeypatch=monkeypatch)
+    assert "Traceback" not in result.output
+    if result.returncode == 0:  # only a command that does not read the file goes on
+        assert (command, name) in UNREAD, result.output
+    else:
+        refused(result, "copy/.hydra/")
+        assert "found the YAML alias *a" in result.stderr or "is damaged" in result.stderr, result.stderr
+    assert digests(run_dir) == before
+    assert [p.name for p in (tmp_path / "outputs" / "regression").iterdir()] == ["copy"]

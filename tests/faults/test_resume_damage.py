@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 
@@ -53,3 +55,31 @@ def test_second_resume_is_refused_naming_the_first(finished_run, tmp_path, monke
     assert result.returncode == 2, result.output
     assert f"in use by process {os.getpid()} (resume" in result.stderr
     assert_untouched(finished_run, before, tmp_path, monkeypatch)
+
+
+def test_last_checkpoint_of_another_run_of_the_same_model_is_refused(finished_run, tmp_path, monkeypatch):
+    # Same model, same shapes: the weights fit, so only the run id tells that the checkpoint is
+    # another run's (the resume went on from that run's epoch and weights).
+    from expkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", *TINY, "seed=3", "name=other"]) == 0
+    (other,) = (tmp_path / "outputs" / "other").iterdir()
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.unlink()  # it may be a hard link of the best: replace the name, not the shared file
+    shutil.copyfile(other / "checkpoints" / "last.ckpt", last)
+    before = digests(run_dir)
+    result = cli("resume", str(run_dir), "trainer.max_epochs=3", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.returncode == 2, result.output
+    assert "last.ckpt was written by another run" in result.stderr and "Nothing was changed" in result.stderr
+    assert digests(run_dir) == before
+
+
+def test_a_copied_run_folder_still_resumes(finished_run, tmp_path, monkeypatch):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run, run_dir)
+    result = cli("resume", str(run_dir), "trainer.max_epochs=3", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.returncode == 0, result.output

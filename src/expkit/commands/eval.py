@@ -37,6 +37,7 @@ def main(argv: list[str]) -> int:
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise ExpkitError(f"--out {out}: {blocking} is a file, so no file can be written under it; choose another path.")
+    guard_records(out)
     run = load_run(args.run_dir, args.overrides, which=args.checkpoint, trusted_modules=args.trust_module)
     metrics = run.evaluate(device=args.device)
     print_metrics(f"Test metrics of {run.checkpoint}", metrics)
@@ -47,3 +48,27 @@ def main(argv: list[str]) -> int:
                           "file with --out.") from None
     print(f"Wrote {out}")
     return 0
+
+
+def guard_records(out: Path) -> None:
+    """Refuse an --out that would replace a file of a run folder or an export (`--out
+    RUN/metrics.json` or `RUN/.hydra/config.yaml` overwrote the run's records, after which the
+    run could no longer be evaluated). In a run folder eval writes only at the top: its own
+    eval.json, or a new file that is not there yet."""
+    from expkit.errors import ExpkitError
+    from expkit.export_folder import is_export
+    from expkit.run.folder import RunFolder
+
+    resolved = out.resolve()  # through symbolic links: a link to metrics.json is metrics.json
+    for folder in resolved.parents:
+        if RunFolder.is_run_dir(folder) or is_export(folder):
+            top = folder == resolved.parent and not is_export(folder)
+            own = resolved.name in (*RunFolder.RECORDS, RunFolder.LOG, RunFolder.LOCK)  # written later, if not yet
+            if top and (resolved.name == RunFolder.EVAL or not (resolved.exists() or own)):
+                return
+            kind = "an export" if is_export(folder) else "the run folder"
+            raise ExpkitError(
+                f"--out {out} is inside {kind} {folder}, whose files are its records; eval writes there only "
+                f"{folder / RunFolder.EVAL} (the default when --out is not given) or a new file at its top. Give "
+                "another file name."
+            )

@@ -3,6 +3,8 @@ in the package, a class-name file, a clear error for text that is not UTF-8, and
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +21,26 @@ def packaged_data_path(relative: str) -> str:
     if not path.exists():
         raise DataError(f"The packaged data file {relative!r} does not exist in {PACKAGED_DATA}; reinstall expkit.")
     return str(path)
+
+
+def file_problem(path: Path) -> str | None:
+    """What keeps `path` from being read as a regular file ("is a folder, not a file", ...), or
+    None when it can be read. A FIFO would block the read forever and a device would never end,
+    so only regular files pass; the wording tells a link loop from a file that is not there."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else "does not exist"
+    except OSError as err:  # ELOOP (a symbolic link loop), ENAMETOOLONG, EACCES on a parent folder
+        return f"cannot be reached ({err.strerror or err})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        return f"is {kind}, not a regular file"
+    if not os.access(path, os.R_OK):
+        return "cannot be read (permission denied)"
+    return None
 
 
 def first_bad_utf8(path: Path) -> tuple[int, int, str]:
@@ -42,13 +64,32 @@ def not_utf8(path: Path) -> DataError:
 def read_class_names(path: str | Path) -> list[str]:
     """One class name a line; line 1 is label 1."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Class-name file {path} does not exist; point `data.classes_path` at a classes.txt (one name a line).")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"Class-name file {path} {problem}; point `data.classes_path` at a classes.txt (one name a line).")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise not_utf8(path) from None
-    names = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()  # trailing blank lines end the file; they name no class
+    names, seen = [], {}
+    for number, name in enumerate(lines, 1):
+        # A line's position is its label: a blank line inside the list, or a name given twice,
+        # would silently shift or merge every label after it.
+        if not name:
+            raise DataError(
+                f"{path}:{number}: a blank line among the class names; line N names label N, so a blank line would "
+                f"shift every label after it. Delete the line (or put the missing class's name there)."
+            )
+        if name in seen:
+            raise DataError(
+                f"{path}:{number}: the class name {name!r} is also on line {seen[name]}; each label needs its own name "
+                "(line N names label N)."
+            )
+        seen[name] = number
+        names.append(name)
     if len(names) < 2:
         raise DataError(f"{path}: found {len(names)} class names; a classifier needs at least 2 (one a line).")
     return names

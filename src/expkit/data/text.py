@@ -318,6 +318,14 @@ class TextClassificationDataModule(DataModule):
                 f"{self.specials} alone). Check the file's text columns and data.text_fields={self.text_fields}."
             )
         unused = sorted(set(range(len(self.class_names))) - set(np.unique(corpus.docs.labels).tolist()))
+        if len(self.class_names) - len(unused) < 2:
+            # One class: every prediction is that class and every metric is trivially perfect.
+            only = self.class_names[next(i for i in range(len(self.class_names)) if i not in unused)]
+            raise DataError(
+                f"{train_file}: every row has the label of {only!r}; a classifier learns nothing from one class (its "
+                f"accuracy would be 1.0 whatever it does). Give rows of at least 2 of the {len(self.class_names)} classes "
+                f"in {classes_file}."
+            )
         if unused:
             log.warning(
                 "%s has %d class names but %s uses only %d of them; never seen: %s. The model still predicts all %d.",

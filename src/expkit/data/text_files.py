@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from expkit.data.labelled import not_utf8
+from expkit.data.labelled import file_problem, not_utf8
 from expkit.errors import DataError
 
 log = logging.getLogger("expkit")
@@ -55,9 +55,9 @@ def field_size_limit(limit: int) -> Iterator[None]:
 def require_data_file(path: str | Path) -> Path:
     """`path` as a Path when it is a readable file; a DataError naming the keys otherwise."""
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise DataError(f"Data file {path} {what}; check `data.train_path` / `data.test_path` (a CSV file).")
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"Data file {path} {problem}; check `data.train_path` / `data.test_path` (a CSV file).")
     return path
 
 
@@ -127,6 +127,14 @@ def _read_rows(path: Path, num_classes: int, picks: list[int], report: ReadRepor
                     f"{path}:{start}: a quoted field that starts on line {start} runs on to line {line} and holds what "
                     "look like further rows (an unclosed quote). Close the quote on line "
                     f"{start}; no rows were loaded."
+                )
+            nul = next((field for field in row if "\x00" in field), None)
+            if nul is not None:
+                # Text never holds NUL; a file that does is binary, cut short, or UTF-16 (every
+                # other byte NUL), and its rows would be read as text that is not there.
+                raise DataError(
+                    f"{path}:{start}: a NUL byte (\\x00) in a field, at character {nul.index(chr(0)) + 1}; text files "
+                    "hold none. The file may be binary, damaged, or saved as UTF-16: save it as UTF-8 text."
                 )
             if len(row) != 3:
                 raise DataError(

@@ -53,9 +53,10 @@ def require_run(path: str | Path) -> Path:
     if resolved.is_file():
         # A damaged snapshot would read as a run with no config: every key of the others "differs".
         import yaml
+        from expkit.run.files import safe_load_yaml
 
         try:
-            config = yaml.safe_load(resolved.read_text(encoding="utf-8"))
+            config = safe_load_yaml(resolved.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             config = None
         if not isinstance(config, dict):

@@ -1,4 +1,5 @@
-"""Atomic file writes (a reader, or a crash, never sees half a file) and an inter-process lock."""
+"""Atomic file writes (a reader, or a crash, never sees half a file), an inter-process lock, and
+reading the YAML a run folder holds without YAML aliases."""
 
 from __future__ import annotations
 
@@ -120,3 +121,24 @@ def _lock_fd(fd: int, waiting: str, said: bool) -> bool:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return True
     return said
+
+
+def safe_load_yaml(text: str) -> Any:
+    """`yaml.safe_load` that refuses YAML aliases (`*name`), raising a yaml.YAMLError at the alias.
+
+    Nothing expkit or Hydra writes into a run folder holds an alias, and aliases let a 2 KB file
+    stand for billions of values ("billion laughs": nine levels of ten aliases each): loading it
+    into OmegaConf, or walking it, then ran for minutes and ate memory. Run-folder YAML is read
+    through this; the user's own conf/ is not."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"found the YAML alias *{event.anchor}, which no file expkit writes holds (an alias can "
+                    "make a small file stand for billions of values)", event.start_mark)
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass

@@ -175,12 +175,13 @@ class RunFolder:
         """The run's command-line overrides ([] when the file is absent); a damaged file is an
         ExpkitError naming it, as they become part of a reproduced or resumed run's record."""
         import yaml
+        from expkit.run.files import safe_load_yaml
 
         path = self / self.OVERRIDES
         if not path.is_file():
             return []
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = safe_load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise ExpkitError(f"{path} is damaged ({reason}); restore it from a copy of the run folder.") from None

@@ -115,6 +115,7 @@ def sweep_overrides(run_dir: Path) -> list[str]:
     run): from Hydra's `multirun.yaml` in the sweep folder, else (a sweeper that writes none) from
     the search space in this job's Hydra config."""
     import yaml
+    from expkit.run.files import safe_load_yaml
 
     from expkit.run.sweep import SWEEP_CONFIG
 
@@ -122,7 +123,7 @@ def sweep_overrides(run_dir: Path) -> list[str]:
     hydra_cfg: Any = None
     if record.is_file():
         try:
-            hydra_cfg = (yaml.safe_load(record.read_text(encoding="utf-8")) or {}).get("hydra") or {}
+            hydra_cfg = (safe_load_yaml(record.read_text(encoding="utf-8")) or {}).get("hydra") or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             hydra_cfg = None
     if hydra_cfg is None:

@@ -18,7 +18,10 @@ from expkit.run.folder import RunFolder
 
 def read_config_file(path: Path, what: str) -> DictConfig:
     """A YAML config written into a run folder; a damaged one is an ExpkitError naming it."""
+    from expkit.run.files import safe_load_yaml
+
     try:
+        safe_load_yaml(path.read_text(encoding="utf-8"))  # first: an alias bomb would hang OmegaConf.load
         cfg = OmegaConf.load(path)
     except FileNotFoundError:
         raise ExpkitError(f"{path} is missing, so this {what} cannot be rebuilt; restore it from a copy of the run folder.") from None

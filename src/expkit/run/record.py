@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -80,6 +81,9 @@ class RunRecord:
         self.data.pop("error", None)
         self.data.pop("signal", None)
         self.data.setdefault("started", now_text())
+        # The run's identity, kept by resumes and by a copy of the folder, stamped into every
+        # checkpoint: a last.ckpt copied in from another run is told apart before a resume.
+        self.data.setdefault(RUN_ID_KEY, uuid.uuid4().hex)
         if source:
             self.add_source(source)
         self.update(
@@ -106,6 +110,10 @@ class RunRecord:
 
     def relative(self, path: str | Path | None) -> str | None:
         return self.folder.relative(path)
+
+
+# metrics.json's key, and the checkpoint's, for the run's identity.
+RUN_ID_KEY = "run_id"
 
 
 class RunRecordCallback(pl.Callback):
@@ -143,6 +151,10 @@ class RunRecordCallback(pl.Callback):
             epochs_done=trainer.current_epoch,
             global_step=trainer.global_step,
         )
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if self.record.data.get(RUN_ID_KEY):
+            checkpoint[RUN_ID_KEY] = self.record.data[RUN_ID_KEY]
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         from expkit.run.sweep import is_pruned

@@ -145,9 +145,10 @@ def continue_command(sweep_dir: Path) -> str | None:
     import shlex
 
     import yaml
+    from expkit.run.files import safe_load_yaml
 
     try:
-        recorded = yaml.safe_load((sweep_dir / SWEEP_CONFIG).read_text(encoding="utf-8"))
+        recorded = safe_load_yaml((sweep_dir / SWEEP_CONFIG).read_text(encoding="utf-8"))
         overrides = recorded["hydra"]["overrides"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return None
@@ -161,10 +162,11 @@ def optuna_best_lines(sweep_dir: Path) -> list[str]:
     study, the trial, its value and its exact parameters, its run folder and the plots. [] for
     other sweeps. The best trial may come from an earlier sweep folder of a continued study."""
     import yaml
+    from expkit.run.files import safe_load_yaml
 
     path = sweep_dir / OPTUNA_BEST
     try:
-        best = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        best = safe_load_yaml(path.read_text(encoding="utf-8")) if path.is_file() else None
     except (OSError, yaml.YAMLError):
         return []
     if not isinstance(best, dict):

@@ -772,9 +772,10 @@ def json_safe(value: Any) -> Any:
 def _read_yaml(path: Path) -> Any:
     """A YAML file's content, or None when it is absent or unreadable."""
     import yaml
+    from expkit.run.files import safe_load_yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return safe_load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
 
