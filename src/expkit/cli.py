@@ -9,6 +9,14 @@ from __future__ import annotations
 import importlib
 import sys
 
+# What a SIGTERM before the fit starts leaves, per training command (a new run's half-made
+# folder is removed; a resumed run's records are not touched before its fit).
+TERMINATED_BEFORE_FIT = {
+    "train": " before training started; nothing was kept",
+    "reproduce": " before training started; nothing was kept",
+    "resume": " before training started; the run was not changed",
+}
+
 COMMANDS = {
     "train": "Train (and test) an experiment; Hydra overrides, -m sweeps, --cfg job, --help.",
     "eval": "Test metrics of a run's checkpoint (any CSV with data.test_path=FILE).",
@@ -67,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from expkit.logs import quiet_third_party
 
     quiet_third_party()
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    own_sigterm = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if own_sigterm:
         signal.signal(signal.SIGTERM, raise_terminated)
     command = importlib.import_module(f"expkit.commands.{name}")
     try:
@@ -76,8 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Terminated:
-        print("interrupted by SIGTERM before training started; nothing was kept", file=sys.stderr)
+        # Raised only before a fit starts (Lightning handles SIGTERM from there on): a new run's
+        # half-made folder is removed, and a resumed run's records were not yet touched.
+        print(f"interrupted by SIGTERM{TERMINATED_BEFORE_FIT.get(name, '')}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if own_sigterm:  # an in-process caller (tests, notebooks) gets its process's default back
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
