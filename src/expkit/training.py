@@ -85,6 +85,11 @@ def _train(
 
     if rank_zero_only.rank == 0:
         from expkit.run.environment import environment_record
+        from expkit.validation import epoch_limit_notice
+
+        notice = epoch_limit_notice(cfg.trainer)
+        if notice:
+            log.warning(notice)
 
         resolved_yaml = OmegaConf.to_yaml(cfg, resolve=True)
         folder.write_resolved(resolved_yaml)

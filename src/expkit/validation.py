@@ -122,9 +122,6 @@ def check_values(cfg: DictConfig) -> None:
             "trainer.max_time would train until you stop it. Set one of them (e.g. trainer.max_time=00:01:00:00), "
             "or give trainer.max_epochs a number."
         )
-    if max_epochs == -1:
-        stop = f"trainer.max_steps={max_steps}" if max_steps not in (None, -1) else f"trainer.max_time={trainer.get('max_time')}"
-        log.warning("trainer.max_epochs=-1: no limit on epochs; %s will stop the run.", stop)
     check_trainer_counts(trainer, source_of_key)
     threads = cfg.get("torch_threads")
     if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
@@ -371,3 +368,18 @@ def describe(hint: Any) -> str:
 
 def _show(value: Any) -> str:
     return "null" if value is None else str(value)
+
+
+def epoch_limit_notice(trainer: DictConfig) -> str | None:
+    """What will stop a run whose trainer.max_epochs sets no number (-1 or null), said once when
+    training starts (validate() has refused -1 with nothing else to stop it); None otherwise."""
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    if max_epochs not in (None, -1):
+        return None
+    limits = [f"trainer.max_steps={max_steps}"] if max_steps not in (None, -1) else []
+    limits += [f"trainer.max_time={trainer.get('max_time')}"] if trainer.get("max_time") else []
+    if max_epochs == -1:
+        return f"trainer.max_epochs=-1: no limit on epochs; {' or '.join(limits)} will stop the run."
+    # Lightning's rule: no max_epochs means 1000 epochs, or no limit when max_steps or max_time is set.
+    stop = f"no limit on epochs; {' or '.join(limits)} will stop the run" if limits else "Lightning's default of 1000 epochs applies"
+    return f"trainer.max_epochs=null: {stop}. Give trainer.max_epochs a number to say how long to train."

@@ -71,11 +71,27 @@ def test_sweep_composition_errors_exit_2_like_single_runs(overrides, tmp_path, m
     assert not (tmp_path / "outputs").exists()
 
 
-def test_no_limit_on_epochs_is_said_at_the_start(tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("max_epochs", ["-1", "null"])
+def test_no_limit_on_epochs_is_said_once_at_the_start(max_epochs, tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.WARNING, "expkit")
-    result = cli("train", *TINY, "trainer=debug", "trainer.max_epochs=-1", cwd=tmp_path, monkeypatch=monkeypatch)
+    result = cli("train", *TINY, "trainer=debug", f"trainer.max_epochs={max_epochs}", cwd=tmp_path, monkeypatch=monkeypatch)
     assert result.returncode == 0, result.output
-    assert "no limit on epochs; trainer.max_steps=2 will stop the run" in caplog.text
+    said = [r.getMessage() for r in caplog.records if "no limit on epochs" in r.getMessage()]
+    assert len(said) == 1 and "trainer.max_steps=2 will stop the run" in said[0], said
+
+
+def test_what_stops_a_run_without_an_epoch_number():
+    from omegaconf import OmegaConf
+
+    from expkit.validation import epoch_limit_notice
+
+    def notice(**trainer):
+        return epoch_limit_notice(OmegaConf.create({"max_steps": -1, **trainer}))
+
+    assert notice(max_epochs=10) is None
+    assert "1000 epochs" in notice(max_epochs=None)  # Lightning's default when nothing else stops it
+    assert "trainer.max_time=00:01:00:00 will stop the run" in notice(max_epochs=None, max_time="00:01:00:00")
+    assert "trainer.max_steps=5 or trainer.max_time=00:01:00:00" in notice(max_epochs=-1, max_steps=5, max_time="00:01:00:00")
 
 
 def test_regression_task_on_text_data_is_refused(tmp_path, monkeypatch):
