@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from expkit.errors import ConfigError, ExpkitError
 from expkit.run.folder import RUN_DIR_ENV, RunFolder, process_rank
-from expkit.run.loading import LoadedRun, load_run, override_list
+from expkit.run.loading import LoadedRun, load_checkpoint, load_run, override_list
 
 __all__ = ["compose", "fit", "load_run", "reproduce", "resume", "RunResult", "LoadedRun", "workload_overrides"]
 
@@ -449,8 +449,9 @@ def resume(
         with open_dict(cfg):
             cfg.paths.run_dir = str(folder.path)
         validate(cfg, folder.path)
-        check_checkpoint_fits(cfg, last)  # first: a mistyped override is the likelier mistake
-        check_checkpoint_owner(folder, last)
+        ckpt = load_checkpoint(last)  # mapped, read once for both checks
+        check_checkpoint_fits(cfg, last, ckpt)  # first: a mistyped override is the likelier mistake
+        check_checkpoint_owner(folder, last, ckpt)
         refuse_nothing_to_train(folder, cfg)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         with folder.records_kept_on_failure():
@@ -479,15 +480,14 @@ def refuse_nothing_to_train(folder: RunFolder, cfg: DictConfig) -> None:
         )
 
 
-def check_checkpoint_owner(folder: RunFolder, ckpt_file: Path) -> None:
+def check_checkpoint_owner(folder: RunFolder, ckpt_file: Path, ckpt: dict[str, Any]) -> None:
     """An ExpkitError when `ckpt_file` was written by another run than `folder`'s (the run ids
     in the checkpoint and in metrics.json differ): a last.ckpt copied in from another run of the
     same model fits it, and the resume would silently go on from that run's epoch and weights.
     Checkpoints and records written before run ids existed pass."""
-    from expkit.run.loading import load_checkpoint
     from expkit.run.record import RUN_ID_KEY
 
-    owner = load_checkpoint(ckpt_file).get(RUN_ID_KEY)
+    owner = ckpt.get(RUN_ID_KEY)
     run_id = folder.read_metrics().get(RUN_ID_KEY)
     if isinstance(owner, str) and isinstance(run_id, str) and owner != run_id:
         raise ExpkitError(
@@ -497,13 +497,11 @@ def check_checkpoint_owner(folder: RunFolder, ckpt_file: Path) -> None:
         )
 
 
-def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path) -> None:
-    """The checkpoint's weights load into the model `cfg` builds (shapes and names), else an
-    ExpkitError: checked before a resume writes anything."""
+def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path, ckpt: dict[str, Any]) -> None:
+    """The checkpoint's weights (`ckpt`, loaded from `ckpt_file`) load into the model `cfg`
+    builds (shapes and names), else an ExpkitError: checked before a resume writes anything."""
     from expkit.components import build_datamodule, build_task
-    from expkit.run.loading import load_checkpoint
 
-    ckpt = load_checkpoint(ckpt_file)
     # Built as `training.train` builds it, from the config and its data (not from the
     # checkpoint's data state): that is the model the checkpoint must load into.
     datamodule = build_datamodule(cfg)

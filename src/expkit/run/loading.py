@@ -21,8 +21,9 @@ def read_config_file(path: Path, what: str) -> DictConfig:
     from expkit.run.files import safe_load_yaml
 
     try:
-        safe_load_yaml(path.read_text(encoding="utf-8"))  # first: an alias bomb would hang OmegaConf.load
-        cfg = OmegaConf.load(path)
+        text = path.read_text(encoding="utf-8")
+        safe_load_yaml(text)  # first: an alias bomb would hang OmegaConf's own parse
+        cfg = OmegaConf.create(text)
     except FileNotFoundError:
         raise ExpkitError(f"{path} is missing, so this {what} cannot be rebuilt; restore it from a copy of the run folder.") from None
     except Exception as err:  # noqa: BLE001 - yaml and OmegaConf raise many types for broken files
