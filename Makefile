@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: setup train test bench clean
+.PHONY: setup train test test-fast bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ train: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -n 2 $(ARGS)
+
+# The inner loop: the in-process tier only (no CLI processes, no real trainings).
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" $(ARGS)
 
 bench: setup
 	$(BIN)/python -m pip install -q -e ".[bench]"
