@@ -28,6 +28,7 @@ def regression_run(tmp_path_factory: pytest.TempPathFactory):
     return expkit.fit(cfg, overrides=REGRESSION)
 
 
+@pytest.mark.slow
 def test_fit_writes_a_complete_run_folder(regression_run):
     result = regression_run
     assert result.status == "finished"
@@ -42,6 +43,7 @@ def test_fit_writes_a_complete_run_folder(regression_run):
     assert "Run folder" in (folder / RunFolder.LOG).read_text()
 
 
+@pytest.mark.slow
 def test_load_run_evaluates_and_predicts(regression_run):
     run = expkit.load_run(regression_run.run_dir)
     metrics = run.evaluate(progress=False)
@@ -53,6 +55,7 @@ def test_load_run_evaluates_and_predicts(regression_run):
         run.predict(["0.1,0.2"])
 
 
+@pytest.mark.slow
 def test_export_and_load_export_predict_the_same(regression_run, tmp_path):
     config = expkit.export(regression_run.run_dir, tmp_path / "export")
     assert config["task_type"] == "regression"
@@ -64,6 +67,7 @@ def test_export_and_load_export_predict_the_same(regression_run, tmp_path):
         expkit.export(regression_run.run_dir, tmp_path / "export")
 
 
+@pytest.mark.slow
 def test_reproduce_is_exact_and_records_lineage(regression_run):
     result = expkit.reproduce(regression_run.run_dir)
     assert result.run_dir != regression_run.run_dir
@@ -88,6 +92,7 @@ def test_choosing_other_data_drops_the_default_experiment():
     assert expkit.compose([]).model.token_weights is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -127,6 +132,7 @@ def test_bad_configs_are_refused_before_anything_is_written(tmp_path, out, overr
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow
 def test_torch_threads_apply_while_training_and_evaluating_then_are_put_back(tmp_path):
     import pytorch_lightning as pl
 
@@ -150,6 +156,7 @@ def test_torch_threads_apply_while_training_and_evaluating_then_are_put_back(tmp
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.slow
 def test_error_names_the_experiment_file_a_key_came_from(out):
     cfg = expkit.compose(["data.ngrams=7", *out])  # the default experiment sets data.ngrams too
     with pytest.raises(ConfigError, match="data.ngrams=7"):
@@ -188,6 +195,7 @@ class LabelsOnly:
         pass
 
 
+@pytest.mark.slow
 def test_contract_names_what_is_missing_and_how_to_add_it(out):
     cfg = _contract_cfg(f"{__name__}.LabelsOnly", "expkit.models.regression.LinearRegressor", out)
     with pytest.raises(ConfigError, match=r"lacks task_type, input_formats.*Subclass expkit.data.base.DataModule"):
@@ -197,6 +205,7 @@ def test_contract_names_what_is_missing_and_how_to_add_it(out):
         expkit.fit(cfg)
 
 
+@pytest.mark.slow
 def test_classification_task_needs_facts_the_data_does_not_give(out):
     from omegaconf import open_dict
 
@@ -236,6 +245,7 @@ def test_api_misuse_is_one_error(call, message):
         call()
 
 
+@pytest.mark.slow
 def test_loaded_run_misuse_is_one_error(regression_run):
     run = expkit.load_run(regression_run.run_dir)
     with pytest.raises(ExpkitError, match=r"give a list of inputs"):
@@ -248,6 +258,7 @@ def test_loaded_run_misuse_is_one_error(regression_run):
         expkit.load_run(regression_run.run_dir, overrides="data.batch_size=4")
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_the_data_is_read_leaves_no_folder(tmp_path, monkeypatch):
     from expkit.data.regression import RegressionDataModule
 

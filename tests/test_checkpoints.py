@@ -41,6 +41,7 @@ def early_best_run(tmp_path_factory):
     return cwd, run_dir
 
 
+@pytest.mark.slow
 def test_last_ckpt_holds_the_last_epoch_when_it_is_not_the_best(early_best_run):
     _, run_dir = early_best_run
     ckpt_dir = run_dir / "checkpoints"
@@ -52,6 +53,7 @@ def test_last_ckpt_holds_the_last_epoch_when_it_is_not_the_best(early_best_run):
     assert metrics["best_checkpoint"] == "checkpoints/best-epoch000.ckpt"
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_weights_only_and_smaller(early_best_run):
     _, run_dir = early_best_run
     best = _load(run_dir / "checkpoints" / "best-epoch000.ckpt")
@@ -60,6 +62,7 @@ def test_best_checkpoint_is_weights_only_and_smaller(early_best_run):
     assert set(best["state_dict"]) == set(_load(run_dir / "checkpoints" / "last.ckpt")["state_dict"])
 
 
+@pytest.mark.slow
 def test_weights_only_best_evaluates_through_the_cli(early_best_run):
     cwd, run_dir = early_best_run
     result = run_cli("eval", str(run_dir), "--out", str(cwd / "best.json"), cwd=cwd)
@@ -73,6 +76,7 @@ def test_weights_only_best_evaluates_through_the_cli(early_best_run):
     assert json.loads((cwd / "last.json").read_text())["test/loss"] != on_best["test/loss"]
 
 
+@pytest.mark.slow
 def test_copied_run_folder_resumed_twice_keeps_last_ckpt(early_best_run, tmp_path):
     _, run_dir = early_best_run
     original = {p.name: p.read_bytes() for p in (run_dir / "checkpoints").iterdir()}
@@ -95,6 +99,7 @@ def test_copied_run_folder_resumed_twice_keeps_last_ckpt(early_best_run, tmp_pat
 LAST_BEST = ["train", "experiment=regression", "trainer.max_epochs=3"]
 
 
+@pytest.mark.slow
 def test_best_that_is_the_last_epoch_is_a_hard_link_and_unlinks_on_resume(tmp_path):
     result = run_cli(*LAST_BEST, cwd=tmp_path)
     assert result.returncode == 0, result.output

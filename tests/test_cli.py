@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import run_cli
+
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
 
 
 def test_help_lists_subcommands_without_importing_torch(workdir):

@@ -11,6 +11,9 @@ import torch
 
 from conftest import read_metrics, read_scalars, run_cli
 
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
+
 SHORT = ["trainer.max_epochs=2", "trainer.limit_train_batches=20"]
 
 

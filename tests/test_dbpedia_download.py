@@ -256,6 +256,7 @@ def test_download_verify_and_extract(tmp_path, server, archive, caplog):
     assert "Downloading" in caplog.text  # stdout is not a TTY under pytest: plain log lines
 
 
+@pytest.mark.slow
 def test_concurrent_processes_download_once(tmp_path, server, archive):
     # Two runs sharing a data_dir (e.g. two jobs of a sweep) start together: the second waits
     # for the first's lock instead of writing the same .part file, then finds the folder.

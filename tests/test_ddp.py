@@ -35,6 +35,7 @@ def assert_single_writer(run_dir: Path) -> None:
     assert "[rank 1]" not in (run_dir / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_ddp_cpu_regression_then_resume(workdir: Path) -> None:
     result = run_cli("train", "experiment=regression", "data.batch_size=32", *DDP, "trainer.max_epochs=2", cwd=workdir, timeout=240)
     assert result.returncode == 0, result.output
@@ -57,6 +58,7 @@ def test_ddp_cpu_regression_then_resume(workdir: Path) -> None:
     assert steps == sorted(set(steps)) and len(steps) == 3
 
 
+@pytest.mark.slow
 def test_ddp_cpu_matches_one_process_at_the_same_global_batch_and_reproduces(workdir: Path) -> None:
     """2 processes x 32 rows and 1 process x 64 rows see the same batches in the same order
     (the ranks split each one-process batch), so their final metrics agree within float
@@ -84,6 +86,7 @@ def test_ddp_cpu_matches_one_process_at_the_same_global_batch_and_reproduces(wor
     assert read_metrics(runs[1])["source"]["run_dir"] == str(two_dir.resolve())
 
 
+@pytest.mark.slow
 def test_ddp_cpu_dbpedia_sample_builds_the_cache_once(workdir: Path) -> None:
     result = run_cli("train", *DDP, "trainer.max_epochs=1", "trainer.limit_train_batches=4",
                      f"paths.cache_dir={workdir / 'cache'}", cwd=workdir, timeout=240)
@@ -99,6 +102,7 @@ def test_ddp_cpu_dbpedia_sample_builds_the_cache_once(workdir: Path) -> None:
     assert any("[rank 1]" in line and "cache hit" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_multirun_with_ddp_is_refused_up_front(workdir: Path) -> None:
     result = run_cli("train", "-m", "experiment=regression", *DDP, "optimizer.lr=0.1,0.2", cwd=workdir, timeout=120)
     assert result.returncode == 2, result.output
@@ -107,6 +111,7 @@ def test_multirun_with_ddp_is_refused_up_front(workdir: Path) -> None:
     assert not (workdir / "outputs").exists()
 
 
+@pytest.mark.slow
 def test_ddp_spawn_is_refused(workdir: Path) -> None:
     result = run_cli("train", "experiment=regression", "trainer.strategy=ddp_spawn", "trainer.devices=2",
                      "trainer.accelerator=cpu", cwd=workdir, timeout=120)
@@ -162,6 +167,7 @@ def test_slurm_launcher_config_composes_with_its_keys() -> None:
     assert (launcher.account, launcher.qos, dict(launcher.additional_parameters)) == ("proj", "high", {"reservation": "r1"})
 
 
+@pytest.mark.slow
 def test_submitit_local_sweep(workdir: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     result = run_cli("train", "-m", "experiment=regression", "hydra/launcher=submitit_local", "trainer.max_epochs=2",
@@ -176,6 +182,7 @@ def test_submitit_local_sweep(workdir: Path) -> None:
     assert len(summary) == 3 and all("finished" in line for line in summary[1:])
 
 
+@pytest.mark.slow
 def test_slurm_requeue_signal_checkpoints_and_resume_continues(workdir: Path) -> None:
     """SIGUSR1 as SLURM sends it before the time limit (`#SBATCH --signal=USR1@90`): Lightning's
     SLURMEnvironment saves hpc_ckpt_1.ckpt in the run folder and calls `scontrol requeue`

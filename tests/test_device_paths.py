@@ -46,6 +46,7 @@ def test_lightning_copies_batches_to_cuda_without_blocking():
     assert calls and calls[-1].get("non_blocking") is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workload", [
     ["experiment=regression", "trainer.max_epochs=2"],
     ["trainer=debug"],  # the DBpedia sample: sparse EmbeddingBag + LazyAdam under autocast

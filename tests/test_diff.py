@@ -37,6 +37,7 @@ def diff(*args: str, cwd: Path):
     return result
 
 
+@pytest.mark.slow
 def test_json_lists_what_differs_and_nothing_per_run(pair):
     cwd, a, b = pair
     result = diff(str(a), str(b), "--format", "json", cwd=cwd)
@@ -54,6 +55,7 @@ def test_json_lists_what_differs_and_nothing_per_run(pair):
     assert data["source"][0] is None and data["source"][1]["command"] == "reproduce"
 
 
+@pytest.mark.slow
 def test_table_and_markdown(pair):
     cwd, a, b = pair
     table = diff(str(a), str(b), cwd=cwd)
@@ -66,6 +68,7 @@ def test_table_and_markdown(pair):
     assert "| test/loss | 0.6 | 0.3 |" in md
 
 
+@pytest.mark.slow
 def test_same_config_says_so(pair):
     cwd, a, _ = pair
     result = diff(str(a), str(a), cwd=cwd)
@@ -73,6 +76,7 @@ def test_same_config_says_so(pair):
     assert "Config: no differences" in result.stdout and "Environment: no differences" in result.stdout
 
 
+@pytest.mark.slow
 def test_not_a_run_folder(pair, tmp_path):
     cwd, a, _ = pair
     result = diff(str(a), str(cwd / "outputs"), cwd=cwd)

@@ -16,6 +16,9 @@ from PIL import Image
 from conftest import read_metrics, run_cli
 from expkit.data.labelled import packaged_data_path
 
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
+
 DIGITS = Path(packaged_data_path("digits/labels.csv")).parent
 
 

@@ -127,6 +127,7 @@ def test_encoder_interface_and_errors(native: bool) -> None:
         encode_corpus("one text", Vocab(["<unk>"]), native=native)
 
 
+@pytest.mark.slow
 def test_pure_python_can_be_chosen_by_environment(tmp_path: Path) -> None:
     import subprocess
 

@@ -9,7 +9,12 @@ import os
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
+
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
 
 MODEL = '''
 import torch

@@ -26,6 +26,7 @@ def sweep_dirs(cwd: Path, experiment: str = "regression") -> list[Path]:
     return sorted(root.iterdir()) if root.is_dir() else []
 
 
+@pytest.mark.slow
 def test_basic_sweep_2x2_writes_four_runs_and_a_summary(workdir):
     result = run_cli("train", "-m", *FAST, "optimizer.lr=0.05,0.3", "data.noise=0,0.1", cwd=workdir)
     assert result.returncode == 0, result.output
@@ -49,6 +50,7 @@ def test_basic_sweep_2x2_writes_four_runs_and_a_summary(workdir):
     assert read_metrics(jobs[0])["epochs_done"] == 4
 
 
+@pytest.mark.slow
 def test_failed_job_is_listed_and_does_not_stop_the_others(workdir):
     result = run_cli("train", "-m", *FAST, "optimizer.lr=0.1,-1", cwd=workdir)
     assert result.returncode == 1
@@ -59,6 +61,7 @@ def test_failed_job_is_listed_and_does_not_stop_the_others(workdir):
     assert "failed" in result.stderr
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_continues_in_its_folder(workdir):
     # Job 0 finishes, job 1 fails (batch size 0), job 2 (400 steps an epoch) is stopped by SIGTERM
     # after its first checkpoint, which stops the sweep as a scheduler would.
@@ -124,6 +127,7 @@ def test_interrupted_sweep_continues_in_its_folder(workdir):
     assert read_metrics(failed) == rerun
 
 
+@pytest.mark.slow
 def test_joblib_launcher_runs_two_jobs_in_parallel(workdir):
     result = run_cli("train", "-m", *FAST, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                      "optimizer.lr=0.05,0.3", "data.num_workers=2", cwd=workdir)
@@ -138,6 +142,7 @@ def test_joblib_launcher_runs_two_jobs_in_parallel(workdir):
     assert (sweep / "summary.csv").is_file()
 
 
+@pytest.mark.slow
 def test_dbpedia_search_space_composes(workdir):
     result = run_cli("train", "hparams_search=dbpedia_optuna", "--cfg", "hydra", cwd=workdir)
     assert result.returncode == 0, result.output
@@ -147,6 +152,7 @@ def test_dbpedia_search_space_composes(workdir):
         assert check is None or "not in struct" not in check.output, key
 
 
+@pytest.mark.slow
 def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
     import optuna
 
@@ -254,6 +260,7 @@ def trial_name(acc) -> str:
 HEADLINE = ("model", "optimizer", "optimizer.lr", "data.batch_size", "seed", "trainer.max_epochs")
 
 
+@pytest.mark.slow
 def test_tensorboard_shows_what_was_swept(workdir):
     from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
     from tensorboard.plugins.custom_scalar import layout_pb2
@@ -316,6 +323,7 @@ def test_tensorboard_shows_what_was_swept(workdir):
     assert not (run_dir / "hparams.yaml").exists(), "Lightning's own hparams file is not written"
 
 
+@pytest.mark.slow
 def test_environment_record(workdir):
     result = run_cli("train", *FAST, "trainer=debug", cwd=workdir)
     (run_dir,) = result.run_dirs()
@@ -326,6 +334,7 @@ def test_environment_record(workdir):
     assert env["git"] is None or len(env["git"]["commit"]) == 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment,extra", [
     ("regression", ["data.n_samples=400", "trainer.max_epochs=3"]),
     ("dbpedia_sample", ["trainer.max_epochs=1", "trainer.limit_train_batches=15", "paths.cache_dir=cache"]),
@@ -346,6 +355,7 @@ def test_reproduce_is_exact_on_cpu(workdir, experiment, extra):
             assert original[key] == reproduced[key], key
 
 
+@pytest.mark.slow
 def test_reproduce_check_fails_when_metrics_differ(workdir):
     first = run_cli("train", *FAST, cwd=workdir)
     (run_dir,) = first.run_dirs()
@@ -383,6 +393,7 @@ def _interrupt_after_first_epoch(cwd: Path, args: list[str]) -> Path:
     return metrics_files[0].parent
 
 
+@pytest.mark.slow
 def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
     # Slow epochs (many small batches) so the interrupt lands mid-training.
     args = ["experiment=regression", "deterministic=true", "trainer=cpu", "data.n_samples=20000",
@@ -415,6 +426,7 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
         assert [v for _, v in sb[tag]] == pytest.approx([v for _, v in sa[tag]], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_extends_a_finished_run(workdir):
     first = run_cli("train", *FAST, cwd=workdir)
     (run_dir,) = first.run_dirs()
@@ -433,12 +445,14 @@ def test_resume_extends_a_finished_run(workdir):
     assert "trainer.max_epochs=5" in (run_dir / ".hydra" / "overrides.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_folder_that_is_not_a_run(workdir):
     result = run_cli("resume", str(workdir), cwd=workdir)
     assert result.returncode == 2
     assert "not an expkit run folder" in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys):
     from expkit.run.sweep import is_sweep_folder, refuse_non_sweep_folder
 
@@ -472,6 +486,7 @@ def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys)
     assert asked.returncode == 2 and f"{sweep} is a sweep folder, not a run" in asked.stderr, asked.output
 
 
+@pytest.mark.slow
 def test_optuna_search_refuses_bad_trial_counts_damaged_and_foreign_studies(workdir):
     import optuna
 

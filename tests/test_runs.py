@@ -18,6 +18,9 @@ import yaml
 
 from conftest import read_metrics, run_cli
 
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory) -> tuple[Path, Path]:

@@ -83,6 +83,7 @@ def column_text(stdout: str, index: int) -> str:
     return "".join(pieces)
 
 
+@pytest.mark.slow
 def test_table_fits_80_columns_and_cuts_no_path(grid):
     result = runs(cwd=grid, env={"COLUMNS": "80"})
     assert result.returncode == 0, result.output
@@ -100,6 +101,7 @@ def test_table_fits_80_columns_and_cuts_no_path(grid):
     assert "Not shown at 80 columns:" in result.stdout
 
 
+@pytest.mark.slow
 def test_piped_output_is_one_line_per_run(grid):
     result = runs(cwd=grid, env={"COLUMNS": ""})
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
@@ -107,6 +109,7 @@ def test_piped_output_is_one_line_per_run(grid):
     assert "started" in result.stdout and "Not shown" not in result.stdout
 
 
+@pytest.mark.slow
 def test_columns_params_and_config_keys_same_in_every_format(grid):
     records = json.loads(runs("--columns", "params,best,test/loss,optimizer._target_", "--format", "json", cwd=grid).stdout)
     # params: what varies among the runs; not paths, run dirs, _partial_ or logger/callback classes.
@@ -124,17 +127,20 @@ def test_columns_params_and_config_keys_same_in_every_format(grid):
     assert "┃ seed ┃ optimizer.lr ┃ best" in table
 
 
+@pytest.mark.slow
 def test_unknown_column_is_a_clear_error(grid):
     result = runs("--columns", "optimizer.momentum", cwd=grid)
     assert result.returncode == 2
     assert "Unknown column 'optimizer.momentum'" in result.stderr and "optimizer.lr" in result.stderr
 
 
+@pytest.mark.slow
 def test_each_job_shows_its_own_start_time(grid):
     records = json.loads(runs("--format", "json", "--sort", "started", "--reverse", cwd=grid).stdout)
     assert [r["started"] for r in records] == [f"2026-02-01 09:0{job}:30" for job in range(6)]
 
 
+@pytest.mark.slow
 def test_group_by_params_gives_statistics_over_seeds(grid):
     groups = json.loads(runs("--group-by", "params", "--columns", "test/loss", "--format", "json", cwd=grid).stdout)
     assert [g["optimizer.lr"] for g in groups] == [0.01, 0.1]  # best (smallest val/loss) mean first
@@ -151,6 +157,7 @@ def test_group_by_params_gives_statistics_over_seeds(grid):
     assert bad.returncode == 2 and "--group-by optimizer.nope" in bad.stderr
 
 
+@pytest.mark.slow
 def test_source_column_shows_lineage(tmp_path):
     out = tmp_path / "outputs"
     original = fake_run(out, "regression/2026-03-01_10-00-00", lr=0.1, seed=1, metrics={"best_score": 0.2})
@@ -181,6 +188,7 @@ def test_wrapping_never_drops_a_character():
     assert column_widths(["overrides", "status"], [["experiment=regression", "finished"]], [WORDS, ATOM], 20) is None
 
 
+@pytest.mark.slow
 def test_sweep_over_seeds_summarises_them(tmp_path):
     result = run_cli("train", "-m", "experiment=regression", "data.n_samples=200", "trainer.max_epochs=1",
                      "seed=1,2", cwd=tmp_path, env={"COLUMNS": "100"})

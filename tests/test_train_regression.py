@@ -21,6 +21,7 @@ def course_run(tmp_path_factory):
     return result, run_dir
 
 
+@pytest.mark.slow
 def test_run_folder_layout(course_run):
     result, run_dir = course_run
     for name in (".hydra/config.yaml", ".hydra/overrides.yaml", ".hydra/resolved.yaml",
@@ -34,6 +35,7 @@ def test_run_folder_layout(course_run):
     assert "val/loss" in result.stdout  # the final metrics table
 
 
+@pytest.mark.slow
 def test_metrics_json(course_run):
     _, run_dir = course_run
     metrics = read_metrics(run_dir)
@@ -48,6 +50,7 @@ def test_metrics_json(course_run):
         assert isinstance(metrics[key], float), key
 
 
+@pytest.mark.slow
 def test_course_case_recovers_weight_and_bias(course_run):
     _, run_dir = course_run
     metrics = read_metrics(run_dir)
@@ -57,6 +60,7 @@ def test_course_case_recovers_weight_and_bias(course_run):
     assert abs(state["net.linear.bias"].item() - 0.3) < 0.01
 
 
+@pytest.mark.slow
 def test_checkpoint_is_plain_and_loads_into_the_task(course_run):
     from expkit.data.regression import RegressionDataModule
     from expkit.models.regression import LinearRegressor
@@ -75,6 +79,7 @@ def test_checkpoint_is_plain_and_loads_into_the_task(course_run):
     assert loss == pytest.approx(metrics["test/loss"], rel=1e-4, abs=1e-7)
 
 
+@pytest.mark.slow
 def test_tensorboard_curves_match_metrics_json(course_run):
     _, run_dir = course_run
     scalars = read_scalars(run_dir)
@@ -90,6 +95,7 @@ def test_tensorboard_curves_match_metrics_json(course_run):
     assert metrics["test/loss"] == pytest.approx(scalars["test/loss"][-1][1], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_resolved_config_loads_without_hydra(course_run):
     _, run_dir = course_run
     resolved = yaml.safe_load((run_dir / ".hydra" / "resolved.yaml").read_text())
@@ -98,6 +104,7 @@ def test_resolved_config_loads_without_hydra(course_run):
     assert resolved["paths"]["run_dir"] == str(run_dir)
 
 
+@pytest.mark.slow
 def test_overrides_change_what_they_claim(workdir):
     result = run_cli(
         "train", "experiment=regression", "model=mlp", "model.hidden_sizes=[8]", "optimizer=adam",
@@ -116,6 +123,7 @@ def test_overrides_change_what_they_claim(workdir):
     assert read_metrics(run_dir)["epochs_done"] == 2
 
 
+@pytest.mark.slow
 def test_debug_trainer_writes_no_checkpoints(workdir):
     result = run_cli("train", "experiment=regression", "trainer=debug", "logger=csv", cwd=workdir)
     assert result.returncode == 0, result.output
@@ -125,6 +133,7 @@ def test_debug_trainer_writes_no_checkpoints(workdir):
     assert read_metrics(run_dir)["status"] == "finished"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "override,expected",
     [

@@ -26,6 +26,9 @@ from omegaconf import OmegaConf
 from conftest import run_cli
 from expkit.trust import check_config_targets, check_export_config
 
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
+
 SNAPSHOT, RESOLVED = ".hydra/config.yaml", ".hydra/resolved.yaml"
 TEXT = "Hornby railway is a train model brand from England."
 

@@ -53,7 +53,7 @@ DATA_METHODS = ("model_dims", "task_facts", "set_input_format", "predict_inputs"
 # Arguments the framework itself passes to every task.
 TASK_BUILT_IN = ("net", "optimizer", "scheduler")
 
-HOW_TO_ADD = "See the README section 'Add your own dataset or model' for a complete example."
+HOW_TO_ADD = "docs/components.md shows a complete example."
 
 
 def qualified_name(cls: Any) -> str:

@@ -13,6 +13,9 @@ import torch
 from conftest import THREAD_ENV, read_metrics, run_cli
 from expkit.run.checkpoints import TEMP_PATTERN
 
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
+
 # The DBpedia sample's checkpoints hold ~100 MB (embedding + Adam moments): each write takes
 # long enough for the poll below to see its temp file and kill the process in the middle of it.
 EPOCHS = 3

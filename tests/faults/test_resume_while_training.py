@@ -5,8 +5,13 @@ from __future__ import annotations
 import signal
 import subprocess
 
+import pytest
+
 from conftest import LONG_TRAINING, start_training, wait_for_run
 from inprocess import cli
+
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
 
 
 def test_resume_of_a_run_still_training_is_refused(tmp_path, monkeypatch):

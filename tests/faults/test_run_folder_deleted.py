@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import LONG_TRAINING, start_training, wait_for_run
 
 
@@ -18,6 +20,7 @@ def finished_an_epoch(run_dir: Path) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_deleting_the_run_folder_mid_run_stops_it_without_recreating_it(tmp_path):
     # TensorBoard on (its writer thread is one of the things that fail first), many more epochs
     # than the test waits for: the deletion lands mid-training.

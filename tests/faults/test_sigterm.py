@@ -6,8 +6,13 @@ import json
 import signal
 import subprocess
 
+import pytest
+
 from conftest import LONG_TRAINING, start_training, wait_for_run
 from inprocess import cli
+
+# Every test here starts CLI processes or trains for real.
+pytestmark = pytest.mark.slow
 
 
 def test_sigterm_saves_marks_interrupted_exits_143_and_resumes(tmp_path, monkeypatch):
