@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from expkit.run.sweep import SWEEP_CONFIG
+from expkit.run.folder import SWEEP_CONFIG
 from expkit.run.hparams import HEADLINE, hparams_metrics, override_keys, run_hparams, swept_keys, sweep_overrides
 
 CFG = OmegaConf.create({

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from expkit.version import __version__
+
 __all__ = ["compose", "fit", "load_run", "reproduce", "resume", "export", "load_export", "api"]
 
 

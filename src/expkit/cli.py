@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from expkit.commands import COMMANDS
+
 # What a SIGTERM before the fit starts leaves, per training command (a new run's half-made
 # folder is removed; a resumed run's records are not touched before its fit).
 TERMINATED_BEFORE_FIT = {
@@ -17,16 +19,6 @@ TERMINATED_BEFORE_FIT = {
     "resume": " before training started; the run was not changed",
 }
 
-COMMANDS = {
-    "train": "Train (and test) an experiment; Hydra overrides, -m sweeps, --cfg job, --help.",
-    "eval": "Test metrics of a run's checkpoint (any CSV with data.test_path=FILE).",
-    "predict": "Class names and probabilities of new texts, from a run or an export.",
-    "export": "Write a run's model as a Hugging Face Hub model folder (--push to upload).",
-    "runs": "List runs under the outputs root: status, best metric, epochs, wall time.",
-    "diff": "Compare runs: config keys that differ, final metrics side by side, environment.",
-    "reproduce": "Run again from a run's saved config snapshot; compare metrics and environment.",
-    "resume": "Continue an unfinished run from its last checkpoint, or extend a finished one.",
-}
 
 USAGE = """usage: expkit <command> [args ...]
 
@@ -55,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     if argv[0] == "--version":
-        from expkit import __version__
+        from expkit.version import __version__
 
         print(f"expkit {__version__}")
         return 0

@@ -1,4 +1,5 @@
-"""Where expkit's YAML lives: `conf/` (building blocks) and `experiments/` (named presets).
+"""Where expkit's packaged files live: `conf/` (building blocks), `experiments/` (named presets) and
+the data files shipped inside the package (`data/dbpedia_sample/`, `data/digits/`).
 
 In a source checkout they sit at the repository root (the layout the user fixed); a built wheel
 carries copies inside the package (see `[tool.hatch.build.targets.wheel.force-include]`).
@@ -7,6 +8,8 @@ carries copies inside the package (see `[tool.hatch.build.targets.wheel.force-in
 from __future__ import annotations
 
 from pathlib import Path
+
+from expkit.errors import DataError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -26,3 +29,14 @@ def conf_dir() -> Path:
 def experiments_dir() -> Path:
     """The folder whose YAML files are the options of the `experiment` group."""
     return _locate("experiments")
+
+
+PACKAGED_DATA = _PACKAGE_DIR / "data"
+
+
+def packaged_data_path(relative: str) -> str:
+    """Absolute path of a file shipped inside the package (e.g. `dbpedia_sample/sample.csv`)."""
+    path = PACKAGED_DATA / relative
+    if not path.exists():
+        raise DataError(f"The packaged data file {relative!r} does not exist in {PACKAGED_DATA}; reinstall expkit.")
+    return str(path)

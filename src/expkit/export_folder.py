@@ -62,7 +62,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, which: str = "best", tr
 def _write_export(run_dir: str | Path, out_dir: Path, which: str, trusted_modules: Sequence[str]) -> dict[str, Any]:
     from safetensors.torch import save_file
 
-    from expkit import __version__
+    from expkit.version import __version__
     from expkit.run.files import write_json_atomic, write_text_atomic
     from expkit.run.loading import load_run
 

@@ -16,6 +16,7 @@ from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard, RunFolderGuard
 from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
 from expkit.run.tensorboard import BestValidationMetrics
+from expkit.torch_threads import torch_threads
 
 log = logging.getLogger("expkit")
 
@@ -33,24 +34,6 @@ def train(
     """
     with torch_threads(cfg.get("torch_threads")):
         return _train(cfg, folder, ckpt_path, extra_callbacks, source)
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """torch's intra-op thread count set to `count` (config key `torch_threads`) for the block,
-    then put back: in a notebook or a sweep, one run's setting does not leak into the next.
-    None keeps the current count."""
-    import torch
-
-    if count is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(count))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(

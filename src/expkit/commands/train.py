@@ -234,9 +234,9 @@ def run_job(cfg: Any) -> dict[str, Any]:
 
     import expkit
     from expkit.errors import ExpkitError
-    from expkit.run.record import RunRecord
     from expkit.logs import quiet_third_party
-    from expkit.run.sweep import adapt_to_launcher, continue_command, is_pruned
+    from expkit.run.record import RunRecord, is_pruned
+    from expkit.run.sweep import adapt_to_launcher, continue_command
 
     quiet_third_party()  # joblib/submitit workers are processes of their own
     hydra_cfg = HydraConfig.get()
@@ -296,7 +296,7 @@ def shell_completion(argv: list[str]) -> int:
     import os
     import re
 
-    from expkit.cli import COMMANDS
+    from expkit.commands import COMMANDS
 
     if not any(a.startswith("query=") for a in argv):
         hydra_entry(argv, None)

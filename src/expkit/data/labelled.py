@@ -10,17 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
+from expkit.config_files import PACKAGED_DATA, packaged_data_path  # noqa: F401 - located there, used from here too
 from expkit.errors import DataError
-
-PACKAGED_DATA = Path(__file__).resolve().parent
-
-
-def packaged_data_path(relative: str) -> str:
-    """Absolute path of a file shipped inside the package (e.g. `dbpedia_sample/sample.csv`)."""
-    path = PACKAGED_DATA / relative
-    if not path.exists():
-        raise DataError(f"The packaged data file {relative!r} does not exist in {PACKAGED_DATA}; reinstall expkit.")
-    return str(path)
 
 
 def file_problem(path: Path) -> str | None:

@@ -37,6 +37,8 @@ STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Under DDP, rank 0 puts its run folder here before the Trainer starts the other processes; they
 # inherit it and use that folder instead of claiming a timestamp of their own (Hydra #2070).
+# The sweep's config, written by Hydra's basic sweeper into the sweep folder.
+SWEEP_CONFIG = "multirun.yaml"
 RUN_DIR_ENV = "EXPKIT_RUN_DIR"
 
 

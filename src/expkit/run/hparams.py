@@ -117,7 +117,7 @@ def sweep_overrides(run_dir: Path) -> list[str]:
     import yaml
     from expkit.run.files import safe_load_yaml
 
-    from expkit.run.sweep import SWEEP_CONFIG
+    from expkit.run.folder import SWEEP_CONFIG
 
     record = run_dir.parent / SWEEP_CONFIG
     hydra_cfg: Any = None

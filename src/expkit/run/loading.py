@@ -145,7 +145,7 @@ class LoadedRun:
         import pytorch_lightning as pl
 
         from expkit.run.record import plain_metrics
-        from expkit.training import torch_threads
+        from expkit.torch_threads import torch_threads
 
         show_bar = sys.stderr.isatty() if progress is None else progress
         with torch_threads(self.cfg.get("torch_threads")):  # as the run trained

@@ -157,7 +157,14 @@ class RunRecordCallback(pl.Callback):
             checkpoint[RUN_ID_KEY] = self.record.data[RUN_ID_KEY]
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        from expkit.run.sweep import is_pruned
-
         if not is_pruned(exception):
             self.record.fail(exception)
+
+
+def is_pruned(error: BaseException) -> bool:
+    """Whether a run ended because its Optuna trial was pruned (status `pruned`, not `failed`)."""
+    try:
+        import optuna
+    except ImportError:
+        return False
+    return isinstance(error, optuna.TrialPruned)

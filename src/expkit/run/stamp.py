@@ -55,7 +55,7 @@ def run_name(experiment: str | None, data: str | None) -> str:
 
 def register_resolvers() -> None:
     """Make `${expkit_stamp:PARENT}`, `${expkit_name:EXPERIMENT,DATA}` and `${expkit_data:FILE}` (a packaged data file) available."""
-    from expkit.data.labelled import packaged_data_path
+    from expkit.config_files import packaged_data_path
 
     if not OmegaConf.has_resolver("expkit_stamp"):
         OmegaConf.register_new_resolver("expkit_stamp", claim_stamp)

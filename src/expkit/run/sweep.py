@@ -14,12 +14,12 @@ from typing import Any
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
 
+from expkit.run.folder import SWEEP_CONFIG
+
 log = logging.getLogger("expkit")
 
 # Job statuses a continued sweep does not run again: the job reached its end.
 DONE_STATUSES = ("finished", "pruned")
-# The sweep's config, written by Hydra's basic sweeper into the sweep folder.
-SWEEP_CONFIG = "multirun.yaml"
 # What an Optuna search adds to its sweep folder (hydra_plugins/expkit_optuna_sweeper): the
 # study's best trial, and Optuna's plots (file name -> function of optuna.visualization.matplotlib).
 OPTUNA_BEST = "optuna_best.yaml"
@@ -46,14 +46,6 @@ def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> No
             device = job_num % torch.cuda.device_count()
             cfg.trainer.devices = [device]
             log.info("joblib launcher: job %d on GPU %d", job_num, device)
-
-
-def is_pruned(error: BaseException) -> bool:
-    try:
-        import optuna
-    except ImportError:
-        return False
-    return isinstance(error, optuna.TrialPruned)
 
 
 class SweepSummary(HydraCallback):
