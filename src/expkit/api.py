@@ -203,6 +203,7 @@ def fit(
     ckpt_path: str | Path | None = None,
     source: dict[str, Any] | None = None,
     extra_callbacks: Sequence[Any] = (),
+    validated: bool = False,
 ) -> RunResult:
     """Validate `cfg`, then train and test it into a run folder; return the folder and metrics.
 
@@ -210,9 +211,11 @@ def fit(
     `overrides`: recorded in `.hydra/overrides.yaml` (what `expkit runs` shows).
     `ckpt_path`: continue from this checkpoint. `source`: lineage recorded in metrics.json.
     A config that fails validation raises ConfigError before any folder or file is written.
+    `validated=True`: the caller has just run `validate(cfg, run_dir)` on this same config (the
+    CLI does, to print the config only when it is valid), so it is not checked twice.
     """
     return _fit(cfg, run_dir, overrides=overrides, ckpt_path=ckpt_path, source=source,
-                extra_callbacks=extra_callbacks, lock=True)
+                extra_callbacks=extra_callbacks, lock=True, validated=validated)
 
 
 def _fit(
@@ -224,8 +227,11 @@ def _fit(
     source: dict[str, Any] | None,
     extra_callbacks: Sequence[Any],
     lock: bool,
+    validated: bool,
+    datamodule: Any = None,
 ) -> RunResult:
-    """`fit`; `lock=False` when the caller already holds the folder's lock (`resume`)."""
+    """`fit`; `lock=False` when the caller already holds the folder's lock (`resume`);
+    `datamodule`: one already built and set up from this config (resume's, whose data is read once)."""
     from contextlib import ExitStack
 
     from expkit.training import train
@@ -233,7 +239,8 @@ def _fit(
     check_config_argument(cfg, "fit")
     overrides = override_list(overrides)
     cfg = cfg.copy()
-    validate(cfg, run_dir)
+    if not validated:
+        validate(cfg, run_dir)
     rank = process_rank()
     created = run_dir is None and rank == 0
     folder = RunFolder.create(cfg.paths.output_root, str(cfg.name)) if run_dir is None else RunFolder(run_dir)
@@ -256,7 +263,7 @@ def _fit(
         try:
             with writer_threads_of(folder):
                 metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
-                                extra_callbacks=list(extra_callbacks), source=source)
+                                extra_callbacks=list(extra_callbacks), source=source, datamodule=datamodule)
         except BaseException as err:
             if not isinstance(err, KeyboardInterrupt) and (not folder.path.is_dir() or lost_to_deletion(folder, err)):
                 # Deleted mid-run: whatever failed first (a logger's writer, a checkpoint save, the
@@ -450,14 +457,14 @@ def resume(
             cfg.paths.run_dir = str(folder.path)
         validate(cfg, folder.path)
         ckpt = load_checkpoint(last)  # mapped, read once for both checks
-        check_checkpoint_fits(cfg, last, ckpt)  # first: a mistyped override is the likelier mistake
+        datamodule = check_checkpoint_fits(cfg, last, ckpt)  # first: a mistyped override is the likelier mistake
         check_checkpoint_owner(folder, last, ckpt)
         refuse_nothing_to_train(folder, cfg)
         source = {"run_dir": str(folder.path.resolve()), "command": "resume", "overrides": list(overrides)}
         with folder.records_kept_on_failure():
             # The lock taken above is held through the training.
             result = _fit(cfg, folder.path, overrides=(), ckpt_path=last, source=source, extra_callbacks=(),
-                          lock=False)
+                          lock=False, validated=True, datamodule=datamodule)
         if overrides and result.status == "finished" and process_rank() == 0:
             # The snapshot becomes the config the run now has; overrides.yaml lists the run's
             # overrides with the new ones replacing old ones.
@@ -497,9 +504,10 @@ def check_checkpoint_owner(folder: RunFolder, ckpt_file: Path, ckpt: dict[str, A
         )
 
 
-def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path, ckpt: dict[str, Any]) -> None:
+def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path, ckpt: dict[str, Any]) -> Any:
     """The checkpoint's weights (`ckpt`, loaded from `ckpt_file`) load into the model `cfg`
-    builds (shapes and names), else an ExpkitError: checked before a resume writes anything."""
+    builds (shapes and names), else an ExpkitError: checked before a resume writes anything.
+    Returns the data module it set up, so that the resumed fit reads the data only once."""
     from expkit.components import build_datamodule, build_task
 
     # Built as `training.train` builds it, from the config and its data (not from the
@@ -517,3 +525,4 @@ def check_checkpoint_fits(cfg: DictConfig, ckpt_file: Path, ckpt: dict[str, Any]
             "data's sizes, or the checkpoint belongs to another run; nothing was changed. Resume with the run's own "
             "settings, or start a new run with `expkit train`."
         ) from None
+    return datamodule

@@ -27,13 +27,15 @@ def train(
     ckpt_path: str | None = None,
     extra_callbacks: list[Any] | None = None,
     source: dict[str, Any] | None = None,
+    datamodule: Any = None,
 ) -> dict[str, Any]:
     """Train and test the run described by `cfg` into `folder`; return its metrics.json content.
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
+    `datamodule`: built from `cfg` already (its setup() keeps the data it has read).
     """
     with torch_threads(cfg.get("torch_threads")):
-        return _train(cfg, folder, ckpt_path, extra_callbacks, source)
+        return _train(cfg, folder, ckpt_path, extra_callbacks, source, datamodule)
 
 
 def _train(
@@ -42,13 +44,15 @@ def _train(
     ckpt_path: str | None,
     extra_callbacks: list[Any] | None,
     source: dict[str, Any] | None,
+    datamodule: Any,
 ) -> dict[str, Any]:
     import pytorch_lightning as pl
     from lightning_fabric.utilities.rank_zero import rank_zero_only
     from pytorch_lightning.callbacks import ProgressBar
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg)
+    if datamodule is None:
+        datamodule = build_datamodule(cfg)
     if rank_zero_only.rank == 0:  # downloads happen once, as Lightning's own prepare_data would
         datamodule.prepare_data()
     datamodule.setup("fit")

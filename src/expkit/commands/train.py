@@ -107,7 +107,7 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
     rank = process_rank()
     if rank == 0:
         print_config_tree(cfg)
-    result = expkit.fit(cfg, overrides=overrides)
+    result = expkit.fit(cfg, overrides=overrides, validated=True)
     if rank == 0:
         report(result)
     return result_exit_code(result)
