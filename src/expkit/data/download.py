@@ -18,6 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import pooch
+import requests
+
+from expkit.data.google_drive import confirm_url
 from expkit.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -73,8 +77,6 @@ def download_file(
     whose MD5 differs is deleted (`ChecksumError`). Raises `DownloadError` (a `DataError`) when
     the file could not be fetched.
     """
-    import pooch
-
     dest = Path(dest)
     if dest.exists() and md5 is not None:
         actual = pooch.file_hash(str(dest), alg="md5")
@@ -110,8 +112,6 @@ def download_file(
 def _pooch_quiet() -> Iterator[None]:
     """pooch logs to stderr on its own handler ("Downloading data from ...", and without a known
     hash a SHA256 with advice for pooch users); expkit says what it does itself."""
-    import pooch
-
     logger = pooch.get_logger()
     level = logger.level
     logger.setLevel(logging.WARNING)
@@ -151,10 +151,7 @@ class ResumableDownloader:
     def _size(self) -> int:
         return self.part.stat().st_size if self.part.exists() else 0
 
-    def __call__(self, url: str, output_file: str, pooch: Any = None) -> None:
-        import pooch as pooch_module
-        import requests
-
+    def __call__(self, url: str, output_file: str, _pooch: Any = None) -> None:
         dest = self.part.with_name(self.part.name.removesuffix(".part"))
         current, hops, failures, best = url, 0, 0, self._size()
         with requests.Session() as session, _Progress(f"Downloading {dest.name}", self.progress) as bar:
@@ -194,16 +191,14 @@ class ResumableDownloader:
                     )
                 log.info("Following the download confirmation page of %s", url)
                 current = next_url
-        self.md5 = pooch_module.file_hash(str(self.part), alg="md5")
+        self.md5 = pooch.file_hash(str(self.part), alg="md5")
         os.replace(self.part, output_file)
 
-    def _attempt(self, session: Any, url: str, original_url: str, bar: _Progress) -> str | None:
+    def _attempt(self, session: requests.Session, url: str, original_url: str, bar: _Progress) -> str | None:
         """One request. Returns None when `part` is complete, or a URL to follow (confirm page).
 
         Raises `_Retry` for failures worth retrying, `DownloadError` otherwise.
         """
-        import requests
-
         offset = self._size()
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         try:
@@ -233,12 +228,8 @@ class ResumableDownloader:
                 return self._confirmation(response, session, url, original_url)
             return self._receive(response, offset, bar)
 
-    def _confirmation(self, response: Any, session: Any, url: str, original_url: str) -> str:
+    def _confirmation(self, response: requests.Response, session: requests.Session, url: str, original_url: str) -> str:
         """The URL a confirmation page points to; `DownloadError` for any other web page."""
-        import requests
-
-        from expkit.data.google_drive import confirm_url
-
         # requests assumes ISO-8859-1 for text/html without a charset; Drive's pages are UTF-8.
         encoding = response.encoding if "charset=" in response.headers.get("Content-Type", "") else "utf-8"
         try:
@@ -257,10 +248,8 @@ class ResumableDownloader:
             )
         return next_url
 
-    def _receive(self, response: Any, offset: int, bar: _Progress) -> None:
+    def _receive(self, response: requests.Response, offset: int, bar: _Progress) -> None:
         """Append (206) or write (200) the body to `part`; `_Retry` when it stops short."""
-        import requests
-
         length = response.headers.get("Content-Length", "")
         length = int(length) if length.isdigit() else None
         if response.status_code == 206:
@@ -302,9 +291,7 @@ def _describe(exc: BaseException) -> str:
     requests wraps the operating system's error in urllib3's (MaxRetryError -> NewConnectionError
     -> ConnectionRefusedError); its words are found down that chain.
     """
-    import requests
-
-    if isinstance(exc, requests.Timeout) or isinstance(exc, TimeoutError):
+    if isinstance(exc, (requests.Timeout, TimeoutError)):
         return "timed out"
     seen: BaseException | None = exc
     for _ in range(8):
