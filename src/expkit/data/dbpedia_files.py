@@ -17,6 +17,8 @@ import logging
 import os
 from pathlib import Path
 
+import pooch
+
 from expkit.data.download import ChecksumError, DownloadError, download_file
 from expkit.data.safe_tar import extract_tar_safely
 from expkit.errors import DataError
@@ -93,8 +95,6 @@ def _fetch_dbpedia(
     if archive.exists():
         log.info("Using the local archive %s", archive)
         if md5 is not None:
-            import pooch
-
             actual = pooch.file_hash(str(archive), alg="md5")
             if actual.lower() != md5.lower():
                 raise DataError(
