@@ -1,4 +1,5 @@
-"""expkit.data.dbpedia_files against a real HTTP server on 127.0.0.1 (no mocks of urllib)."""
+"""expkit.data.dbpedia_files (and the download/safe_tar modules under it) against a real HTTP server on
+127.0.0.1 (no mocks of requests or pooch)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from expkit.data.dbpedia_files import (
-    ChecksumError,
-    DownloadError,
-    download_file,
-    ensure_dbpedia,
-    extract_tar_safely,
-)
+from expkit.data.dbpedia_files import ensure_dbpedia
+from expkit.data.download import ChecksumError, DownloadError, download_file
+from expkit.data.safe_tar import extract_tar_safely
 from expkit.errors import DataError
 
 FAST = dict(retries=3, timeout=2.0, backoff=0.001, progress=False)

@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 log = logging.getLogger(__name__)
 
@@ -62,65 +64,57 @@ def read_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def file_lock(path: str | Path, on_acquired: Callable[[int], None] | None = None) -> BaseFileLock:
+    """An inter-process lock on the file `path` (filelock's flock-based lock, not yet held).
+
+    The operating system drops the lock when its holder exits, also on kill -9, so a stale lock
+    file never blocks anyone. `on_acquired(fd)` runs once the lock is held (e.g. to write who holds
+    it into the file). Release it with `release_and_remove`.
+    """
+    from filelock import FileLock
+
+    # No soft (existence-file) fallback on filesystems without flock: removing the file, as
+    # release_and_remove does, would release such a lock early. Those filesystems get an OSError.
+    return FileLock(path, fallback_to_soft=False, on_acquired=on_acquired)
+
+
+def release_and_remove(lock: BaseFileLock) -> None:
+    """Release `lock`, deleting its file first so a finished holder leaves no file behind.
+
+    The file is deleted while still held: a waiter that had opened it then locks a file without a
+    name, which filelock notices (no link left) and retries on the file now at the path. Windows
+    cannot delete an open file; filelock removes it there after the release.
+    """
+    if os.name == "posix":
+        Path(lock.lock_file).unlink(missing_ok=True)
+    lock.release()
+
+
 @contextmanager
 def exclusive_lock(path: str | Path, waiting: str) -> Iterator[bool]:
     """Hold an exclusive lock on the file `path` for the block, across processes.
 
-    Another process holding it is waited for; `waiting` is logged once when that happens. The
-    operating system drops a lock when its holder exits, also on kill -9, so a stale lock file
-    never blocks anyone; on POSIX the holder also deletes the file when done (a waiter that then
-    holds the deleted file notices and locks the new one). Yields False (and locks nothing) when
-    `path` cannot be created, e.g. in a read-only folder: the caller's own writes would fail there
-    anyway, with their own message.
+    Another process holding it is waited for; `waiting` is logged once when that happens. Yields
+    False (and locks nothing) when `path` cannot be created, e.g. in a read-only folder: the
+    caller's own writes would fail there anyway, with their own message.
     """
-    said = False
-    while True:
+    from filelock import Timeout
+
+    lock = file_lock(path)
+    try:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as exc:
-            log.debug("No lock %s (%s); continuing without it", path, exc)
-            yield False
-            return
-        said = _lock_fd(fd, waiting, said)
-        try:
-            current = os.path.samestat(os.fstat(fd), os.stat(path))
-        except OSError:
-            current = False
-        if current:
-            break
-        os.close(fd)  # the holder we waited for deleted that file: lock the one now at `path`
+            lock.acquire(blocking=False)
+        except Timeout:
+            log.info(waiting)
+            lock.acquire()
+    except OSError as exc:
+        log.debug("No lock %s (%s); continuing without it", path, exc)
+        yield False
+        return
     try:
         yield True
     finally:
-        if os.name == "posix":
-            Path(path).unlink(missing_ok=True)
-        os.close(fd)  # releases the lock
-
-
-def _lock_fd(fd: int, waiting: str, said: bool) -> bool:
-    """Block until `fd` is locked; log `waiting` once (unless `said`). Returns whether it was said."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-                return said
-            except OSError:
-                if not said:
-                    log.info(waiting)
-                    said = True
-                time.sleep(0.5)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        if not said:
-            log.info(waiting)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return True
-    return said
+        release_and_remove(lock)
 
 
 def safe_load_yaml(text: str) -> Any:

@@ -336,30 +336,34 @@ class RunFolder:
         lock file never blocks anyone. The holder's pid and command are written in the file for
         the message another process shows.
         """
-        import fcntl
+        from filelock import Timeout
+
+        from expkit.run.files import file_lock, release_and_remove
 
         path = self / self.LOCK
+        holder = json.dumps({"pid": os.getpid(), "command": what, "since": now_text()}).encode()
+
+        def write_holder(fd: int) -> None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder, 0)
+
+        lock = file_lock(path, on_acquired=write_holder)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            lock.acquire(blocking=False)
+        except Timeout:
+            try:
+                raw = path.read_bytes()
+            except OSError:  # the holder ended (and removed its file) meanwhile
+                raw = b""
+            raise ExpkitError(
+                f"{self.path} is in use by {describe_holder(raw)}; wait for it to end (or stop it) before you {what} this run."
+            ) from None
         except OSError as err:
             raise ExpkitError(f"Cannot lock {self.path} for {what}: {err.strerror or err}.") from None
-        locked = False
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = describe_holder(os.pread(fd, 4096, 0))
-                raise ExpkitError(
-                    f"{self.path} is in use by {holder}; wait for it to end (or stop it) before you {what} this run."
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": what, "since": now_text()}).encode(), 0)
-            locked = True
             yield
-        finally:
-            if locked:  # the holder removes its lock file: the folder is left as it was
-                path.unlink(missing_ok=True)
-            os.close(fd)
+        finally:  # the holder removes its lock file: the folder is left as it was
+            release_and_remove(lock)
 
 
 def describe_holder(raw: bytes) -> str:
