@@ -83,21 +83,58 @@ def column_text(stdout: str, index: int) -> str:
     return "".join(pieces)
 
 
-def test_table_fits_80_columns_and_cuts_no_path(grid):
-    result = runs(cwd=grid, env={"COLUMNS": "80"})
+def table_rows(stdout: str) -> list[list[str]]:
+    """The body rows of the first rich table, each a list of its stripped cells."""
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in stdout.splitlines() if line.startswith("│")]
+
+
+def test_table_is_one_line_per_run_at_100_columns(grid):
+    result = runs(cwd=grid, env={"COLUMNS": "100"})
     assert result.returncode == 0, result.output
     table_lines = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]
-    assert table_lines and all(len(line) <= 80 for line in table_lines), result.stdout
+    assert table_lines and all(len(line) <= 100 for line in table_lines), result.stdout
     assert all(line[-1] in "┓┃┩│┘" for line in table_lines), "every line keeps the right border"
-    joined = column_text(result.stdout, column_index(result.stdout, "run folder"))
-    for run_dir in (grid / "outputs").glob("*/multirun/*/*"):
-        assert str(run_dir.relative_to(grid / "outputs")) in joined  # relative to the listed root, intact
-    # Overrides wrap between overrides, never inside one.
-    overrides = column_index(result.stdout, "overrides")
-    cells = [line.split("│")[overrides + 1].strip() for line in result.stdout.splitlines() if line.startswith("│")]
-    words = " ".join(cells).split()
-    assert "optimizer.lr=0.1" in words and "data.batch_size=32" in words and "trainer.max_epochs=2" in words
-    assert "Not shown at 80 columns:" in result.stdout
+    rows = table_rows(result.stdout)
+    assert len(rows) == 6, "one line per run"
+    # The run folders are whole, one cell each, relative to the folder the title names.
+    sweep = grid / "outputs" / LONG / "multirun" / "2026-02-01_09-00-00"
+    assert f"run folders relative to {sweep.relative_to(grid)}" in result.stdout
+    folder = column_index(result.stdout, "run folder")
+    assert sorted(row[folder] for row in rows) == sorted(p.name for p in sweep.iterdir())
+    # The metric says its name and direction; best first, and the best run marked.
+    metric = column_index(result.stdout, "val/loss ↓")
+    assert [float(row[metric]) for row in rows] == pytest.approx(sorted(lr * s for lr in (0.1, 0.01) for s in (1, 2, 3)))
+    assert [row[0] for row in rows] == ["*", "", "", "", "", ""] and rows[0][folder].startswith("3_optimizer.lr=0.01,seed=1")
+    assert "* the best run of its experiment" in result.stdout and "All 6 runs are finished." in result.stdout
+    assert "Not shown at 100 columns: wall time (s), epochs, started" in result.stdout
+
+
+def test_narrow_terminal_keeps_run_folders_whole(grid):
+    result = runs(cwd=grid, env={"COLUMNS": "60"})
+    rows = table_rows(result.stdout)
+    folder = column_index(result.stdout, "run folder")
+    sweep = grid / "outputs" / LONG / "multirun" / "2026-02-01_09-00-00"
+    assert len(rows) == 6 and sorted(row[folder] for row in rows) == sorted(p.name for p in sweep.iterdir())
+    assert column_index(result.stdout, "val/loss ↓") == 1  # the metric stays; the rest is named under the table
+    assert "Not shown at 60 columns:" in result.stdout and "optimizer.lr" in result.stdout.split("Not shown")[1]
+
+
+def test_wide_shows_every_column_and_values_are_cut_with_an_ellipsis(grid):
+    wide = runs("--wide", cwd=grid, env={"COLUMNS": "60"})
+    rows = table_rows(wide.stdout)
+    for header in ("seed", "optimizer.lr", "epochs", "wall time (s)", "started"):
+        column_index(wide.stdout, header)
+    assert "Not shown" not in wide.stdout and len(rows) == 6
+    seed, lr = column_index(wide.stdout, "seed"), column_index(wide.stdout, "optimizer.lr")
+    assert {(row[seed], row[lr]) for row in rows} == {(str(s), str(lr)) for lr in (0.1, 0.01) for s in (1, 2, 3)}
+    # A column chosen by name is shortened with an ellipsis, never broken over lines.
+    cut = runs("--columns", "overrides", cwd=grid, env={"COLUMNS": "100"})
+    rows = table_rows(cut.stdout)
+    assert len(rows) == 6 and all(len(line) <= 100 for line in cut.stdout.splitlines() if line[:1] in "┏┃┡│└")
+    full = {r["overrides"] for r in json.loads(runs("--format", "json", cwd=grid).stdout)}
+    cells = [row[0] for row in rows]
+    assert all(c.endswith("…") for c in cells), cut.stdout
+    assert all(any(f.startswith(c[:-1]) for f in full) for c in cells)
 
 
 def test_piped_output_is_one_line_per_run(grid):
@@ -165,20 +202,28 @@ def test_source_column_shows_lineage(tmp_path):
     assert row["source"] == "reproduce of outputs/regression/2026-03-01_10-00-00 with trainer.max_epochs=4"
 
 
-def test_wrapping_never_drops_a_character():
-    from expkit.report import ATOM, PATH, WORDS, column_widths, wrap_cell
+def test_renderer_shortens_cells_and_never_a_whole_column(capsys):
+    from expkit.report import TableColumn, print_fitted_table
 
     path = "outputs/regression/multirun/2026-11-23_00-06-14/1_seed=2,trainer.max_epochs=2"
-    for width in (5, 12, 20, 80):
-        lines = wrap_cell(path, width, PATH)
-        assert "".join(lines) == path and all(len(line) <= width for line in lines)
-        words = wrap_cell("experiment=regression trainer.max_epochs=2 seed=2", width, WORDS)
-        assert " ".join(words).replace(" ", "") == "experiment=regressiontrainer.max_epochs=2seed=2"
-    # Breaks after "/" and ",", as many pieces per line as fit.
-    assert wrap_cell(path, 30, PATH) == ["outputs/regression/multirun/", "2026-11-23_00-06-14/1_seed=2,",
-                                         "trainer.max_epochs=2"]
-    # Too narrow for every override whole: no widths rather than an override cut in two.
-    assert column_widths(["overrides", "status"], [["experiment=regression", "finished"]], [WORDS, ATOM], 20) is None
+    words = "experiment=regression trainer.max_epochs=2 seed=2 optimizer.lr=0.05"
+    columns = [TableColumn("notes", [words, "short"]), TableColumn("run folder", [path, "x"], whole=True),
+               TableColumn("epochs", ["5", "12"], drop_rank=0, numeric=True)]
+    print_fitted_table("t", columns, width=200)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(words in line and path in line and line.endswith(" 5 │") for line in lines)  # fits: nothing cut
+    print_fitted_table("t", columns, width=110)  # the note is cut with an ellipsis, the path is not
+    out = capsys.readouterr().out
+    body = [line for line in out.splitlines() if line.startswith("│")]
+    assert len(body) == 2 and all(len(line) <= 110 for line in out.splitlines() if line[:1] in "┏┃┡│└")
+    assert path in body[0] and body[0].endswith(" 5 │") and words not in body[0]
+    note = body[0].split("│")[1].strip()
+    assert note.endswith("…") and words.startswith(note[:-1]) and len(note) > 10
+    for width in (100, 50):  # too narrow for a readable note and the path: epochs goes, the path stays whole
+        print_fitted_table("t", columns, width=width)
+        out = capsys.readouterr().out
+        assert f"Not shown at {width} columns: epochs" in out and path in out
+        assert len([line for line in out.splitlines() if line.startswith("│")]) == 2
 
 
 def test_sweep_over_seeds_summarises_them(tmp_path):
