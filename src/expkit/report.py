@@ -63,10 +63,10 @@ def output_width(stream: TextIO | None = None) -> int | None:
 class TableColumn:
     """One column of a printed table, its cells already text.
 
-    `whole`: never shortened (a run folder someone copies, a diff's key); the other columns are
-    cut with an ellipsis when the table is too wide. `drop_rank`: columns that may be left out
-    when even shortened columns do not fit, the lowest rank first (None: always shown). Numbers
-    are right-aligned."""
+    `whole`: never shortened (a run folder someone copies, a diff's key, a number); the other
+    columns are cut with an ellipsis when the table is too wide. `drop_rank`: columns that may be
+    left out when even shortened columns do not fit, the lowest rank first (None: always shown).
+    Numbers are right-aligned."""
 
     header: str
     cells: Sequence[str]

@@ -366,7 +366,22 @@ def varying_keys(rows: Sequence[RunRow]) -> list[str]:
     config group whose chosen option differs by its name (`model`), other config keys whose
     value differs (present in some runs and absent from others counts), in config order; the
     union over the experiments of `rows`. Runs without a resolved config take no part."""
+    harmonise_choices(rows)
     return run_params.varying_params((row.experiment, row.choices, row.params) for row in rows if row.config is not None)
+
+
+def harmonise_choices(rows: Sequence[RunRow]) -> None:
+    """Within an experiment where some run has no recorded choices, every run's groups are named
+    by the class they build (expkit.run.params.target_choices), so that one option never shows
+    under two names (`mlp` and `MLPRegressor`)."""
+    by_experiment: dict[str, list[RunRow]] = {}
+    for row in rows:
+        if row.config is not None:
+            by_experiment.setdefault(row.experiment, []).append(row)
+    for members in by_experiment.values():
+        if not all(row.choices for row in members):
+            for row in members:
+                row.__dict__["choices"] = run_params.target_choices(row.params)
 
 
 _comparable = run_params.comparable
@@ -467,7 +482,8 @@ class Column:
 
     `get` returns the raw value (numbers stay numbers; json writes it as it is); `text` turns
     it into a cell for csv, md and the rich table. `whole`: the rich table never shortens it
-    (a run folder); other cells may end in an ellipsis on a narrow terminal.
+    (a run folder, a time; numbers never are either): on a narrow terminal it is left out, unless
+    `always`; other cells may end in an ellipsis.
     """
 
     key: str
@@ -556,7 +572,7 @@ def param_column(name: str) -> Column:
 
 def run_dir_column(base: Path | None = None) -> Column:
     """The run folder, relative to `base` (default: the current directory) when inside it."""
-    return Column("run_dir", "run folder", lambda r: display_path(r.run_dir, base), whole=True)
+    return Column("run_dir", "run folder", lambda r: display_path(r.run_dir, base), whole=True, always=True)
 
 
 def _started(row: RunRow) -> str | None:
@@ -566,12 +582,12 @@ def _started(row: RunRow) -> str | None:
 COLUMNS: tuple[Column, ...] = (
     Column("experiment", "experiment", lambda r: r.experiment),
     Column("overrides", "overrides", lambda r: " ".join(r.overrides)),
-    Column("status", "status", lambda r: r.status),
+    Column("status", "status", lambda r: r.status, whole=True),
     Column("monitor", "metric", lambda r: r.monitor),
     Column("best", "best", lambda r: r.best, numeric=True),
     Column("epochs", "epochs", lambda r: r.epochs, numeric=True),
     Column("wall_time_s", "wall time (s)", lambda r: r.wall_time_s, numeric=True),
-    Column("started", "started", _started),
+    Column("started", "started", _started, whole=True),
     run_dir_column(),
 )
 # Built-in columns that are not shown unless asked for.
@@ -610,7 +626,7 @@ def screen_columns(rows: Sequence[RunRow], base: Path | None = None, metrics: Se
     statuses = {r.status for r in rows}
     # One status for every run is said once, under the table, rather than on every line.
     if len(statuses) > 1 or len(rows) == 1:
-        columns.append(Column("status", "status", lambda r: r.status, always=True))
+        columns.append(Column("status", "status", lambda r: r.status, whole=True, always=True))
     columns += [*monitor_columns(rows), *(metric_column(m) for m in metrics)]
     columns += [BUILTIN["epochs"], BUILTIN["wall_time_s"], BUILTIN["started"], run_dir_column(base)]
     notes = [BEST_NOTE] if marked else []
@@ -760,15 +776,15 @@ def group_columns(keys: Sequence[str], metrics: Sequence[Column], compact: bool 
 
     columns = [Column(k, k, (lambda g, k=k: g.values.get(k))) for k in keys]
     columns += [
-        Column("runs", "runs", lambda g: len(g.rows)),
+        Column("runs", "runs", lambda g: len(g.rows), always=True),
         Column("status", "status", statuses),
         Column("seeds", "seeds", seeds),
-        Column("monitor", "metric", monitors),
+        Column("monitor", "metric", monitors, always=True),
     ]
     for metric in metrics:
         if compact:  # on screen: two cells per metric, `mean ± std` and `min … max`
             columns.append(Column(f"{metric.key} mean ± std", f"{metric.key} mean ± std",
-                                  lambda g, m=metric: _mean_std(g.stats(m.get), len(g.rows))))
+                                  lambda g, m=metric: _mean_std(g.stats(m.get), len(g.rows)), always=metric.key == "best"))
             columns.append(Column(f"{metric.key} min … max", f"{metric.key} min … max",
                                   lambda g, m=metric: _min_max(g.stats(m.get))))
             continue
@@ -860,11 +876,13 @@ def print_rich_table(title: str, rows: Iterable[Any], columns: Sequence[Column] 
     least = LEAST_NEEDED if fit_by_dropping else ()
 
     def rank(index: int, column: Column) -> int | None:
-        if column.always or column.whole:
+        if column.always:
             return None
         return least.index(column.key) if column.key in least else len(least) + len(columns) - index
 
-    shown = [TableColumn(c.header, [c.cell(row) for row in rows], whole=c.whole, drop_rank=rank(i, c), numeric=c.numeric)
+    # A number or a time cut short would read as another value: such columns are left out whole.
+    shown = [TableColumn(c.header, [c.cell(row) for row in rows], whole=c.whole or c.numeric, drop_rank=rank(i, c),
+                         numeric=c.numeric)
              for i, c in enumerate(columns)]
     print_fitted_table(title, shown, width=width, notes=notes, wide=wide)
 
