@@ -269,3 +269,109 @@ def test_a_column_named_twice_is_shown_once(tmp_path):
     # csv and md showed `best` twice while json (one object key) showed it once.
     names = [c.key for c in table.resolve_columns(["best", "best", "optimizer.lr", "default", "status"], rows)]
     assert names == list(dict.fromkeys(names)) and names[:2] == ["best", "optimizer.lr"]
+
+
+def with_choices(run_dir: Path, **choices: str) -> Path:
+    """Add the `.hydra/hydra.yaml` Hydra writes, with its runtime choices of config groups."""
+    base = {"paths": "default", "logger": "tensorboard", "trainer": "default", "optimizer": "sgd",
+            "hydra/launcher": "basic", "experiment": "regression"}
+    hydra = {"hydra": {"runtime": {"choices": {**base, **choices}}}}
+    (run_dir / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(hydra))
+    return run_dir
+
+
+def model_sweep(root: Path) -> list[Path]:
+    """A 2x2 sweep over model=linear,mlp and optimizer.lr, as its job folders hold it: the model
+    options differ in their class and in keys one has (hidden_sizes) and the other lacks."""
+    jobs = []
+    sweep = root / "regression" / "multirun" / "2026-07-01_10-00-00"
+    for job, (model, lr) in enumerate((("linear", 0.05), ("mlp", 0.05), ("linear", 0.2), ("mlp", 0.2))):
+        node = ({"_target_": "expkit.models.regression.LinearRegressor"} if model == "linear" else
+                {"_target_": "expkit.models.regression.MLPRegressor", "hidden_sizes": [64, 64], "activation": "relu"})
+        loss = {"linear": 0.08, "mlp": 0.02}[model] * (1 if lr == 0.2 else 2)
+        run = fake_run(sweep, f"{job}_model={model},optimizer.lr={lr}", lr=lr, seed=42,
+                       metrics={"best_score": loss, "val/loss": loss, "started": f"2026-07-01 10:0{job}:00"},
+                       extra={"model": node})
+        jobs.append(with_choices(run, model=model))
+    return jobs
+
+
+def test_a_swept_group_shows_as_its_option_name(tmp_path):
+    from expkit.run import table
+
+    model_sweep(tmp_path / "outputs")
+    rows = table.read_runs(tmp_path / "outputs")
+    assert table.varying_keys(rows) == ["optimizer.lr", "model"] or table.varying_keys(rows) == ["model", "optimizer.lr"]
+    result = runs(cwd=tmp_path, env={"COLUMNS": "100"})
+    assert "_target_" not in result.stdout and "hidden_sizes" not in result.stdout and "activation" not in result.stdout
+    body = table_rows(result.stdout)
+    model, lr = column_index(result.stdout, "model"), column_index(result.stdout, "optimizer.lr")
+    # Best first (val/loss, lower is better) and marked: mlp at lr 0.2.
+    assert [(row[model], row[lr]) for row in body] == [("mlp", "0.2"), ("mlp", "0.05"), ("linear", "0.2"), ("linear", "0.05")]
+    assert [row[0] for row in body] == ["*", "", "", ""]
+    assert all(len(line) <= 100 for line in result.stdout.splitlines()[1:])  # the title names a folder whole
+    csv_rows = list(csv.DictReader(io.StringIO(runs("--columns", "params,best", "--format", "csv", cwd=tmp_path).stdout)))
+    assert {r["model"] for r in csv_rows} == {"linear", "mlp"}
+    # The diff names the option too, not the classes; json keeps every differing key.
+    jobs = sorted((tmp_path / "outputs").glob("regression/multirun/*/*"))
+    diff = run_cli("diff", str(jobs[0]), str(jobs[1]), cwd=tmp_path, env={"COLUMNS": "100"}, timeout=60)
+    assert diff.returncode == 0 and "│ model " in diff.stdout and "linear" in diff.stdout and "mlp" in diff.stdout
+    assert "_target_" not in diff.stdout and "hidden_sizes" not in diff.stdout
+    data = json.loads(run_cli("diff", str(jobs[0]), str(jobs[1]), "--format", "json", cwd=tmp_path, timeout=60).stdout)
+    assert data["choices"] == {"model": ["linear", "mlp"]} and "model.hidden_sizes" in data["config"]
+
+
+def test_runs_without_recorded_choices_name_groups_by_class(tmp_path):
+    from expkit.run import table
+
+    jobs = model_sweep(tmp_path / "outputs")
+    (jobs[0] / ".hydra" / "hydra.yaml").unlink()  # a run of an older expkit
+    rows = table.read_runs(tmp_path / "outputs")
+    assert "model" in table.varying_keys(rows)
+    assert {row.param("model") for row in rows} == {"LinearRegressor", "MLPRegressor"}
+
+
+def test_grouping_by_params_across_experiments(tmp_path):
+    out = tmp_path / "outputs"
+    model_sweep(out)
+    for seed in (1, 2):  # a second experiment, whose keys differ from the first's in almost everything
+        run = fake_run(out, f"digits/2026-07-02_10-00-0{seed}", lr=0.003, seed=seed,
+                       metrics={"best_score": 0.9 + seed / 100, "started": f"2026-07-02 10:00:0{seed}"},
+                       extra={"name": "digits", "data": {"_target_": "expkit.data.digits.DigitsDataModule", "batch_size": 64},
+                              "model": {"_target_": "expkit.models.cnn.CNNClassifier", "channels": 16}})
+        data = read_metrics(run)
+        data.update(experiment="digits", monitor="val/acc", monitor_mode="max")
+        (run / "metrics.json").write_text(json.dumps(data))
+        with_choices(run, model="cnn", experiment="digits")
+    groups = json.loads(runs("--group-by", "params", "--format", "json", cwd=tmp_path).stdout)
+    # The keys that vary within each experiment, not every key of the two: the seeds of digits
+    # make one group of two; the four regression jobs are four groups of one.
+    assert [k for k in groups[0] if k not in ("runs", "status", "seeds", "monitor") and not k.startswith("best")] == \
+        ["experiment", "optimizer.lr", "model"]
+    assert sorted((g["experiment"], g["runs"]) for g in groups) == [("digits", 2)] + [("regression", 1)] * 4
+    table_out = runs("--group-by", "params", cwd=tmp_path, env={"COLUMNS": "100"})
+    lines = table_out.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines[1:]) and len(table_rows(table_out.stdout)) == 5
+    spread = column_index(table_out.stdout, "best min … max")
+    cells = {row[column_index(table_out.stdout, "experiment")]: row[spread] for row in table_rows(table_out.stdout)}
+    assert cells["digits"] == "0.91 … 0.92" and cells["regression"] == ""  # a group of one is no spread
+    assert "val/acc ↑" in table_out.stdout and "val/loss ↓" in table_out.stdout
+    # The runs table: each experiment best first in its own direction, the best of each marked.
+    listed = runs(cwd=tmp_path, env={"COLUMNS": "160"})
+    body = table_rows(listed.stdout)
+    folder = column_index(listed.stdout, "run folder")
+    assert [row[folder] for row in body][:2] == ["digits/2026-07-02_10-00-02", "digits/2026-07-02_10-00-01"]
+    assert [row[0] for row in body] == ["*", "", "*", "", "", ""]
+
+
+def test_runs_are_found_through_linked_folders(tmp_path):
+    scratch = tmp_path / "scratch"
+    model_sweep(scratch)
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "regression").symlink_to(scratch / "regression", target_is_directory=True)
+    (scratch / "regression" / "loop").symlink_to(out, target_is_directory=True)  # a cycle: entered once
+    records = json.loads(runs("--format", "json", cwd=tmp_path).stdout)
+    assert len(records) == 4 and all(r["run_dir"].startswith("outputs/regression/multirun/") for r in records)
+    shown = runs(cwd=tmp_path, env={"COLUMNS": "100"})
+    assert shown.returncode == 0 and len(table_rows(shown.stdout)) == 4 and "No runs" not in shown.stderr

@@ -132,14 +132,16 @@ def print_fitted_table(title: str, columns: Sequence[TableColumn], width: int | 
     full = 3 * len(shown) + 1 + sum(c.natural_width() for c in shown)
     # Whole columns wider than the terminal still print whole: a cut run folder cannot be copied.
     console = Console(width=full if width is None else max(min(width, full), needed), soft_wrap=False)
+    # The title may name a folder: one line, whole, that the terminal wraps if it must.
     console.print(title, highlight=False, soft_wrap=True, markup=False)
     console.print(table)
-    for note in notes:
-        console.print(note, highlight=False, soft_wrap=True, markup=False)
+    # Notes are words: wrapped at the output's width, between words.
+    prose = Console(width=width, soft_wrap=width is None)
     if left_out:
         names = ", ".join(c.header for c in left_out)
-        console.print(f"Not shown at {width} columns: {names} (--wide or a wider terminal shows them).",
-                      highlight=False, soft_wrap=True, markup=False)
+        notes = [*notes, f"Not shown at {width} columns: {names} (--wide or a wider terminal shows them)."]
+    for note in notes:
+        prose.print(note, highlight=False, markup=False, overflow="fold")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -774,7 +774,8 @@ def group_columns(keys: Sequence[str], metrics: Sequence[Column], compact: bool 
             return ",".join(named)
         return ",".join(dict.fromkeys(metric_header(r.monitor, r.monitor_mode) for r in group.rows if r.monitor))
 
-    columns = [Column(k, k, (lambda g, k=k: g.values.get(k))) for k in keys]
+    # The experiment, when it is a key, says what the other keys mean: it stays.
+    columns = [Column(k, k, (lambda g, k=k: g.values.get(k)), always=k == "experiment") for k in keys]
     columns += [
         Column("runs", "runs", lambda g: len(g.rows), always=True),
         Column("status", "status", statuses),
