@@ -176,14 +176,16 @@ def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[st
     merged overrides are written to), with its final and best-checkpoint metrics (`expkit.run.hparams`)."""
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
-    from expkit.run.hparams import run_hparams, session_name, swept_keys, sweep_overrides
+    from expkit.run.hparams import other_metric_names, run_hparams, session_name, swept_keys, sweep_overrides
     from expkit.run.tensorboard import write_run_summary
 
     writer = task.tensorboard()
     if rank_zero_only.rank == 0 and writer is not None and metrics:
         swept = swept_keys(sweep_overrides(folder.path))
-        write_run_summary(writer, run_hparams(cfg, folder.read_overrides(), swept), metrics, best, swept,
-                          session_name(folder.path, cfg.paths.output_root))
+        overrides = folder.read_overrides()
+        others = other_metric_names(cfg.paths.output_root, exclude=folder.path)
+        write_run_summary(writer, run_hparams(cfg, overrides, swept), metrics, best, swept,
+                          session_name(folder.path, cfg.paths.output_root, overrides), others)
 
 
 def _hand_sigterm_to_lightning() -> None:
