@@ -62,7 +62,7 @@ def _train(
 ) -> dict[str, Any]:
     import pytorch_lightning as pl
     from lightning_fabric.utilities.rank_zero import rank_zero_only
-    from pytorch_lightning.callbacks import ProgressBar
+    from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
@@ -78,6 +78,10 @@ def _train(
     best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
     callbacks = [guard, RunFolderGuard(folder), *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record),
                  best_epoch, *(extra_callbacks or [])]
+    if cfg.trainer.get("enable_model_summary", True) and not any(isinstance(c, ModelSummary) for c in callbacks):
+        from expkit.run.console import ParameterSummary
+
+        callbacks.append(ParameterSummary())  # one line, instead of a table with FLOPs 0
     with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     # Lightning checks some values only here (devices=0, an accelerator it lacks): a ConfigError
     # naming conf/trainer/, before the run's record starts (so the refused run leaves no folder).
