@@ -13,7 +13,9 @@ import warnings
 from expkit.run.folder import TIME_FORMAT
 
 # Lightning's adverts for its cloud products, printed on every run.
-ADVERTS = ("💡 Tip: For seamless cloud",)
+ADVERTS = ("💡 Tip: For seamless cloud",
+           # Said because expkit gives its own one-line summary (expkit.run.console.ParameterSummary).
+           "Trainer already configured with model summary callbacks")
 # Deprecation warnings raised inside Lightning/joblib about their own internals.
 WARNINGS = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", r".*LeafSpec.*")
 

@@ -39,6 +39,18 @@ def print_config_tree(cfg: DictConfig) -> None:
     rprint(tree)
 
 
+def print_config_summary(choices: Mapping[str, Any], overrides: Sequence[str], stream: TextIO | None = None) -> None:
+    """The run's config in a few lines: the option chosen in each config group (Hydra's
+    `hydra.runtime.choices`, without Hydra's own groups) and the command line's overrides. The
+    whole composed config is `--cfg job` away, and is written to .hydra/resolved.yaml."""
+    stream = stream or sys.stdout
+    chosen = [f"{group}={option}" for group, option in choices.items()
+              if str(group).split("/", 1)[0] != "hydra" and option is not None]
+    print("Config: " + " ".join(chosen), file=stream)
+    print("Overrides: " + (" ".join(overrides) or "none"), file=stream)
+    print("(the whole config: add --cfg job; the run folder keeps it in .hydra/resolved.yaml)", file=stream)
+
+
 def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"

@@ -95,7 +95,9 @@ def result_exit_code(result: Any) -> int:
 
 def train_once(overrides: list[str], config_dir: str | None) -> int:
     import expkit
-    from expkit.report import print_config_tree
+    from hydra.core.hydra_config import HydraConfig
+
+    from expkit.report import print_config_summary
     from expkit.run.folder import process_rank
 
     from expkit.logs import console_logging
@@ -106,7 +108,9 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
     # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
     rank = process_rank()
     if rank == 0:
-        print_config_tree(cfg)
+        # The choices of the composition just made (expkit.compose leaves it in HydraConfig).
+        choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+        print_config_summary(choices, overrides)
     result = expkit.fit(cfg, overrides=overrides)
     if rank == 0:
         record_choices(result.run_dir)

@@ -44,5 +44,6 @@ class ParameterSummary(ModelSummary):
         names = dict(summary_data)
         # The first row at depth 1 is the network the task wraps (`net`); its type names the model.
         model = names.get("Type", ["?"])[0]
-        log.info("Model: %s, %s parameters (%s trainable), %.2f MB", model, get_human_readable_count(total_parameters),
-                 get_human_readable_count(trainable_parameters), model_size)
+        log.info("Model: %s, %s parameters (%s trainable), %.2f MB", model,
+                 get_human_readable_count(total_parameters).strip(),
+                 get_human_readable_count(trainable_parameters).strip(), model_size)
