@@ -1,4 +1,4 @@
-"""What the commands print: the composed config as a tree, metric tables.
+"""What the commands print: the composed config in a few lines, metric tables.
 
 Tables use the width of the output: `COLUMNS` when it is set, else the terminal's width, else
 (output piped or redirected) no limit at all. Every table prints one line per row, whatever the
@@ -13,30 +13,6 @@ import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, TextIO
-
-from omegaconf import DictConfig, OmegaConf
-
-# Groups first, in the order a reader thinks of a run; the rest follow as they come.
-TREE_ORDER = ("data", "model", "task", "optimizer", "scheduler", "trainer", "callbacks", "logger", "paths")
-
-
-
-def print_config_tree(cfg: DictConfig) -> None:
-    from rich import print as rprint
-    from rich.syntax import Syntax
-    from rich.tree import Tree
-
-    tree = Tree("config", guide_style="dim")
-    keys = [k for k in TREE_ORDER if k in cfg] + [k for k in cfg if k not in TREE_ORDER]
-    for key in keys:
-        node = cfg[key]
-        branch = tree.add(f"[bold]{key}[/bold]")
-        if isinstance(node, DictConfig):
-            text = OmegaConf.to_yaml(node, resolve=True).rstrip() or "{}"
-        else:
-            text = str(node)
-        branch.add(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
-    rprint(tree)
 
 
 def print_config_summary(choices: Mapping[str, Any], overrides: Sequence[str], stream: TextIO | None = None) -> None:
