@@ -61,9 +61,12 @@ def test_other_experiments_metric_names_and_trial_names(tmp_path):
         run.mkdir(parents=True)
         (run / "metrics.json").write_text(json.dumps({"status": "finished", "monitor": monitor, "monitor_mode": "max",
                                                       "epochs_done": 3, **metrics}))
-    names = other_metric_names(out, exclude=out / "regression" / "2026-12-06_04-10-00")
+    from expkit.training import _other_runs_metrics
+
+    names = other_metric_names(_other_runs_metrics(out, out / "regression" / "2026-12-06_04-10-00"))
     assert names == ["best/val/acc", "test/acc", "val/acc"]
-    assert other_metric_names(out)[:2] == ["best/val/acc", "best/val/loss"]
+    assert other_metric_names(_other_runs_metrics(out, tmp_path))[:2] == ["best/val/acc", "best/val/loss"]
+    assert other_metric_names([("val/loss", ["val/loss", "train/lr", "epoch"])]) == ["best/val/loss", "val/loss"]
     # Two single runs of one day differ in their first characters; a sweep job leads with its overrides.
     first = session_name(out / "digits" / "2026-12-06_04-10-00", out, ["experiment=digits", "trainer.max_epochs=3"])
     second = session_name(out / "digits" / "2026-12-06_04-12-31-2", out, ["experiment=digits"])

@@ -88,6 +88,7 @@ def table_rows(stdout: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.split("│")[1:-1]] for line in stdout.splitlines() if line.startswith("│")]
 
 
+@pytest.mark.slow
 def test_table_is_one_line_per_run_at_100_columns(grid):
     result = runs(cwd=grid, env={"COLUMNS": "100"})
     assert result.returncode == 0, result.output
@@ -105,10 +106,11 @@ def test_table_is_one_line_per_run_at_100_columns(grid):
     metric = column_index(result.stdout, "val/loss ↓")
     assert [float(row[metric]) for row in rows] == pytest.approx(sorted(lr * s for lr in (0.1, 0.01) for s in (1, 2, 3)))
     assert [row[0] for row in rows] == ["*", "", "", "", "", ""] and rows[0][folder].startswith("3_optimizer.lr=0.01,seed=1")
-    assert "* the best run of its experiment" in result.stdout and "All 6 runs are finished." in result.stdout
+    assert "* the best run of its experiment" in result.stdout and "Status of all 6 runs: finished." in result.stdout
     assert "Not shown at 100 columns: wall time (s), epochs, started" in result.stdout
 
 
+@pytest.mark.slow
 def test_narrow_terminal_keeps_run_folders_whole(grid):
     result = runs(cwd=grid, env={"COLUMNS": "60"})
     rows = table_rows(result.stdout)
@@ -119,6 +121,7 @@ def test_narrow_terminal_keeps_run_folders_whole(grid):
     assert "Not shown at 60 columns:" in result.stdout and "optimizer.lr" in result.stdout.split("Not shown")[1]
 
 
+@pytest.mark.slow
 def test_wide_shows_every_column_and_values_are_cut_with_an_ellipsis(grid):
     wide = runs("--wide", cwd=grid, env={"COLUMNS": "60"})
     rows = table_rows(wide.stdout)
@@ -296,6 +299,7 @@ def model_sweep(root: Path) -> list[Path]:
     return jobs
 
 
+@pytest.mark.slow
 def test_a_swept_group_shows_as_its_option_name(tmp_path):
     from expkit.run import table
 
@@ -331,6 +335,7 @@ def test_runs_without_recorded_choices_name_groups_by_class(tmp_path):
     assert {row.param("model") for row in rows} == {"LinearRegressor", "MLPRegressor"}
 
 
+@pytest.mark.slow
 def test_grouping_by_params_across_experiments(tmp_path):
     out = tmp_path / "outputs"
     model_sweep(out)
@@ -364,6 +369,7 @@ def test_grouping_by_params_across_experiments(tmp_path):
     assert [row[0] for row in body] == ["*", "", "*", "", "", ""]
 
 
+@pytest.mark.slow
 def test_runs_are_found_through_linked_folders(tmp_path):
     scratch = tmp_path / "scratch"
     model_sweep(scratch)

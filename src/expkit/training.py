@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
@@ -187,9 +188,20 @@ def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[st
     if rank_zero_only.rank == 0 and writer is not None and metrics:
         swept = swept_keys(sweep_overrides(folder.path))
         overrides = folder.read_overrides()
-        others = other_metric_names(cfg.paths.output_root, exclude=folder.path)
+        others = other_metric_names(_other_runs_metrics(Path(cfg.paths.output_root), folder.path))
         write_run_summary(writer, run_hparams(cfg, overrides, swept), metrics, best, swept,
                           session_name(folder.path, cfg.paths.output_root, overrides), others)
+
+
+def _other_runs_metrics(output_root: Path, run_dir: Path) -> list[tuple[str | None, list[str]]]:
+    """(monitored metric, metric names) of every other run under the output root, for the
+    HPARAMS metric columns (TensorBoard shows one run's list for the whole log folder)."""
+    from expkit.run.table import read_runs
+
+    if not output_root.is_dir():
+        return []
+    own = run_dir.resolve()
+    return [(row.monitor, list(row.metrics)) for row in read_runs(output_root) if row.run_dir.resolve() != own]
 
 
 def _hand_sigterm_to_lightning() -> None:

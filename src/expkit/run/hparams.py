@@ -27,7 +27,7 @@ the run's final metrics (`test/*`, which the test split gives for the best check
 `train/loss`, the last epoch's `val/*`). Never the learning rate, `epoch` or Lightning's
 `hp_metric`. TensorBoard takes the metric columns of one run's summary for the whole log
 folder, so each run also lists the metrics of the other experiments' runs under its output root
-(`other_metric_names`): a digits run's `val/acc` keeps its column beside a regression run's
+(`other_metric_names`, given them by the trainer): a digits run's `val/acc` keeps its column beside a regression run's
 `val/mae`. The whole resolved config is in the TEXT tab (`config`).
 
 Trial names (`session_name`, HPARAMS' "Trial ID", of which TensorBoard shows the first
@@ -40,7 +40,7 @@ Kept free of torch: `write_hparams` imports TensorBoard's summary code when it w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -182,22 +182,15 @@ def hparams_metrics(final: Mapping[str, float], best: Mapping[str, float], monit
     return metrics
 
 
-def other_metric_names(output_root: str | Path, exclude: Path | None = None) -> list[str]:
-    """The HPARAMS metric columns of the other runs under `output_root` (their metrics.json):
-    `best/val/<monitor>` of each, then their other metrics, sorted."""
-    from expkit.run.table import read_runs
-
-    root = Path(output_root)
-    if not root.is_dir():
-        return []
+def other_metric_names(runs: Iterable[tuple[str | None, Iterable[str]]]) -> list[str]:
+    """The HPARAMS metric columns of other runs, each given as (its monitored metric, the metric
+    names of its metrics.json): `best/val/<monitor>` of each, then their other metrics, sorted."""
     firsts: list[str] = []
     rest: set[str] = set()
-    for row in read_runs(root):
-        if exclude is not None and row.run_dir.resolve() == exclude.resolve():
-            continue
-        names = [m for m in row.metrics if is_metric(m)]
-        if row.monitor:
-            firsts.append(BEST_PREFIX + row.monitor)
+    for monitor, metric_names in runs:
+        names = [m for m in metric_names if is_metric(m)]
+        if monitor:
+            firsts.append(BEST_PREFIX + monitor)
         rest.update(names)
         rest.update(BEST_PREFIX + m for m in names if m.startswith("val/"))
     firsts = list(dict.fromkeys(firsts))
@@ -211,15 +204,16 @@ def session_name(run_dir: Path, output_root: str | Path, overrides: Sequence[str
     `0_optimizer.lr=0.1 (regression/multirun/2026-11-23_02-44-26)`. A single run: its start time,
     its experiment folder and its own overrides, then its folder's name:
     `06:14:28 digits trainer.max_epochs=3 (2026-12-06_06-14-28)`."""
-    from expkit.run.table import parse_stamp
+    from datetime import datetime
 
     folder = Path(run_dir).resolve()
     try:
         parent = folder.parent.relative_to(Path(output_root).resolve())
     except ValueError:
         parent = folder.parent
-    stamp = parse_stamp(folder.name)
-    if stamp is None:
+    try:  # Hydra's run folder name, `2026-12-06_04-10-00` (then `-2` for a second in the same second)
+        stamp = datetime.strptime(folder.name[:19], "%Y-%m-%d_%H-%M-%S")
+    except ValueError:
         return f"{folder.name} ({parent})"
     suffix = folder.name[len(stamp.strftime("%Y-%m-%d_%H-%M-%S")):]  # `-2` when two started in one second
     own = [o for o in overrides if not o.lstrip("+").startswith(("experiment=", "paths.", "hydra"))]

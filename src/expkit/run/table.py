@@ -631,7 +631,7 @@ def screen_columns(rows: Sequence[RunRow], base: Path | None = None, metrics: Se
     columns += [BUILTIN["epochs"], BUILTIN["wall_time_s"], BUILTIN["started"], run_dir_column(base)]
     notes = [BEST_NOTE] if marked else []
     if len(statuses) == 1 and len(rows) > 1:
-        notes.append(f"All {len(rows)} runs are {rows[0].status}.")
+        notes.append(f"Status of all {len(rows)} runs: {rows[0].status}.")
     return columns, notes
 
 
