@@ -45,18 +45,18 @@ def early_best_run(tmp_path_factory):
 def test_last_ckpt_holds_the_last_epoch_when_it_is_not_the_best(early_best_run):
     _, run_dir = early_best_run
     ckpt_dir = run_dir / "checkpoints"
-    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["best-epoch000.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["best-epoch001.ckpt", "last.ckpt"]
     last = _load(ckpt_dir / "last.ckpt")
     metrics = read_metrics(run_dir)
     assert last["epoch"] == 3 and last["global_step"] == metrics["global_step"]
     assert last["optimizer_states"] and last["loops"], "last.ckpt must resume with optimizer and loop state"
-    assert metrics["best_checkpoint"] == "checkpoints/best-epoch000.ckpt"
+    assert metrics["best_checkpoint"] == "checkpoints/best-epoch001.ckpt"
 
 
 @pytest.mark.slow
 def test_best_checkpoint_is_weights_only_and_smaller(early_best_run):
     _, run_dir = early_best_run
-    best = _load(run_dir / "checkpoints" / "best-epoch000.ckpt")
+    best = _load(run_dir / "checkpoints" / "best-epoch001.ckpt")
     assert best["epoch"] == 0
     assert "optimizer_states" not in best and "callbacks" not in best
     assert set(best["state_dict"]) == set(_load(run_dir / "checkpoints" / "last.ckpt")["state_dict"])
@@ -68,7 +68,7 @@ def test_weights_only_best_evaluates_through_the_cli(early_best_run):
     result = run_cli("eval", str(run_dir), "--out", str(cwd / "best.json"), cwd=cwd)
     assert result.returncode == 0, result.output
     on_best = json.loads((cwd / "best.json").read_text())
-    assert on_best["checkpoint"].endswith("best-epoch000.ckpt")
+    assert on_best["checkpoint"].endswith("best-epoch001.ckpt")
     # The run's own test pass (trainer.test on the best checkpoint) and `expkit eval` agree.
     assert on_best["test/loss"] == pytest.approx(read_metrics(run_dir)["test/loss"], rel=1e-6)
     last = run_cli("eval", str(run_dir), "--checkpoint", "last", "--out", str(cwd / "last.json"), cwd=cwd)
@@ -85,12 +85,12 @@ def test_copied_run_folder_resumed_twice_keeps_last_ckpt(early_best_run, tmp_pat
     for epochs in (5, 6):
         result = run_cli("resume", str(copy), f"trainer.max_epochs={epochs}", cwd=tmp_path)
         assert result.returncode == 0, result.output
-        assert sorted(p.name for p in (copy / "checkpoints").iterdir()) == ["best-epoch000.ckpt", "last.ckpt"]
+        assert sorted(p.name for p in (copy / "checkpoints").iterdir()) == ["best-epoch001.ckpt", "last.ckpt"]
         assert _load(copy / "checkpoints" / "last.ckpt")["epoch"] == epochs - 1
     # The copy's records point into the copy, and the original folder was not touched.
-    assert read_metrics(copy)["best_checkpoint"] == "checkpoints/best-epoch000.ckpt"
+    assert read_metrics(copy)["best_checkpoint"] == "checkpoints/best-epoch001.ckpt"
     state = next(v for k, v in _load(copy / "checkpoints" / "last.ckpt")["callbacks"].items() if "Checkpoint" in k)
-    assert state["best_model_path"] == str((copy / "checkpoints" / "best-epoch000.ckpt").resolve())
+    assert state["best_model_path"] == str((copy / "checkpoints" / "best-epoch001.ckpt").resolve())
     assert {p.name: p.read_bytes() for p in (run_dir / "checkpoints").iterdir()} == original
 
 
@@ -106,9 +106,9 @@ def test_best_that_is_the_last_epoch_is_a_hard_link_and_unlinks_on_resume(tmp_pa
     (run_dir,) = result.run_dirs()
     ckpt_dir = run_dir / "checkpoints"
     best = run_dir / read_metrics(run_dir)["best_checkpoint"]
-    assert best.name == "best-epoch002.ckpt"
+    assert best.name == "best-epoch003.ckpt"
     assert best.samefile(ckpt_dir / "last.ckpt"), "one file on disk for the best and the last epoch"
-    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["best-epoch002.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["best-epoch003.ckpt", "last.ckpt"]
     on_best = run_cli("eval", str(run_dir), "--out", str(tmp_path / "best.json"), cwd=tmp_path)
     assert on_best.returncode == 0, on_best.output
     assert json.loads((tmp_path / "best.json").read_text())["test/loss"] == pytest.approx(
@@ -117,12 +117,12 @@ def test_best_that_is_the_last_epoch_is_a_hard_link_and_unlinks_on_resume(tmp_pa
     # A resumed fit replaces last.ckpt: the old best must not keep the optimizer moments with it.
     resumed = run_cli("resume", str(run_dir), "trainer.max_epochs=4", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.output
-    assert "best-epoch002.ckpt was a hard link of last.ckpt; now a weights-only file of its own" in resumed.output
+    assert "best-epoch003.ckpt was a hard link of last.ckpt; now a weights-only file of its own" in resumed.output
     last = _load(ckpt_dir / "last.ckpt")
     assert last["epoch"] == 3 and "optimizer_states" in last
     for path in ckpt_dir.glob("best-*.ckpt"):
         kept = _load(path)
-        if path.name == "best-epoch002.ckpt":  # still the best only if epoch 3 did not improve
+        if path.name == "best-epoch003.ckpt":  # still the best only if epoch 4 did not improve
             assert kept["epoch"] == 2 and "optimizer_states" not in kept
     assert not list(ckpt_dir.glob(".*"))
 

@@ -29,8 +29,8 @@ def test_columns_are_headline_keys_then_the_runs_overrides():
     assert list(params)[: len(HEADLINE)] == list(HEADLINE)
     assert params == {
         "model": "EmbeddingBagClassifier", "optimizer": "LazyAdam", "optimizer.lr": 0.0945430681953,
-        "data.batch_size": "null", "seed": 7, "trainer.max_epochs": 3,
-        "model.embed_dim": 64, "data.noise": 0.1, "scheduler": "null", "data.ngrams": "[1, 2]",
+        "data.batch_size": "null", "seed": "7", "trainer.max_epochs": "3",  # whole numbers as written, not 7.000
+        "model.embed_dim": "64", "data.noise": 0.1, "scheduler": "null", "data.ngrams": "[1, 2]",
     }
     assert run_hparams(CFG, []) == {k: params[k] for k in HEADLINE}, "a run without overrides: the headline keys"
 
@@ -42,6 +42,38 @@ def test_metric_columns_are_final_and_best_results_only():
     assert hparams_metrics(final, best) == {
         "test/acc": 0.79, "train/loss": 0.5, "val/acc": 0.8, "val/loss": 0.4, "best/val/acc": 0.85, "best/val/loss": 0.3,
     }
+    # The column a sweep ranks by comes first, then the best checkpoint's others, the test metrics,
+    # the rest, and the other experiments' metrics the run lacks (values read from their scalars).
+    ordered = hparams_metrics(final, best, monitor="val/loss", others=["best/val/mae", "val/acc", "test/mae"])
+    assert list(ordered) == ["best/val/loss", "best/val/acc", "test/acc", "train/loss", "val/acc", "val/loss",
+                             "best/val/mae", "test/mae"]
+
+
+def test_other_experiments_metric_names_and_trial_names(tmp_path):
+    import json
+
+    from expkit.run.hparams import other_metric_names, session_name
+
+    out = tmp_path / "outputs"
+    for name, metrics, monitor in (("digits", {"val/acc": 0.9, "test/acc": 0.8}, "val/acc"),
+                                   ("regression", {"val/mae": 0.2, "train/loss": 0.1}, "val/loss")):
+        run = out / name / "2026-12-06_04-10-00"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"status": "finished", "monitor": monitor, "monitor_mode": "max",
+                                                      "epochs_done": 3, **metrics}))
+    from expkit.training import _other_runs_metrics
+
+    names = other_metric_names(_other_runs_metrics(out, out / "regression" / "2026-12-06_04-10-00"))
+    assert names == ["best/val/acc", "test/acc", "val/acc"]
+    assert other_metric_names(_other_runs_metrics(out, tmp_path))[:2] == ["best/val/acc", "best/val/loss"]
+    assert other_metric_names([("val/loss", ["val/loss", "train/lr", "epoch"])]) == ["best/val/loss", "val/loss"]
+    # Two single runs of one day differ in their first characters; a sweep job leads with its overrides.
+    first = session_name(out / "digits" / "2026-12-06_04-10-00", out, ["experiment=digits", "trainer.max_epochs=3"])
+    second = session_name(out / "digits" / "2026-12-06_04-12-31-2", out, ["experiment=digits"])
+    assert first == "04:10:00 digits trainer.max_epochs=3 (2026-12-06_04-10-00)"
+    assert second == "04:12:31-2 digits (2026-12-06_04-12-31-2)"
+    job = out / "regression" / "multirun" / "2026-12-06_04-00-00" / "0_optimizer.lr=0.1"
+    assert session_name(job, out) == "0_optimizer.lr=0.1 (regression/multirun/2026-12-06_04-00-00)"
 
 
 def test_swept_keys_come_from_the_sweeps_record(tmp_path):

@@ -247,7 +247,7 @@ def tensorboard_hparams(run_dir: Path) -> tuple[dict, set[str], object, list[str
     columns = [h.name for h in experiment.hparam_infos]
     assert set(columns) == set(session.session_start_info.hparams) and columns[: len(HEADLINE)] == list(HEADLINE)
     differing = [h.name for h in experiment.hparam_infos if h.differs]
-    return dict(session.session_start_info.hparams), {m.name.tag for m in experiment.metric_infos}, acc, differing
+    return dict(session.session_start_info.hparams), [m.name.tag for m in experiment.metric_infos], acc, differing
 
 
 def trial_name(acc) -> str:
@@ -292,9 +292,12 @@ def test_tensorboard_shows_what_was_swept(workdir):
         assert trial_name(acc) == f"{job.name} (regression/multirun/{sweep_dir.name})"
         assert hparams["optimizer.lr"].number_value == lr
         assert hparams["model"].string_value == "LinearRegressor" and hparams["optimizer"].string_value == "SGD"
-        assert hparams["data.batch_size"].number_value == 32 and hparams["seed"].number_value == 42
-        # Metrics: final and best-checkpoint values; no learning rate, epoch or hp_metric.
-        assert metric_tags == {"train/loss", "val/loss", "val/mae", "test/loss", "test/mae", "best/val/loss", "best/val/mae"}
+        # Whole numbers as they are written (TensorBoard shows a number as 42.000).
+        assert hparams["data.batch_size"].string_value == "32" and hparams["seed"].string_value == "42"
+        # Metrics: final and best-checkpoint values; no learning rate, epoch or hp_metric. The
+        # monitored metric's best value (what the sweep ranks by) is the first column.
+        assert set(metric_tags) == {"train/loss", "val/loss", "val/mae", "test/loss", "test/mae", "best/val/loss", "best/val/mae"}
+        assert metric_tags[0] == "best/val/loss"
         scalars = {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
         assert [t for t in scalars if "lr" in t] == ["train/lr"]
         assert [v for _, v in scalars["train/lr"]] == pytest.approx([lr, lr])
@@ -314,7 +317,9 @@ def test_tensorboard_shows_what_was_swept(workdir):
     hparams, _, acc, differing = tensorboard_hparams(run_dir)
     assert set(hparams) == set(HEADLINE) | overridden and hparams["optimizer"].string_value == "Adam"
     assert differing == [], "a single run varies nothing"
-    assert trial_name(acc) == f"{run_dir.name} (regression)"
+    # A single run: its start time first, so two runs of one day differ where the column is cut.
+    assert trial_name(acc) == f"{run_dir.name[11:].replace('-', ':', 2)} regression trainer.max_epochs=2 data.n_samples=200 " \
+        f"data.batch_size=32 trainer.log_every_n_steps=1 optimizer=adam ({run_dir.name})"
     assert hparams["optimizer.lr"].number_value == 0.5, "the experiment preset's lr, set after the optimizer group"
     # The whole resolved config stays in the TEXT tab.
     (config_text,) = acc.Tensors("config/text_summary")

@@ -159,12 +159,12 @@ def test_table_format(real_run):
     cwd, run_dir = real_run
     result = runs(cwd=cwd)
     assert result.returncode == 0, result.output
-    assert "Runs under outputs (1); run folders relative to it" in result.stdout
-    for header in ("experiment", "overrides", "status", "metric", "best", "epochs", "wall time (s)", "started",
-                   "run folder"):
-        assert header in result.stdout, header
-    assert f"│ regression/{run_dir.name} │" in result.stdout  # relative to the listed root (piped: one line)
-    assert "finished" in result.stdout and "val/loss" in result.stdout
+    assert "Runs under outputs (1, experiment regression); run folders relative to outputs/regression" in result.stdout
+    # One run: no parameter varies; the metric's header says its name and direction.
+    for header in ("status", "val/loss ↓", "epochs", "wall time (s)", "started", "run folder"):
+        assert f"┃ {header} " in result.stdout, header
+    assert f"│ {run_dir.name} │" in result.stdout  # relative to the folder the title names (piped: one line)
+    assert "finished" in result.stdout and "* the best run" in result.stdout
 
 
 def test_path_argument_and_run_folder_relative_to_cwd(real_run, tmp_path):
@@ -223,15 +223,30 @@ def test_fields_of_fabricated_runs(zoo):
     assert rows["2026-01-04_10-00-00"]["monitor"] == "val/acc"
 
 
-def test_default_order_is_newest_first_and_limit(zoo):
-    rows = runs_json(cwd=zoo)
+def test_sort_started_is_newest_first_and_limit(zoo):
+    rows = runs_json("--sort", "started", cwd=zoo)
     started = [r["started"] for r in rows]
     assert started == sorted(started, reverse=True)
     assert [Path(r["run_dir"]).name for r in rows[:3]] == [
         "0_optimizer.lr=0.3", "0_optimizer.lr=0.1", "1_optimizer.lr=0.5"]
-    limited = runs_json("--limit", "3", cwd=zoo)
+    limited = runs_json("--sort", "started", "--limit", "3", cwd=zoo)
     assert limited == rows[:3]
-    assert runs_json("--reverse", cwd=zoo) == rows[::-1]
+    assert runs_json("--sort", "started", "--reverse", cwd=zoo) == rows[::-1]
+
+
+def test_default_order_is_best_first_per_experiment(zoo):
+    rows = runs_json(cwd=zoo)
+    assert rows == runs_json("--sort", "metric", cwd=zoo)
+    # Experiments in the order of their newest run; within one, best first, then runs without a value.
+    order = list(dict.fromkeys(r["experiment"] for r in rows))
+    assert [r["experiment"] for r in rows] == sorted((r["experiment"] for r in rows), key=order.index)
+    for experiment in order:
+        mine = [r for r in rows if r["experiment"] == experiment]
+        values = [r["best"] for r in mine]
+        known = [v for v in values if v is not None]
+        assert values[:len(known)] == known
+        mode = {r["monitor"] for r in mine if r["best"] is not None}
+        assert known == (sorted(known, reverse=True) if mode == {"val/acc"} else sorted(known))
 
 
 def test_sort_by_metric_respects_min_and_max(zoo):
@@ -240,8 +255,8 @@ def test_sort_by_metric_respects_min_and_max(zoo):
     assert bests == sorted(bests) and bests[0] == pytest.approx(0.1)  # val/loss: min, smallest first
     rows = runs_json("--sort", "metric", "--experiment", "classify", cwd=zoo)
     assert [r["best"] for r in rows] == [0.9, 0.7]  # val/acc: max, largest first
-    everything = runs_json("--sort", "metric", cwd=zoo)
-    values = [r["best"] for r in everything]
+    regression = runs_json("--sort", "metric", "--experiment", "regression", cwd=zoo)
+    values = [r["best"] for r in regression]
     first_missing = values.index(None)
     assert all(v is None for v in values[first_missing:])  # runs without a value come last
 
@@ -280,7 +295,7 @@ def test_csv_format(zoo):
 
 
 def test_markdown_format(zoo):
-    result = runs("--format", "md", "--experiment", "classify", cwd=zoo)
+    result = runs("--format", "md", "--experiment", "classify", "--sort", "started", cwd=zoo)
     assert result.returncode == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "| experiment | overrides | status | metric | best | epochs | wall time (s) | started | run folder |"

@@ -83,22 +83,61 @@ def column_text(stdout: str, index: int) -> str:
     return "".join(pieces)
 
 
+def table_rows(stdout: str) -> list[list[str]]:
+    """The body rows of the first rich table, each a list of its stripped cells."""
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in stdout.splitlines() if line.startswith("│")]
+
+
 @pytest.mark.slow
-def test_table_fits_80_columns_and_cuts_no_path(grid):
-    result = runs(cwd=grid, env={"COLUMNS": "80"})
+def test_table_is_one_line_per_run_at_100_columns(grid):
+    result = runs(cwd=grid, env={"COLUMNS": "100"})
     assert result.returncode == 0, result.output
     table_lines = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]
-    assert table_lines and all(len(line) <= 80 for line in table_lines), result.stdout
+    assert table_lines and all(len(line) <= 100 for line in table_lines), result.stdout
     assert all(line[-1] in "┓┃┩│┘" for line in table_lines), "every line keeps the right border"
-    joined = column_text(result.stdout, column_index(result.stdout, "run folder"))
-    for run_dir in (grid / "outputs").glob("*/multirun/*/*"):
-        assert str(run_dir.relative_to(grid / "outputs")) in joined  # relative to the listed root, intact
-    # Overrides wrap between overrides, never inside one.
-    overrides = column_index(result.stdout, "overrides")
-    cells = [line.split("│")[overrides + 1].strip() for line in result.stdout.splitlines() if line.startswith("│")]
-    words = " ".join(cells).split()
-    assert "optimizer.lr=0.1" in words and "data.batch_size=32" in words and "trainer.max_epochs=2" in words
-    assert "Not shown at 80 columns:" in result.stdout
+    rows = table_rows(result.stdout)
+    assert len(rows) == 6, "one line per run"
+    # The run folders are whole, one cell each, relative to the folder the title names.
+    sweep = grid / "outputs" / LONG / "multirun" / "2026-02-01_09-00-00"
+    assert f"run folders relative to {sweep.relative_to(grid)}" in result.stdout
+    folder = column_index(result.stdout, "run folder")
+    assert sorted(row[folder] for row in rows) == sorted(p.name for p in sweep.iterdir())
+    # The metric says its name and direction; best first, and the best run marked.
+    metric = column_index(result.stdout, "val/loss ↓")
+    assert [float(row[metric]) for row in rows] == pytest.approx(sorted(lr * s for lr in (0.1, 0.01) for s in (1, 2, 3)))
+    assert [row[0] for row in rows] == ["*", "", "", "", "", ""] and rows[0][folder].startswith("3_optimizer.lr=0.01,seed=1")
+    assert "* the best run of its experiment" in result.stdout and "Status of all 6 runs: finished." in result.stdout
+    assert "Not shown at 100 columns: wall time (s), epochs, started" in result.stdout
+
+
+@pytest.mark.slow
+def test_narrow_terminal_keeps_run_folders_whole(grid):
+    result = runs(cwd=grid, env={"COLUMNS": "60"})
+    rows = table_rows(result.stdout)
+    folder = column_index(result.stdout, "run folder")
+    sweep = grid / "outputs" / LONG / "multirun" / "2026-02-01_09-00-00"
+    assert len(rows) == 6 and sorted(row[folder] for row in rows) == sorted(p.name for p in sweep.iterdir())
+    assert column_index(result.stdout, "val/loss ↓") == 1  # the metric stays; the rest is named under the table
+    assert "Not shown at 60 columns:" in result.stdout and "optimizer.lr" in result.stdout.split("Not shown")[1]
+
+
+@pytest.mark.slow
+def test_wide_shows_every_column_and_values_are_cut_with_an_ellipsis(grid):
+    wide = runs("--wide", cwd=grid, env={"COLUMNS": "60"})
+    rows = table_rows(wide.stdout)
+    for header in ("seed", "optimizer.lr", "epochs", "wall time (s)", "started"):
+        column_index(wide.stdout, header)
+    assert "Not shown" not in wide.stdout and len(rows) == 6
+    seed, lr = column_index(wide.stdout, "seed"), column_index(wide.stdout, "optimizer.lr")
+    assert {(row[seed], row[lr]) for row in rows} == {(str(s), str(lr)) for lr in (0.1, 0.01) for s in (1, 2, 3)}
+    # A column chosen by name is shortened with an ellipsis, never broken over lines.
+    cut = runs("--columns", "overrides", cwd=grid, env={"COLUMNS": "100"})
+    rows = table_rows(cut.stdout)
+    assert len(rows) == 6 and all(len(line) <= 100 for line in cut.stdout.splitlines() if line[:1] in "┏┃┡│└")
+    full = {r["overrides"] for r in json.loads(runs("--format", "json", cwd=grid).stdout)}
+    cells = [row[0] for row in rows]
+    assert all(c.endswith("…") for c in cells), cut.stdout
+    assert all(any(f.startswith(c[:-1]) for f in full) for c in cells)
 
 
 @pytest.mark.slow
@@ -172,20 +211,28 @@ def test_source_column_shows_lineage(tmp_path):
     assert row["source"] == "reproduce of outputs/regression/2026-03-01_10-00-00 with trainer.max_epochs=4"
 
 
-def test_wrapping_never_drops_a_character():
-    from expkit.report import ATOM, PATH, WORDS, column_widths, wrap_cell
+def test_renderer_shortens_cells_and_never_a_whole_column(capsys):
+    from expkit.report import TableColumn, print_fitted_table
 
     path = "outputs/regression/multirun/2026-11-23_00-06-14/1_seed=2,trainer.max_epochs=2"
-    for width in (5, 12, 20, 80):
-        lines = wrap_cell(path, width, PATH)
-        assert "".join(lines) == path and all(len(line) <= width for line in lines)
-        words = wrap_cell("experiment=regression trainer.max_epochs=2 seed=2", width, WORDS)
-        assert " ".join(words).replace(" ", "") == "experiment=regressiontrainer.max_epochs=2seed=2"
-    # Breaks after "/" and ",", as many pieces per line as fit.
-    assert wrap_cell(path, 30, PATH) == ["outputs/regression/multirun/", "2026-11-23_00-06-14/1_seed=2,",
-                                         "trainer.max_epochs=2"]
-    # Too narrow for every override whole: no widths rather than an override cut in two.
-    assert column_widths(["overrides", "status"], [["experiment=regression", "finished"]], [WORDS, ATOM], 20) is None
+    words = "experiment=regression trainer.max_epochs=2 seed=2 optimizer.lr=0.05"
+    columns = [TableColumn("notes", [words, "short"]), TableColumn("run folder", [path, "x"], whole=True),
+               TableColumn("epochs", ["5", "12"], drop_rank=0, numeric=True)]
+    print_fitted_table("t", columns, width=200)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(words in line and path in line and line.endswith(" 5 │") for line in lines)  # fits: nothing cut
+    print_fitted_table("t", columns, width=110)  # the note is cut with an ellipsis, the path is not
+    out = capsys.readouterr().out
+    body = [line for line in out.splitlines() if line.startswith("│")]
+    assert len(body) == 2 and all(len(line) <= 110 for line in out.splitlines() if line[:1] in "┏┃┡│└")
+    assert path in body[0] and body[0].endswith(" 5 │") and words not in body[0]
+    note = body[0].split("│")[1].strip()
+    assert note.endswith("…") and words.startswith(note[:-1]) and len(note) > 10
+    for width in (100, 50):  # too narrow for a readable note and the path: epochs goes, the path stays whole
+        print_fitted_table("t", columns, width=width)
+        out = capsys.readouterr().out
+        assert f"Not shown at {width} columns: epochs" in out and path in out
+        assert len([line for line in out.splitlines() if line.startswith("│")]) == 2
 
 
 @pytest.mark.slow
@@ -232,3 +279,112 @@ def test_a_column_named_twice_is_shown_once(tmp_path):
     # csv and md showed `best` twice while json (one object key) showed it once.
     names = [c.key for c in table.resolve_columns(["best", "best", "optimizer.lr", "default", "status"], rows)]
     assert names == list(dict.fromkeys(names)) and names[:2] == ["best", "optimizer.lr"]
+
+
+def with_choices(run_dir: Path, **choices: str) -> Path:
+    """Add the `.hydra/hydra.yaml` Hydra writes, with its runtime choices of config groups."""
+    base = {"paths": "default", "logger": "tensorboard", "trainer": "default", "optimizer": "sgd",
+            "hydra/launcher": "basic", "experiment": "regression"}
+    hydra = {"hydra": {"runtime": {"choices": {**base, **choices}}}}
+    (run_dir / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(hydra))
+    return run_dir
+
+
+def model_sweep(root: Path) -> list[Path]:
+    """A 2x2 sweep over model=linear,mlp and optimizer.lr, as its job folders hold it: the model
+    options differ in their class and in keys one has (hidden_sizes) and the other lacks."""
+    jobs = []
+    sweep = root / "regression" / "multirun" / "2026-07-01_10-00-00"
+    for job, (model, lr) in enumerate((("linear", 0.05), ("mlp", 0.05), ("linear", 0.2), ("mlp", 0.2))):
+        node = ({"_target_": "expkit.models.regression.LinearRegressor"} if model == "linear" else
+                {"_target_": "expkit.models.regression.MLPRegressor", "hidden_sizes": [64, 64], "activation": "relu"})
+        loss = {"linear": 0.08, "mlp": 0.02}[model] * (1 if lr == 0.2 else 2)
+        run = fake_run(sweep, f"{job}_model={model},optimizer.lr={lr}", lr=lr, seed=42,
+                       metrics={"best_score": loss, "val/loss": loss, "started": f"2026-07-01 10:0{job}:00"},
+                       extra={"model": node})
+        jobs.append(with_choices(run, model=model))
+    return jobs
+
+
+@pytest.mark.slow
+def test_a_swept_group_shows_as_its_option_name(tmp_path):
+    from expkit.run import table
+
+    model_sweep(tmp_path / "outputs")
+    rows = table.read_runs(tmp_path / "outputs")
+    assert table.varying_keys(rows) == ["optimizer.lr", "model"] or table.varying_keys(rows) == ["model", "optimizer.lr"]
+    result = runs(cwd=tmp_path, env={"COLUMNS": "100"})
+    assert "_target_" not in result.stdout and "hidden_sizes" not in result.stdout and "activation" not in result.stdout
+    body = table_rows(result.stdout)
+    model, lr = column_index(result.stdout, "model"), column_index(result.stdout, "optimizer.lr")
+    # Best first (val/loss, lower is better) and marked: mlp at lr 0.2.
+    assert [(row[model], row[lr]) for row in body] == [("mlp", "0.2"), ("mlp", "0.05"), ("linear", "0.2"), ("linear", "0.05")]
+    assert [row[0] for row in body] == ["*", "", "", ""]
+    assert all(len(line) <= 100 for line in result.stdout.splitlines()[1:])  # the title names a folder whole
+    csv_rows = list(csv.DictReader(io.StringIO(runs("--columns", "params,best", "--format", "csv", cwd=tmp_path).stdout)))
+    assert {r["model"] for r in csv_rows} == {"linear", "mlp"}
+    # The diff names the option too, not the classes; json keeps every differing key.
+    jobs = sorted((tmp_path / "outputs").glob("regression/multirun/*/*"))
+    diff = run_cli("diff", str(jobs[0]), str(jobs[1]), cwd=tmp_path, env={"COLUMNS": "100"}, timeout=60)
+    assert diff.returncode == 0 and "│ model " in diff.stdout and "linear" in diff.stdout and "mlp" in diff.stdout
+    assert "_target_" not in diff.stdout and "hidden_sizes" not in diff.stdout
+    data = json.loads(run_cli("diff", str(jobs[0]), str(jobs[1]), "--format", "json", cwd=tmp_path, timeout=60).stdout)
+    assert data["choices"] == {"model": ["linear", "mlp"]} and "model.hidden_sizes" in data["config"]
+
+
+def test_runs_without_recorded_choices_name_groups_by_class(tmp_path):
+    from expkit.run import table
+
+    jobs = model_sweep(tmp_path / "outputs")
+    (jobs[0] / ".hydra" / "hydra.yaml").unlink()  # a run of an older expkit
+    rows = table.read_runs(tmp_path / "outputs")
+    assert "model" in table.varying_keys(rows)
+    assert {row.param("model") for row in rows} == {"LinearRegressor", "MLPRegressor"}
+
+
+@pytest.mark.slow
+def test_grouping_by_params_across_experiments(tmp_path):
+    out = tmp_path / "outputs"
+    model_sweep(out)
+    for seed in (1, 2):  # a second experiment, whose keys differ from the first's in almost everything
+        run = fake_run(out, f"digits/2026-07-02_10-00-0{seed}", lr=0.003, seed=seed,
+                       metrics={"best_score": 0.9 + seed / 100, "started": f"2026-07-02 10:00:0{seed}"},
+                       extra={"name": "digits", "data": {"_target_": "expkit.data.digits.DigitsDataModule", "batch_size": 64},
+                              "model": {"_target_": "expkit.models.cnn.CNNClassifier", "channels": 16}})
+        data = read_metrics(run)
+        data.update(experiment="digits", monitor="val/acc", monitor_mode="max")
+        (run / "metrics.json").write_text(json.dumps(data))
+        with_choices(run, model="cnn", experiment="digits")
+    groups = json.loads(runs("--group-by", "params", "--format", "json", cwd=tmp_path).stdout)
+    # The keys that vary within each experiment, not every key of the two: the seeds of digits
+    # make one group of two; the four regression jobs are four groups of one.
+    assert [k for k in groups[0] if k not in ("runs", "status", "seeds", "monitor") and not k.startswith("best")] == \
+        ["experiment", "optimizer.lr", "model"]
+    assert sorted((g["experiment"], g["runs"]) for g in groups) == [("digits", 2)] + [("regression", 1)] * 4
+    table_out = runs("--group-by", "params", cwd=tmp_path, env={"COLUMNS": "100"})
+    lines = table_out.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines[1:]) and len(table_rows(table_out.stdout)) == 5
+    spread = column_index(table_out.stdout, "best min … max")
+    cells = {row[column_index(table_out.stdout, "experiment")]: row[spread] for row in table_rows(table_out.stdout)}
+    assert cells["digits"] == "0.91 … 0.92" and cells["regression"] == ""  # a group of one is no spread
+    assert "val/acc ↑" in table_out.stdout and "val/loss ↓" in table_out.stdout
+    # The runs table: each experiment best first in its own direction, the best of each marked.
+    listed = runs(cwd=tmp_path, env={"COLUMNS": "160"})
+    body = table_rows(listed.stdout)
+    folder = column_index(listed.stdout, "run folder")
+    assert [row[folder] for row in body][:2] == ["digits/2026-07-02_10-00-02", "digits/2026-07-02_10-00-01"]
+    assert [row[0] for row in body] == ["*", "", "*", "", "", ""]
+
+
+@pytest.mark.slow
+def test_runs_are_found_through_linked_folders(tmp_path):
+    scratch = tmp_path / "scratch"
+    model_sweep(scratch)
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "regression").symlink_to(scratch / "regression", target_is_directory=True)
+    (scratch / "regression" / "loop").symlink_to(out, target_is_directory=True)  # a cycle: entered once
+    records = json.loads(runs("--format", "json", cwd=tmp_path).stdout)
+    assert len(records) == 4 and all(r["run_dir"].startswith("outputs/regression/multirun/") for r in records)
+    shown = runs(cwd=tmp_path, env={"COLUMNS": "100"})
+    assert shown.returncode == 0 and len(table_rows(shown.stdout)) == 4 and "No runs" not in shown.stderr

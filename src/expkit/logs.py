@@ -13,7 +13,9 @@ import warnings
 from expkit.run.folder import TIME_FORMAT
 
 # Lightning's adverts for its cloud products, printed on every run.
-ADVERTS = ("💡 Tip: For seamless cloud",)
+ADVERTS = ("💡 Tip: For seamless cloud",
+           # Said because expkit gives its own one-line summary (expkit.run.console.ParameterSummary).
+           "Trainer already configured with model summary callbacks")
 # Deprecation warnings raised inside Lightning/joblib about their own internals.
 WARNINGS = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", r".*LeafSpec.*")
 
@@ -23,10 +25,33 @@ class _DropAdverts(logging.Filter):
         return not str(record.msg).startswith(ADVERTS)
 
 
+# Lightning's hint, on a machine with Slurm installed, to start the run with `srun`: said twice
+# per run (trainer and strategy set-up), and meaningless outside a Slurm job.
+SRUN_HINT = r"The `srun` command is available on your system but is not used"
+
+
+class BarAwareHandler(logging.StreamHandler):
+    """A console handler whose lines go above the progress bar, never onto the bar's own line:
+    tqdm.write clears the bars on the stream, writes the line and draws them again."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+            self.flush()
+        except Exception:  # noqa: BLE001 - logging's own contract: a handler never raises
+            self.handleError(record)
+
+
 def quiet_third_party() -> None:
     """Install the filters (idempotent; also called in sweep worker processes)."""
+    import os
+
     for message in WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+    # Under Slurm the hint may matter: once per process; elsewhere never.
+    warnings.filterwarnings("once" if os.environ.get("SLURM_JOB_ID") else "ignore", message=SRUN_HINT)
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
                  "lightning_fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
@@ -39,8 +64,8 @@ def console_logging() -> None:
     from expkit.run.folder import process_rank
 
     root = logging.getLogger()
-    if not any(type(h) is logging.StreamHandler for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+    if not any(type(h) in (logging.StreamHandler, BarAwareHandler) for h in root.handlers):
+        handler = BarAwareHandler(sys.stdout)
         # The other processes of a DDP run log to the same terminal: their lines say whose they are.
         rank = process_rank()
         prefix = f"[rank {rank}]" if rank else ""

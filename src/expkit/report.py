@@ -1,45 +1,30 @@
-"""What the commands print: the composed config as a tree, metric tables.
+"""What the commands print: the composed config in a few lines, metric tables.
 
 Tables use the width of the output: `COLUMNS` when it is set, else the terminal's width, else
-(output piped or redirected) no limit at all, so that a file or `grep` gets one line per row.
-Cells wrap at the places a reader expects (spaces, after `/` and `,` in paths) and are never
-cut: a table always keeps its right border and every character of every cell.
+(output piped or redirected) no limit at all. Every table prints one line per row, whatever the
+width: rich narrows the columns that may be shortened and ends their cut cells with an ellipsis;
+columns that must stay whole (a run folder to copy) never are; when that is not enough, the
+least needed columns are left out and named under the table (`print_fitted_table`).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
-from omegaconf import DictConfig, OmegaConf
 
-# Groups first, in the order a reader thinks of a run; the rest follow as they come.
-TREE_ORDER = ("data", "model", "task", "optimizer", "scheduler", "trainer", "callbacks", "logger", "paths")
-
-# How a column's cells may break across lines (see wrap_cell).
-WORDS = "words"  # at spaces; an override list is space-separated, so it breaks between overrides
-PATH = "path"  # after "/" or ","; a sweep job's folder name is `<n>_key=value,key=value`
-ATOM = "atom"  # numbers, statuses, timestamps: at spaces, and only when nothing else fits
-
-
-def print_config_tree(cfg: DictConfig) -> None:
-    from rich import print as rprint
-    from rich.syntax import Syntax
-    from rich.tree import Tree
-
-    tree = Tree("config", guide_style="dim")
-    keys = [k for k in TREE_ORDER if k in cfg] + [k for k in cfg if k not in TREE_ORDER]
-    for key in keys:
-        node = cfg[key]
-        branch = tree.add(f"[bold]{key}[/bold]")
-        if isinstance(node, DictConfig):
-            text = OmegaConf.to_yaml(node, resolve=True).rstrip() or "{}"
-        else:
-            text = str(node)
-        branch.add(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
-    rprint(tree)
+def print_config_summary(choices: Mapping[str, Any], overrides: Sequence[str], stream: TextIO | None = None) -> None:
+    """The run's config in a few lines: the option chosen in each config group (Hydra's
+    `hydra.runtime.choices`, without Hydra's own groups) and the command line's overrides. The
+    whole composed config is `--cfg job` away, and is written to .hydra/resolved.yaml."""
+    stream = stream or sys.stdout
+    chosen = [f"{group}={option}" for group, option in choices.items()
+              if str(group).split("/", 1)[0] != "hydra" and option is not None]
+    print("Config: " + " ".join(chosen), file=stream)
+    print("Overrides: " + (" ".join(overrides) or "none"), file=stream)
+    print("(the whole config: add --cfg job; the run folder keeps it in .hydra/resolved.yaml)", file=stream)
 
 
 def format_value(value: Any) -> str:
@@ -62,143 +47,96 @@ def output_width(stream: TextIO | None = None) -> int | None:
     return None
 
 
-def _pieces(text: str, kind: str) -> list[str]:
-    """`text` cut at its break opportunities; the pieces joined give `text` back."""
-    if kind == PATH:
-        return [p for p in re.split(r"(?<=[/,])", text) if p]
-    return text.split()
+@dataclass(frozen=True)
+class TableColumn:
+    """One column of a printed table, its cells already text.
+
+    `whole`: never shortened (a run folder someone copies, a diff's key, a number); the other
+    columns are cut with an ellipsis when the table is too wide. `drop_rank`: columns that may be
+    left out when even shortened columns do not fit, the lowest rank first (None: always shown).
+    Numbers are right-aligned."""
+
+    header: str
+    cells: Sequence[str]
+    whole: bool = False
+    drop_rank: int | None = None
+    numeric: bool = False
+
+    def natural_width(self) -> int:
+        return max([len(self.header), *(len(c) for c in self.cells)] or [1])
+
+    def narrowest(self) -> int:
+        """The least width this column is given: its whole width, or a readable stub of it."""
+        if self.whole:
+            return self.natural_width()
+        return min(self.natural_width(), max(len(self.header), SHORTEST_CELL))
 
 
-def wrap_cell(text: str, width: int, kind: str) -> list[str]:
-    """`text` as lines of at most `width` characters, broken at its break opportunities, and
-    inside a piece only when that piece alone is wider than `width`. Nothing is dropped: for
-    WORDS and ATOM the lines joined with spaces, for PATH the lines joined directly, give `text`."""
-    width = max(width, 1)
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        sep = "" if kind == PATH else " "
-        line = ""
-        for piece in _pieces(paragraph, kind):
-            candidate = line + sep + piece if line and sep else line + piece
-            if len(candidate) <= width:
-                line = candidate
-                continue
-            if line:
-                lines.append(line)
-            while len(piece) > width:
-                lines.append(piece[:width])
-                piece = piece[width:]
-            line = piece
-        lines.append(line)
-    return lines
+# A shortened cell keeps at least this many characters (with its ellipsis), enough to recognise it.
+SHORTEST_CELL = 10
 
 
-def _longest_piece(texts: Iterable[str], kind: str) -> int:
-    return max((len(p) for t in texts for line in t.split("\n") for p in _pieces(line, kind)), default=0)
+def fitted_columns(columns: Sequence[TableColumn], width: int | None) -> tuple[list[TableColumn], list[TableColumn]]:
+    """(shown, left out): the columns that fit `width` once shortened, dropping the lowest
+    `drop_rank` first. Each cell takes its width plus 3 characters of border and padding."""
+    shown = list(columns)
+    left_out: list[TableColumn] = []
+    if width is None:
+        return shown, left_out
+    while 3 * len(shown) + 1 + sum(c.narrowest() for c in shown) > width:
+        droppable = [c for c in shown if c.drop_rank is not None]
+        if not droppable:
+            break
+        drop = min(droppable, key=lambda c: c.drop_rank)
+        shown.remove(drop)
+        left_out.append(drop)
+    return shown, left_out
 
 
-def column_widths(headers: Sequence[str], cells: Sequence[Sequence[str]], kinds: Sequence[str], room: int | None) -> list[int] | None:
-    """Content widths for a table with `room` characters of content (borders and padding excluded),
-    or None when the columns cannot fit without breaking overrides or headers inside a word.
+def print_fitted_table(title: str, columns: Sequence[TableColumn], width: int | None = None, notes: Sequence[str] = (),
+                       wide: bool = False) -> None:
+    """`columns` as one rich table of one line per row that fits `width` (default: output_width()).
 
-    Each column starts at its natural width. When that is too wide, the widest WORDS and PATH
-    columns are narrowed first, none below its longest piece; then ATOM columns down to their
-    longest word (a timestamp takes two lines, a header wraps at its spaces).
-    """
-    natural = [max(1, *(len(line) for t in [h, *(row[i] for row in cells)] for line in t.split("\n")))
-               for i, h in enumerate(headers)]
-    if room is None or sum(natural) <= room:
-        return natural
-    header_min = [_longest_piece([h], WORDS) for h in headers]
-    soft, word_min = [], []
-    for i, kind in enumerate(kinds):
-        column = [row[i] for row in cells]
-        longest = max((len(x) for x in column), default=0) if kind == ATOM else _longest_piece(column, kind)
-        soft.append(min(natural[i], max(longest, header_min[i], 1)))
-        word_min.append(min(natural[i], max(_longest_piece(column, WORDS), header_min[i], 1)))
-    keep_atoms = [s if kind != ATOM else n for s, n, kind in zip(soft, natural, kinds)]
-    return _fill(natural, keep_atoms, room) or _fill(natural, [s if k != ATOM else w for s, w, k in zip(soft, word_min, kinds)], room)
-
-
-def folded_widths(headers: Sequence[str], cells: Sequence[Sequence[str]], kinds: Sequence[str], room: int) -> list[int]:
-    """Widths for a table that cannot fit at word boundaries: paths fold first (their lines
-    still join back into the path), then numbers and statuses, overrides and words last."""
-    natural = [max(1, *(len(line) for t in [h, *(row[i] for row in cells)] for line in t.split("\n")))
-               for i, h in enumerate(headers)]
-    floors = [_longest_piece([h, *(row[i] for row in cells)], WORDS) for i, h in enumerate(headers)]
-    for give in (PATH, ATOM, WORDS):
-        floors = [min(n, 6) if kind == give else f for n, f, kind in zip(natural, floors, kinds)]
-        widths = _fill(natural, [min(f, n) for f, n in zip(floors, natural)], room)
-        if widths:
-            return widths
-    return _fill(natural, [1] * len(natural), room) or [1] * len(natural)
-
-
-def _fill(natural: list[int], floor: list[int], room: int) -> list[int] | None:
-    """Cap every column at one level C (never below its floor), with C as high as fits `room`."""
-    for cap in range(max(natural), -1, -1):
-        widths = [min(n, max(f, cap)) for n, f in zip(natural, floor)]
-        if sum(widths) <= room:
-            spare = room - sum(widths)
-            for i, n in enumerate(natural):  # the rounding leftover goes to columns still narrowed
-                if spare and widths[i] < n:
-                    widths[i] += 1
-                    spare -= 1
-            return widths
-    return None
-
-
-def print_fitted_table(title: str, headers: Sequence[str], cells: Sequence[Sequence[str]], kinds: Sequence[str] | None = None,
-                       width: int | None = None, droppable: Sequence[int] = ()) -> None:
-    """`cells` (already text) as a rich table that fits `width` (default: output_width()).
-
-    Wrapping is done here, not by rich, so that it happens where `kinds` allows and never cuts.
-    When the columns cannot fit without breaking words, the columns of `droppable` (indexes, the
-    least useful first) are left out one by one, and a line under the table names them; only
-    then are cells folded inside words.
-    """
+    No cell breaks over lines: rich narrows the widest shortenable columns first and cuts their
+    cells with an ellipsis (its `overflow="ellipsis"`); when that is not enough, columns with a
+    `drop_rank` are left out and named under the table. `wide` shows every column in full.
+    `notes` are printed under the table (a legend)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    kinds = list(kinds or [WORDS] * len(headers))
-    width = output_width() if width is None else width
-    shown = list(range(len(headers)))
-    dropped: list[int] = []
-    queue = [i for i in droppable if i < len(headers)]
-    while True:
-        borders = 3 * len(shown) + 1  # "│ " before each cell, " " after it, and the last "│"
-        room = None if width is None else max(width - borders, len(shown))
-        sub_headers = [headers[i] for i in shown]
-        sub_cells = [[row[i] for i in shown] for row in cells]
-        sub_kinds = [kinds[i] for i in shown]
-        widths = column_widths(sub_headers, sub_cells, sub_kinds, room)
-        if widths is not None or not queue:
-            break
-        drop = queue.pop(0)
-        shown.remove(drop)
-        dropped.append(drop)
-    if widths is None:
-        widths = folded_widths(sub_headers, sub_cells, sub_kinds, room)
+    width = None if wide else (output_width() if width is None else width)
+    shown, left_out = fitted_columns(columns, width)
     table = Table()
-    for header, w in zip(sub_headers, widths):
+    for column in shown:
+        # Whole columns do not take part in rich's narrowing (no_wrap); the others do, and
+        # their cells, one line each (Text.no_wrap), end in an ellipsis when cut.
+        table.add_column(Text(column.header, no_wrap=True, overflow="ellipsis"), no_wrap=column.whole,
+                         justify="right" if column.numeric else "left", overflow="ellipsis")
+    for i in range(max((len(c.cells) for c in shown), default=0)):
         # Text, not str: "[...]" in an override is a value, not rich markup.
-        table.add_column(Text("\n".join(wrap_cell(header, w, WORDS))), width=w, no_wrap=True, overflow="fold")
-    for row in sub_cells:
-        table.add_row(*(Text("\n".join(wrap_cell(text, w, kind))) for text, w, kind in zip(row, widths, sub_kinds)))
-    console = Console(width=sum(widths) + borders, soft_wrap=False)
+        table.add_row(*(Text(c.cells[i], no_wrap=True, overflow="ellipsis") for c in shown))
+    needed = 3 * len(shown) + 1 + sum(c.narrowest() for c in shown)
+    full = 3 * len(shown) + 1 + sum(c.natural_width() for c in shown)
+    # Whole columns wider than the terminal still print whole: a cut run folder cannot be copied.
+    console = Console(width=full if width is None else max(min(width, full), needed), soft_wrap=False)
+    # The title may name a folder: one line, whole, that the terminal wraps if it must.
     console.print(title, highlight=False, soft_wrap=True, markup=False)
     console.print(table)
-    if dropped:
-        names = ", ".join(headers[i] for i in sorted(dropped))
-        console.print(f"Not shown at {width} columns: {names} (a wider terminal, COLUMNS=N or --columns shows them).",
-                      highlight=False, soft_wrap=True, markup=False)
+    # Notes are words: wrapped at the output's width, between words.
+    prose = Console(width=width, soft_wrap=width is None)
+    if left_out:
+        names = ", ".join(c.header for c in left_out)
+        notes = [*notes, f"Not shown at {width} columns: {names} (--wide or a wider terminal shows them)."]
+    for note in notes:
+        prose.print(note, highlight=False, markup=False, overflow="fold")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A table of values (numbers shortened by format_value) that fits the output's width."""
+    """A table of values (numbers shortened by format_value) that fits the output's width; the
+    first column (what each row is) is kept whole."""
     cells = [[format_value(v) for v in row] for row in rows]
-    print_fitted_table(title, list(columns), cells)
+    print_fitted_table(title, [TableColumn(h, [r[i] for r in cells], whole=i == 0) for i, h in enumerate(columns)])
 
 
 def print_metrics(title: str, metrics: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
@@ -48,7 +49,7 @@ def _train(
 ) -> dict[str, Any]:
     import pytorch_lightning as pl
     from lightning_fabric.utilities.rank_zero import rank_zero_only
-    from pytorch_lightning.callbacks import ProgressBar
+    from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if datamodule is None:
@@ -65,6 +66,10 @@ def _train(
     best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
     callbacks = [guard, RunFolderGuard(folder), *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record),
                  best_epoch, *(extra_callbacks or [])]
+    if cfg.trainer.get("enable_model_summary", True) and not any(isinstance(c, ModelSummary) for c in callbacks):
+        from expkit.run.console import ParameterSummary
+
+        callbacks.append(ParameterSummary())  # one line, instead of a table with FLOPs 0
     with_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     # Lightning checks some values only here (devices=0, an accelerator it lacks): a ConfigError
     # naming conf/trainer/, before the run's record starts (so the refused run leaves no folder).
@@ -163,14 +168,27 @@ def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[st
     merged overrides are written to), with its final and best-checkpoint metrics (`expkit.run.hparams`)."""
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
-    from expkit.run.hparams import run_hparams, session_name, swept_keys, sweep_overrides
+    from expkit.run.hparams import other_metric_names, run_hparams, session_name, swept_keys, sweep_overrides
     from expkit.run.tensorboard import write_run_summary
 
     writer = task.tensorboard()
     if rank_zero_only.rank == 0 and writer is not None and metrics:
         swept = swept_keys(sweep_overrides(folder.path))
-        write_run_summary(writer, run_hparams(cfg, folder.read_overrides(), swept), metrics, best, swept,
-                          session_name(folder.path, cfg.paths.output_root))
+        overrides = folder.read_overrides()
+        others = other_metric_names(_other_runs_metrics(Path(cfg.paths.output_root), folder.path))
+        write_run_summary(writer, run_hparams(cfg, overrides, swept), metrics, best, swept,
+                          session_name(folder.path, cfg.paths.output_root, overrides), others)
+
+
+def _other_runs_metrics(output_root: Path, run_dir: Path) -> list[tuple[str | None, list[str]]]:
+    """(monitored metric, metric names) of every other run under the output root, for the
+    HPARAMS metric columns (TensorBoard shows one run's list for the whole log folder)."""
+    from expkit.run.table import read_runs
+
+    if not output_root.is_dir():
+        return []
+    own = run_dir.resolve()
+    return [(row.monitor, list(row.metrics)) for row in read_runs(output_root) if row.run_dir.resolve() != own]
 
 
 def _hand_sigterm_to_lightning() -> None:

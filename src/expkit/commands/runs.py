@@ -29,17 +29,23 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="expkit runs",
         description="List the run folders under PATH (searched recursively; single runs and sweep jobs) with "
-        "their status, monitored metric and best value, epochs done, wall time and start time. A run still "
-        "marked running whose process is gone from this machine shows as interrupted. The table fits the "
-        "terminal (COLUMNS if set; no limit when the output is piped) and shows run folders relative to PATH; "
-        "csv, json and md show them relative to the current directory.",
+        "the parameters that vary within each experiment (a chosen config group by its option name, model=mlp), "
+        "their status, the monitored metric's best value (its header says the metric and whether lower or higher "
+        "is better), epochs done, wall time and start time; best run of each experiment first and marked *. A run "
+        "still marked running whose process is gone from this machine shows as interrupted. The table prints one "
+        "line per run and fits the terminal (COLUMNS if set; no limit when the output is piped): long values end "
+        "in an ellipsis, and columns that still do not fit are named under it (--wide shows everything). Run "
+        "folders are shown whole, relative to PATH; csv, json and md show them relative to the current directory.",
     )
     p.add_argument("path", nargs="?", default="outputs", help="folder to search (default: outputs)")
     p.add_argument(
-        "--sort", default="started", choices=SORT_KEYS, metavar="KEY",
-        help="order: started (newest first, the default), metric (best first, by each run's min/max mode), "
+        "--sort", default="metric", choices=SORT_KEYS, metavar="KEY",
+        help="order: metric (the default: experiment by experiment, the newest first, each best first by its "
+        "monitored metric's min/max mode; runs without a value last, newest first), started (newest first), "
         "wall_time, epochs (largest first), status, experiment",
     )
+    p.add_argument("--wide", action="store_true",
+                   help="show every column in full, whatever the terminal's width (a line may be wider than it)")
     p.add_argument("--reverse", action="store_true", help="reverse the order")
     p.add_argument("--experiment", action="append", default=[], metavar="NAME",
                    help="only runs of this experiment (a glob such as 'dbpedia*' works; repeatable)")
@@ -82,8 +88,14 @@ def main(argv: list[str]) -> int:
         return 0
     # The table names PATH in its title, so its run folders are shorter relative to it; the other
     # formats are read by programs and people in this directory, so theirs open from here.
-    base = None if args.format != "table" or table.is_run_dir(root) else root
-    chosen = table.resolve_columns(args.columns, rows) if args.columns else list(table.COLUMNS)
+    base = None if args.format != "table" or table.is_run_dir(root) else table.common_folder(rows, root)
+    notes: list[str] = []
+    if args.columns:
+        chosen = table.resolve_columns(args.columns, rows)
+    elif args.format == "table":
+        chosen, notes = table.screen_columns(rows, base)
+    else:  # programs get the same fields whatever the runs
+        chosen = list(table.COLUMNS)
     chosen = [c for c in chosen if c.key != "run_dir"] + [table.run_dir_column(base)]
     if args.group_by:
         keys = table.group_keys(args.group_by, rows)
@@ -92,16 +104,20 @@ def main(argv: list[str]) -> int:
         columns = table.group_columns(keys, metrics, compact=args.format == "table")
         title = f"Runs under {args.path}: {len(rows)} runs in {len(groups)} group{'s' if len(groups) != 1 else ''}, " + (
             f"by {', '.join(keys)}" if keys else "that differ only in seed")
-        return _show(args.format, title, groups, columns, fit_by_dropping=True)
-    title = f"Runs under {args.path} ({len(rows)})" + ("; run folders relative to it" if base else "")
-    return _show(args.format, title, rows, chosen, fit_by_dropping=not args.columns)
+        return _show(args.format, title, groups, columns, fit_by_dropping=True, wide=args.wide)
+    experiments = sorted({row.experiment for row in rows})
+    inside = "it" if base is None or base == root else table.display_path(base)
+    title = f"Runs under {args.path} ({len(rows)}" + (f", experiment {experiments[0]})" if len(experiments) == 1 else ")") + (
+        f"; run folders relative to {inside}" if base else "")
+    return _show(args.format, title, rows, chosen, fit_by_dropping=not args.columns, wide=args.wide, notes=notes)
 
 
-def _show(fmt: str, title: str, rows: list, columns: list, fit_by_dropping: bool) -> int:
+def _show(fmt: str, title: str, rows: list, columns: list, fit_by_dropping: bool, wide: bool = False,
+          notes: list[str] | None = None) -> int:
     from expkit.run import table
 
     if fmt == "table":
-        table.print_rich_table(title, rows, columns, fit_by_dropping=fit_by_dropping)
+        table.print_rich_table(title, rows, columns, fit_by_dropping=fit_by_dropping, wide=wide, notes=notes or [])
     else:
         render = {"csv": table.render_csv, "json": table.render_json, "md": table.render_markdown}[fmt]
         sys.stdout.write(render(rows, columns))

@@ -95,7 +95,9 @@ def result_exit_code(result: Any) -> int:
 
 def train_once(overrides: list[str], config_dir: str | None) -> int:
     import expkit
-    from expkit.report import print_config_tree
+    from hydra.core.hydra_config import HydraConfig
+
+    from expkit.report import print_config_summary
     from expkit.run.folder import process_rank
 
     from expkit.logs import console_logging
@@ -106,11 +108,32 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
     # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
     rank = process_rank()
     if rank == 0:
-        print_config_tree(cfg)
+        # The choices of the composition just made (expkit.compose leaves it in HydraConfig).
+        choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+        print_config_summary(choices, overrides)
     result = expkit.fit(cfg, overrides=overrides, validated=True)
     if rank == 0:
+        record_choices(result.run_dir)
         report(result)
     return result_exit_code(result)
+
+
+def record_choices(run_dir: Path) -> None:
+    """`.hydra/hydra.yaml` with the option chosen for each config group (Hydra's
+    `hydra.runtime.choices`, from the composition this command just made), as Hydra writes it for
+    a sweep's jobs: the runs table names a swept group by its option (`model=mlp`). Written after
+    the fit, when the folder exists; a folder that already has one (Hydra's) keeps it."""
+    import yaml
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from expkit.run.files import write_text_atomic
+
+    path = Path(run_dir) / ".hydra" / "hydra.yaml"
+    if path.exists() or not HydraConfig.initialized() or not path.parent.is_dir():
+        return
+    choices = OmegaConf.to_container(HydraConfig.get().runtime.choices, resolve=True)
+    write_text_atomic(path, yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}, sort_keys=False))
 
 
 def sweep_job_overrides(overrides: list[str]) -> list[list[str]]:

@@ -419,6 +419,9 @@ class BestAndLastCheckpoint(ModelCheckpoint):
       evaluating it reads the same weights. When a fit starts, such a link is turned back into
       a weights-only file (a resumed fit is about to replace `last.ckpt`).
     - When a fit starts, temp files of writes killed midway are removed.
+    - `{epoch}` in a file name counts from 1, as the log and the progress bar do: the best of
+      the third epoch is `best-epoch003.ckpt` (Lightning's count from 0 named it `epoch002`).
+      Run folders written before keep their names; resume and eval read the recorded paths.
     """
 
     def __init__(
@@ -427,6 +430,12 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         super().__init__(save_last=save_last, enable_version_counter=enable_version_counter, **kwargs)
         self.best_weights_only = best_weights_only
         self._saved_at: dict[str, int] = {}  # path -> global step it was last saved at, this process
+
+    def format_checkpoint_name(self, metrics: dict[str, Any], filename: str | None = None, ver: int | None = None,
+                               prefix: str | None = None) -> str:
+        if "epoch" in metrics:
+            metrics = {**metrics, "epoch": metrics["epoch"] + 1}
+        return super().format_checkpoint_name(metrics, filename=filename, ver=ver, prefix=prefix)
 
     @property
     def state_key(self) -> str:

@@ -38,6 +38,9 @@ class RunsDiff:
     runs: list[Path]
     labels: list[str]
     config: dict[str, list[Any]] = field(default_factory=dict)
+    # The config groups whose chosen option differs ({"model": ["linear", "mlp"]}); the keys
+    # under them are in `config` (json) but not in the table, where the option says it.
+    choices: dict[str, list[Any]] = field(default_factory=dict)
     metrics: dict[str, list[Any]] = field(default_factory=dict)
     environment: dict[str, list[Any]] = field(default_factory=dict)
     sources: list[dict[str, Any] | None] = field(default_factory=list)
@@ -85,6 +88,7 @@ def diff_runs(paths: Sequence[str | Path]) -> RunsDiff:
     labels = [string.ascii_uppercase[i] if i < 26 else f"R{i + 1}" for i in range(len(rows))]
     result = RunsDiff(run_dirs, labels)
     result.config = config_differences(rows)
+    result.choices = choice_differences(rows)
     result.metrics = side_by_side_metrics(rows)
     result.environment = environment_differences(run_dirs)
     result.sources = [row.source for row in rows]
@@ -107,6 +111,25 @@ def config_differences(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
         if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
             out[key] = values
     return out
+
+
+def choice_differences(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
+    """The config groups (Hydra's `hydra.runtime.choices`, expkit.run.params) whose chosen
+    option differs between the runs, with each run's option (ABSENT without one)."""
+    groups = list(dict.fromkeys(g for row in rows for g in row.choices))
+    out = {}
+    for group in groups:
+        values = [row.choices.get(group, ABSENT) for row in rows]
+        if len({str(v) for v in values}) > 1:
+            out[group] = values
+    return out
+
+
+def shown_config(diff: RunsDiff) -> dict[str, list[Any]]:
+    """What the table and Markdown views show of the config: a group whose option differs by its
+    option names (`model`: linear, mlp), then the keys outside such groups."""
+    inside = tuple(g + "." for g in diff.choices)
+    return {**diff.choices, **{k: v for k, v in diff.config.items() if not k.startswith(inside)}}
 
 
 def side_by_side_metrics(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
@@ -168,12 +191,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def to_json(diff: RunsDiff) -> str:
-    """{"runs": [...], "config": {key: [values]}, "metrics": ..., "environment": ..., "source": [...]}."""
+    """{"runs": [...], "choices": {group: [options]}, "config": {key: [values]}, "metrics": ...,
+    "environment": ..., "source": [...]}; `config` has every differing key, those under a
+    differing group too."""
     def clean(values: list[Any]) -> list[Any]:
         return [None if v is ABSENT else table.json_safe(v) for v in values]
 
     data = {
         "runs": [table.display_path(p) for p in diff.runs],
+        "choices": {k: clean(v) for k, v in diff.choices.items()},
         "config": {k: clean(v) for k, v in diff.config.items()},
         "metrics": {k: clean(v) for k, v in diff.metrics.items()},
         "environment": {k: clean(v) for k, v in diff.environment.items()},
@@ -187,8 +213,9 @@ def sections(diff: RunsDiff) -> list[tuple[str, list[list[str]]]]:
     def rows(values: dict[str, list[Any]]) -> list[list[str]]:
         return [[key, *(table.cell_text(v) for v in vals)] for key, vals in values.items()]
 
+    config = shown_config(diff)
     out = [
-        ("Config differences" if diff.config else "Config: no differences (per-run paths left out)", rows(diff.config)),
+        ("Config differences" if config else "Config: no differences (per-run paths left out)", rows(config)),
         ("Final metrics", rows(diff.metrics)),
         ("Environment differences" if diff.environment else "Environment: no differences", rows(diff.environment)),
     ]
@@ -210,8 +237,10 @@ def to_markdown(diff: RunsDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_diff(diff: RunsDiff) -> None:
-    from expkit.report import ATOM, PATH, WORDS, print_fitted_table
+def print_diff(diff: RunsDiff, wide: bool = False) -> None:
+    """The sections as tables of one line per key: the key whole, each run's value shortened
+    with an ellipsis when the terminal is too narrow for it (`wide`: never)."""
+    from expkit.report import TableColumn, print_fitted_table
 
     for label, path in zip(diff.labels, diff.runs):
         print(f"{label}: {table.display_path(path)}")
@@ -220,5 +249,6 @@ def print_diff(diff: RunsDiff) -> None:
         if not body:
             print(title)
             continue
-        kinds = [PATH, *([WORDS if title == "Lineage" else ATOM] * len(diff.runs))]
-        print_fitted_table(title, ["key", *diff.labels], body, kinds)
+        columns = [TableColumn("key", [row[0] for row in body], whole=True)]
+        columns += [TableColumn(label, [row[i + 1] for row in body]) for i, label in enumerate(diff.labels)]
+        print_fitted_table(title, columns, wide=wide)

@@ -17,13 +17,22 @@ sweeper's search space) are marked as differing (`HParamInfo.differs`), so Tenso
 first; a single run varies nothing.
 
 Values are the resolved config's (the exact values, not the rounded ones of folder names):
-numbers, strings and booleans, as TensorBoard takes them; None is "null", a list its text, and a
-config group (`model=mlp`) the short class name of what it builds.
+floats, strings and booleans, as TensorBoard takes them; a whole number as its text (`42`:
+TensorBoard shows every number with three decimals, `42.000`); None is "null", a list its text,
+and a config group (`model=mlp`) the short class name of what it builds.
 
-Metric columns (`hparams_metrics`): the run's final metrics (`train/loss`, the last epoch's
-`val/*`, and `test/*`, which the test split gives for the best checkpoint) and `best/val/*` (the
-validation metrics of the epoch the best checkpoint was saved at). Never the learning rate,
-`epoch` or Lightning's `hp_metric`. The whole resolved config is in the TEXT tab (`config`).
+Metric columns (`hparams_metrics`): `best/val/<monitor>` first (what a sweep ranks by), then the
+other `best/val/*` (the validation metrics of the epoch the best checkpoint was saved at), then
+the run's final metrics (`test/*`, which the test split gives for the best checkpoint,
+`train/loss`, the last epoch's `val/*`). Never the learning rate, `epoch` or Lightning's
+`hp_metric`. TensorBoard takes the metric columns of one run's summary for the whole log
+folder, so each run also lists the metrics of the other experiments' runs under its output root
+(`other_metric_names`, given them by the trainer): a digits run's `val/acc` keeps its column beside a regression run's
+`val/mae`. The whole resolved config is in the TEXT tab (`config`).
+
+Trial names (`session_name`, HPARAMS' "Trial ID", of which TensorBoard shows the first
+characters): a sweep job by its folder (its overrides first); a single run by its start time,
+experiment and own overrides, so two runs of one day differ in the first characters.
 
 Kept free of torch: `write_hparams` imports TensorBoard's summary code when it writes.
 """
@@ -31,7 +40,7 @@ Kept free of torch: `write_hparams` imports TensorBoard's summary code when it w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -81,7 +90,9 @@ def hparam_value(cfg: DictConfig, key: str) -> tuple[bool, Any]:
         return (name is not None), name
     if isinstance(node, ListConfig):
         return True, str(OmegaConf.to_container(node, resolve=True))
-    if isinstance(node, (bool, int, float, str)):
+    if isinstance(node, int) and not isinstance(node, bool):
+        return True, str(node)  # a whole number, shown as one (TensorBoard writes 42 as 42.000)
+    if isinstance(node, (bool, float, str)):
         return True, node
     return True, str(node)
 
@@ -157,24 +168,56 @@ def is_metric(name: str) -> bool:
     return "/" in name and name not in NOT_METRICS and not name.startswith(("lr-", "train/lr/"))
 
 
-def hparams_metrics(final: Mapping[str, float], best: Mapping[str, float]) -> dict[str, float]:
-    """The metric columns: the final metrics, then the best checkpoint's under `best/`."""
-    metrics = {k: float(v) for k, v in sorted(final.items()) if is_metric(k)}
-    metrics.update({BEST_PREFIX + k: float(v) for k, v in sorted(best.items()) if is_metric(k)})
+def hparams_metrics(final: Mapping[str, float], best: Mapping[str, float], monitor: str | None = None,
+                    others: Sequence[str] = ()) -> dict[str, float]:
+    """The metric columns, in order: the best checkpoint's `monitor` under `best/`, its other
+    metrics under `best/`, the final metrics (test first), then the names in `others` this run
+    lacks (other experiments' metrics; TensorBoard reads every value from the runs' scalars,
+    never from here, so those are NaN)."""
+    metrics = {BEST_PREFIX + k: float(v) for k, v in sorted(best.items(), key=lambda kv: (kv[0] != monitor, kv[0]))
+               if is_metric(k)}
+    metrics.update({k: float(v) for k, v in sorted(final.items(), key=lambda kv: (not kv[0].startswith("test/"), kv[0]))
+                    if is_metric(k)})
+    metrics.update({name: float("nan") for name in others if name not in metrics})
     return metrics
 
 
-def session_name(run_dir: Path, output_root: str | Path) -> str:
-    """The run's name in HPARAMS' "Trial ID" column, which shows its first characters: the run
-    folder's name first (a sweep job's overrides, a run's timestamp), then where it lies under the
-    output root: `0_optimizer.lr=0.1 (regression/multirun/2026-11-23_02-44-26)`. One name per run
-    folder, so TensorBoard groups no two runs together."""
+def other_metric_names(runs: Iterable[tuple[str | None, Iterable[str]]]) -> list[str]:
+    """The HPARAMS metric columns of other runs, each given as (its monitored metric, the metric
+    names of its metrics.json): `best/val/<monitor>` of each, then their other metrics, sorted."""
+    firsts: list[str] = []
+    rest: set[str] = set()
+    for monitor, metric_names in runs:
+        names = [m for m in metric_names if is_metric(m)]
+        if monitor:
+            firsts.append(BEST_PREFIX + monitor)
+        rest.update(names)
+        rest.update(BEST_PREFIX + m for m in names if m.startswith("val/"))
+    firsts = list(dict.fromkeys(firsts))
+    return firsts + sorted(rest - set(firsts), key=lambda n: (not n.startswith(BEST_PREFIX), n))
+
+
+def session_name(run_dir: Path, output_root: str | Path, overrides: Sequence[str] = ()) -> str:
+    """The run's name in HPARAMS' "Trial ID" column, which shows its first characters, unique per
+    run folder so that TensorBoard groups no two runs together. A sweep job: its folder's name
+    first (its overrides), then where it lies under the output root:
+    `0_optimizer.lr=0.1 (regression/multirun/2026-11-23_02-44-26)`. A single run: its start time,
+    its experiment folder and its own overrides, then its folder's name:
+    `06:14:28 digits trainer.max_epochs=3 (2026-12-06_06-14-28)`."""
+    from datetime import datetime
+
     folder = Path(run_dir).resolve()
     try:
         parent = folder.parent.relative_to(Path(output_root).resolve())
     except ValueError:
         parent = folder.parent
-    return f"{folder.name} ({parent})"
+    try:  # Hydra's run folder name, `2026-12-06_04-10-00` (then `-2` for a second in the same second)
+        stamp = datetime.strptime(folder.name[:19], "%Y-%m-%d_%H-%M-%S")
+    except ValueError:
+        return f"{folder.name} ({parent})"
+    suffix = folder.name[len(stamp.strftime("%Y-%m-%d_%H-%M-%S")):]  # `-2` when two started in one second
+    own = [o for o in overrides if not o.lstrip("+").startswith(("experiment=", "paths.", "hydra"))]
+    return " ".join([stamp.strftime("%H:%M:%S") + suffix, str(parent), *own]) + f" ({folder.name})"
 
 
 def write_hparams(writer: Any, params: Mapping[str, Any], metrics: Mapping[str, float],

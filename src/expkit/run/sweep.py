@@ -71,9 +71,10 @@ class SweepSummary(HydraCallback):
         write_text_atomic(sweep_dir / "summary.md", table.render_markdown(rows, columns))
         failed = [str(row.run_dir) for row in rows if row.status == "failed"]
         # On screen the job folders are relative to the sweep folder the title names.
-        shown = [c if c.key != "run_dir" else table.run_dir_column(sweep_dir) for c in columns]
+        tests = [c.key for c in columns if c.key.startswith("test/")]
+        shown, notes = table.screen_columns(rows, sweep_dir, metrics=tests)
         table.print_rich_table(f"Sweep summary ({sweep_dir}), best first; job folders relative to it", rows, shown,
-                               fit_by_dropping=True)
+                               fit_by_dropping=True, notes=notes)
         if "seed" in table.varying_keys(rows):
             keys = table.group_keys(["params"], rows)
             groups = table.sort_groups(table.group_rows(rows, keys))

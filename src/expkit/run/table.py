@@ -34,6 +34,7 @@ from expkit.errors import ExpkitError
 
 from expkit.run.folder import STATUSES as RECORD_STATUSES
 from expkit.run.folder import RunFolder
+from expkit.run import params as run_params
 
 # The run folder's file names belong to RunFolder (expkit.run.folder, free of Lightning imports).
 METRICS_FILE = RunFolder.METRICS
@@ -41,6 +42,10 @@ OVERRIDES_FILE = RunFolder.OVERRIDES
 CONFIG_FILE = RunFolder.SNAPSHOT
 RESOLVED_FILE = RunFolder.RESOLVED
 LOG_FILE = RunFolder.LOG
+# Hydra's own config of the run; `hydra.runtime.choices` says which option of each group it chose.
+HYDRA_FILE = f"{RunFolder.HYDRA_DIR}/hydra.yaml"
+# How the monitored metric's direction is shown next to its name.
+DIRECTION_MARK = {"min": "↓", "max": "↑"}
 
 # Overrides that say nothing about what was trained: where files go (paths.*) and the Optuna
 # sweeper's bookkeeping for its pruning callback (+optuna_trial.*; excluded from job folder names).
@@ -94,6 +99,18 @@ class RunRow:
         return flatten_config(data) if isinstance(data, dict) else None
 
     @cached_property
+    def choices(self) -> dict[str, str]:
+        """The option chosen for each config group that is a parameter ({"model": "mlp"}), from
+        Hydra's `hydra.runtime.choices`; {} without a readable .hydra/hydra.yaml."""
+        data = _read_yaml(self.run_dir / HYDRA_FILE)
+        choices = ((data or {}).get("hydra") or {}).get("runtime", {}).get("choices") if isinstance(data, dict) else None
+        return run_params.param_groups(choices) if isinstance(choices, dict) else {}
+
+    def param(self, name: str) -> Any:
+        """This run's value of a parameter: a config group's chosen option, or a config key's value."""
+        return run_params.param_value(self.choices, self.config or {}, name)
+
+    @cached_property
     def params(self) -> dict[str, Any]:
         """`config` without per-run paths and plumbing: what could be a parameter."""
         config = self.config or {}
@@ -113,15 +130,26 @@ def is_run_dir(path: Path) -> bool:
 def find_run_dirs(root: str | Path) -> list[Path]:
     """Every run folder at or under `root`, in path order (numbers compared as numbers).
 
-    The search does not enter a run folder's own subfolders (checkpoints/, .hydra/, ...),
-    hidden folders, or symlinked folders.
+    The search follows linked folders (`outputs/regression` may be a link to a scratch disk),
+    enters each real folder once (a link back up the tree is not a loop), and does not enter a
+    run folder's own subfolders (checkpoints/, .hydra/, ...) or hidden folders.
     """
     root = Path(root)
     if is_run_dir(root):
         return [root]
     found = []
-    for current, dirs, _files in os.walk(root):
+    seen: set[tuple[int, int]] = set()
+    for current, dirs, _files in os.walk(root, followlinks=True):
         here = Path(current)
+        try:
+            stat = here.stat()
+        except OSError:
+            dirs[:] = []
+            continue
+        if (stat.st_dev, stat.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
         if here != root and is_run_dir(here):
             found.append(here)
             dirs[:] = []
@@ -334,19 +362,29 @@ def is_plumbing_key(key: str) -> bool:
 
 
 def varying_keys(rows: Sequence[RunRow]) -> list[str]:
-    """The config keys whose value differs among `rows` (present in some runs and absent from
-    others counts), in config order. Runs without a resolved config take no part."""
-    params = [row.params for row in rows if row.config is not None]
-    if len(params) < 2:
-        return []
-    keys = list(dict.fromkeys(k for p in params for k in p))
-    missing = object()
-    return [k for k in keys if len({_comparable(p.get(k, missing)) for p in params}) > 1]
+    """The parameters that differ among runs of the same experiment (expkit.run.params): a
+    config group whose chosen option differs by its name (`model`), other config keys whose
+    value differs (present in some runs and absent from others counts), in config order; the
+    union over the experiments of `rows`. Runs without a resolved config take no part."""
+    harmonise_choices(rows)
+    return run_params.varying_params((row.experiment, row.choices, row.params) for row in rows if row.config is not None)
 
 
-def _comparable(value: Any) -> Any:
-    """A hashable stand-in for a config value (lists and dicts by their JSON text)."""
-    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+def harmonise_choices(rows: Sequence[RunRow]) -> None:
+    """Within an experiment where some run has no recorded choices, every run's groups are named
+    by the class they build (expkit.run.params.target_choices), so that one option never shows
+    under two names (`mlp` and `MLPRegressor`)."""
+    by_experiment: dict[str, list[RunRow]] = {}
+    for row in rows:
+        if row.config is not None:
+            by_experiment.setdefault(row.experiment, []).append(row)
+    for members in by_experiment.values():
+        if not all(row.choices for row in members):
+            for row in members:
+                row.__dict__["choices"] = run_params.target_choices(row.params)
+
+
+_comparable = run_params.comparable
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,8 +407,9 @@ def filter_rows(rows: Iterable[RunRow], experiments: Sequence[str] = (), statuse
 def sort_rows(rows: Iterable[RunRow], key: str = "started", reverse: bool = False) -> list[RunRow]:
     """Rows in the order `expkit runs --sort KEY` shows them.
 
-    started: newest first. metric: best first by each run's monitor_mode (min: smallest first,
-    max: largest first), grouped by monitored metric name; runs without a value last.
+    started: newest first. metric: experiment by experiment (the one with the newest run first),
+    best first by each run's monitor_mode (min: smallest first, max: largest first), runs without
+    a value last, newest first.
     wall_time, epochs: largest first. status: in the order of STATUSES. experiment: by name,
     then newest first. Ties are broken by folder path. `reverse` flips the whole order.
     """
@@ -381,7 +420,12 @@ def sort_rows(rows: Iterable[RunRow], key: str = "started", reverse: bool = Fals
     if key == "started":
         rows.sort(key=newest_first)
     elif key == "metric":
+        rows.sort(key=newest_first)
         rows.sort(key=_metric_key)
+        newest: dict[str, int] = {}
+        for rank, row in enumerate(sorted(rows, key=newest_first)):
+            newest.setdefault(row.experiment, rank)
+        rows.sort(key=lambda r: newest[r.experiment])
     elif key == "wall_time":
         rows.sort(key=lambda r: (r.wall_time_s is None, -(r.wall_time_s or 0.0)))
     elif key == "epochs":
@@ -402,6 +446,24 @@ def newest_first(row: RunRow) -> tuple:
     return (row.started is None, -(row.started.timestamp() if row.started else 0.0))
 
 
+def best_runs(rows: Iterable[RunRow]) -> set[Path]:
+    """The run folders with the best value of their experiment's monitored metric (in its
+    direction); ties are all best."""
+    best: dict[tuple[str, str | None], float] = {}
+    rows = [r for r in rows if r.best is not None and math.isfinite(r.best)]
+    for row in rows:
+        sign = -1.0 if (row.monitor_mode or "min") == "max" else 1.0
+        key = (row.experiment, row.monitor)
+        best[key] = min(best.get(key, math.inf), sign * row.best)
+    return {r.run_dir for r in rows
+            if (-1.0 if (r.monitor_mode or "min") == "max" else 1.0) * r.best == best[(r.experiment, r.monitor)]}
+
+
+def metric_header(monitor: str | None, mode: str | None) -> str:
+    """`val/loss ↓`: the monitored metric with the direction that is better."""
+    return f"{monitor or 'metric'} {DIRECTION_MARK.get(mode or 'min', '')}".rstrip()
+
+
 def _metric_key(row: RunRow) -> tuple:
     value = row.best
     if value is None or math.isnan(value):
@@ -419,15 +481,18 @@ class Column:
     """One column of the table: its key (csv/json field), header (table/md) and value.
 
     `get` returns the raw value (numbers stay numbers; json writes it as it is); `text` turns
-    it into a cell for csv, md and the rich table. `wrap` says where the rich table may break
-    the cell (see expkit.report: "words", "path" or "atom").
+    it into a cell for csv, md and the rich table. `whole`: the rich table never shortens it
+    (a run folder, a time; numbers never are either): on a narrow terminal it is left out, unless
+    `always`; other cells may end in an ellipsis.
     """
 
     key: str
     header: str
     get: Callable[[Any], Any]
     text: Callable[[Any], str] | None = None
-    wrap: str = "atom"
+    whole: bool = False
+    # Shown whatever the width (the best mark, the monitored metric): never left out.
+    always: bool = False
     # A number per run that a grouped table can average (metrics, best, epochs, wall time).
     numeric: bool = False
 
@@ -448,13 +513,28 @@ def cell_text(value: Any) -> str:
 
 
 def display_path(path: Path, base: Path | None = None) -> str:
-    """`path` relative to `base` (default: the current directory) when inside it, else absolute."""
-    base = (base or Path.cwd()).resolve()
-    absolute = path.resolve()
+    """`path` relative to `base` (default: the current directory) when inside it, else absolute.
+    Inside means as the path is written (a run found through a linked folder stays under the
+    link), else once both are resolved."""
+    base = base or Path.cwd()
+    for inside, outer in ((Path(os.path.abspath(path)), Path(os.path.abspath(base))), (path.resolve(), base.resolve())):
+        try:
+            return str(inside.relative_to(outer)) or "."
+        except ValueError:
+            continue
+    return str(path.resolve())
+
+
+def common_folder(rows: Sequence[RunRow], root: Path) -> Path:
+    """The deepest folder under `root` that holds every row's run folder (a sweep's folder when all
+    rows are its jobs), so that the table's run folders are as short as they can be and whole."""
+    parents = [os.path.abspath(row.run_dir.parent) for row in rows]
     try:
-        return str(absolute.relative_to(base)) or "."
+        common = Path(os.path.commonpath(parents))
+        common.relative_to(os.path.abspath(root))
     except ValueError:
-        return str(absolute)
+        return root
+    return root / common.relative_to(os.path.abspath(root))
 
 
 def format_started(started: datetime | None) -> str | None:
@@ -481,12 +561,18 @@ def metric_column(name: str) -> Column:
 
 def config_column(key: str) -> Column:
     """A column with one key of the run's resolved config, e.g. `config_column("optimizer.lr")`."""
-    return Column(key, key, lambda r: (r.config or {}).get(key), wrap="words")
+    return Column(key, key, lambda r: (r.config or {}).get(key))
+
+
+def param_column(name: str) -> Column:
+    """A column with one parameter (expkit.run.params): a config group's chosen option
+    (`model` -> `mlp`), or a config key's value."""
+    return Column(name, name, lambda r: r.param(name))
 
 
 def run_dir_column(base: Path | None = None) -> Column:
     """The run folder, relative to `base` (default: the current directory) when inside it."""
-    return Column("run_dir", "run folder", lambda r: display_path(r.run_dir, base), wrap="path")
+    return Column("run_dir", "run folder", lambda r: display_path(r.run_dir, base), whole=True, always=True)
 
 
 def _started(row: RunRow) -> str | None:
@@ -495,24 +581,58 @@ def _started(row: RunRow) -> str | None:
 
 COLUMNS: tuple[Column, ...] = (
     Column("experiment", "experiment", lambda r: r.experiment),
-    Column("overrides", "overrides", lambda r: " ".join(r.overrides), wrap="words"),
-    Column("status", "status", lambda r: r.status),
+    Column("overrides", "overrides", lambda r: " ".join(r.overrides)),
+    Column("status", "status", lambda r: r.status, whole=True),
     Column("monitor", "metric", lambda r: r.monitor),
     Column("best", "best", lambda r: r.best, numeric=True),
     Column("epochs", "epochs", lambda r: r.epochs, numeric=True),
     Column("wall_time_s", "wall time (s)", lambda r: r.wall_time_s, numeric=True),
-    Column("started", "started", _started),
+    Column("started", "started", _started, whole=True),
     run_dir_column(),
 )
 # Built-in columns that are not shown unless asked for.
 EXTRA_COLUMNS: tuple[Column, ...] = (
-    Column("source", "source", lambda r: r.source, text=source_text, wrap="words"),
+    Column("source", "source", lambda r: r.source, text=source_text),
 )
 BUILTIN = {c.key: c for c in (*COLUMNS, *EXTRA_COLUMNS)}
 # Other names people type for built-in columns: their headers, and the sort keys.
 ALIASES = {"metric": "monitor", "wall_time": "wall_time_s", "folder": "run_dir", "run folder": "run_dir"}
 # When the terminal is too narrow for every default column, these give way first (in this order).
-LEAST_NEEDED = ("epochs", "wall_time_s", "experiment", "monitor", "started", "seeds", "status")
+LEAST_NEEDED = ("wall_time_s", "epochs", "started", "seeds", "experiment", "status")
+# The mark of the best runs, and what it means (said under the table).
+BEST_MARK = "*"
+BEST_NOTE = f"{BEST_MARK} the best run of its experiment by its metric (↓: lower is better, ↑: higher is better)"
+
+
+def monitor_columns(rows: Sequence[RunRow]) -> list[Column]:
+    """One column per monitored metric and direction among `rows`, headed `val/loss ↓`, with the
+    best value of the runs that monitor it (the best checkpoint's, else the last)."""
+    found = dict.fromkeys((r.monitor, r.monitor_mode or "min") for r in rows if r.monitor)
+    return [Column(f"best {monitor}", metric_header(monitor, mode),
+                   lambda r, m=monitor, d=mode: r.best if (r.monitor, r.monitor_mode or "min") == (m, d) else None,
+                   numeric=True, always=True) for monitor, mode in found]
+
+
+def screen_columns(rows: Sequence[RunRow], base: Path | None = None, metrics: Sequence[str] = ()) -> tuple[list[Column], list[str]]:
+    """The columns a person reads first, and the notes under them: the best mark, the experiment
+    (when there are several), the parameters that vary within an experiment, the status, the
+    monitored metric with its direction, `metrics`, epochs, wall time, start time, and the run
+    folder relative to `base`."""
+    marked = best_runs(rows)
+    columns = [Column("mark", "", lambda r: BEST_MARK if r.run_dir in marked else "", always=True)]
+    if len({r.experiment for r in rows}) > 1:
+        columns.append(BUILTIN["experiment"])
+    columns += [param_column(key) for key in varying_keys(rows)]
+    statuses = {r.status for r in rows}
+    # One status for every run is said once, under the table, rather than on every line.
+    if len(statuses) > 1 or len(rows) == 1:
+        columns.append(Column("status", "status", lambda r: r.status, whole=True, always=True))
+    columns += [*monitor_columns(rows), *(metric_column(m) for m in metrics)]
+    columns += [BUILTIN["epochs"], BUILTIN["wall_time_s"], BUILTIN["started"], run_dir_column(base)]
+    notes = [BEST_NOTE] if marked else []
+    if len(statuses) == 1 and len(rows) > 1:
+        notes.append(f"Status of all {len(rows)} runs: {rows[0].status}.")
+    return columns, notes
 
 
 def resolve_columns(names: Sequence[str], rows: Sequence[RunRow]) -> list[Column]:
@@ -529,13 +649,15 @@ def resolve_columns(names: Sequence[str], rows: Sequence[RunRow]) -> list[Column
         if name == "default":
             columns += COLUMNS
         elif name == "params":
-            columns += [config_column(key) for key in varying_keys(rows)]
+            columns += [param_column(key) for key in varying_keys(rows)]
         elif ALIASES.get(name, name) in BUILTIN:
             columns.append(BUILTIN[ALIASES.get(name, name)])
         elif any(name in row.metrics for row in rows):
             columns.append(metric_column(name))
         elif any(name in (row.config or {}) for row in rows):
             columns.append(config_column(name))
+        elif any(name in row.choices for row in rows):
+            columns.append(param_column(name))
         else:
             raise ExpkitError(unknown_column_message(name, rows))
     # The first of each key, in order (a built-in column named twice is the same object twice).
@@ -586,14 +708,17 @@ class Group:
 
 
 def group_keys(spec: Sequence[str], rows: Sequence[RunRow]) -> list[str]:
-    """The config keys to group by: `params` means every varying key except `seed`."""
+    """The parameters to group by: `params` means what varies within each experiment except
+    `seed` (expkit.run.params), led by `experiment` when the runs are of several experiments."""
     keys: list[str] = []
     for name in (n.strip() for n in spec):
         if not name:
             continue
         if name == "params":
+            if len({row.experiment for row in rows}) > 1:
+                keys.append("experiment")
             keys += [k for k in varying_keys(rows) if k != "seed"]
-        elif any(name in (row.config or {}) for row in rows):
+        elif name == "experiment" or any(name in (row.config or {}) or name in row.choices for row in rows):
             keys.append(name)
         else:
             raise ExpkitError(
@@ -607,21 +732,25 @@ def group_rows(rows: Sequence[RunRow], keys: Sequence[str]) -> list[Group]:
     """Rows grouped by their values of `keys`, groups in order of first appearance."""
     groups: dict[tuple, Group] = {}
     for row in rows:
-        values = {k: (row.config or {}).get(k) for k in keys}
+        values = {k: row.experiment if k == "experiment" else row.param(k) for k in keys}
         marker = tuple(_comparable(v) for v in values.values())
         groups.setdefault(marker, Group(values, [])).rows.append(row)
     return list(groups.values())
 
 
 def sort_groups(groups: Iterable[Group]) -> list[Group]:
-    """Best mean of the monitored metric first (each group's min/max mode), groups without one last."""
+    """Experiment by experiment (in order of first appearance), best mean of the monitored metric
+    first (each group's min/max mode), groups without one last."""
+    groups = list(groups)
+    order = {name: i for i, name in enumerate(dict.fromkeys(g.rows[0].experiment for g in groups))}
+
     def key(group: Group) -> tuple:
+        first = group.rows[0]
         mean = group.stats(lambda r: r.best)["mean"]
         if mean is None:
-            return (1, "", 0.0)
-        first = group.rows[0]
+            return (order[first.experiment], 1, "", 0.0)
         sign = -1.0 if (first.monitor_mode or "min") == "max" else 1.0
-        return (0, first.monitor or "", sign * mean)
+        return (order[first.experiment], 0, first.monitor or "", sign * mean)
 
     return sorted(groups, key=key)
 
@@ -640,21 +769,25 @@ def group_columns(keys: Sequence[str], metrics: Sequence[Column], compact: bool 
         return ",".join(str(s) for s in sorted({s for s in found if s is not None}, key=str))
 
     def monitors(group: Group) -> str:
-        return ",".join(dict.fromkeys(r.monitor for r in group.rows if r.monitor))
+        named = dict.fromkeys(r.monitor for r in group.rows if r.monitor)
+        if not compact:
+            return ",".join(named)
+        return ",".join(dict.fromkeys(metric_header(r.monitor, r.monitor_mode) for r in group.rows if r.monitor))
 
-    columns = [Column(k, k, (lambda g, k=k: g.values.get(k)), wrap="words") for k in keys]
+    # The experiment, when it is a key, says what the other keys mean: it stays.
+    columns = [Column(k, k, (lambda g, k=k: g.values.get(k)), always=k == "experiment") for k in keys]
     columns += [
-        Column("runs", "runs", lambda g: len(g.rows)),
-        Column("status", "status", statuses, wrap="words"),
-        Column("seeds", "seeds", seeds, wrap="path"),
-        Column("monitor", "metric", monitors),
+        Column("runs", "runs", lambda g: len(g.rows), always=True),
+        Column("status", "status", statuses),
+        Column("seeds", "seeds", seeds),
+        Column("monitor", "metric", monitors, always=True),
     ]
     for metric in metrics:
         if compact:  # on screen: two cells per metric, `mean ± std` and `min … max`
             columns.append(Column(f"{metric.key} mean ± std", f"{metric.key} mean ± std",
-                                  lambda g, m=metric: _mean_std(g.stats(m.get), len(g.rows)), wrap="words"))
+                                  lambda g, m=metric: _mean_std(g.stats(m.get), len(g.rows)), always=metric.key == "best"))
             columns.append(Column(f"{metric.key} min … max", f"{metric.key} min … max",
-                                  lambda g, m=metric: _min_max(g.stats(m.get)), wrap="words"))
+                                  lambda g, m=metric: _min_max(g.stats(m.get))))
             continue
         # n: how many of the group's runs have a finite value (a failed or diverged seed has none).
         for stat in ("n", "mean", "std", "min", "max"):
@@ -672,7 +805,8 @@ def _mean_std(stats: dict[str, float | None], runs: int) -> str:
 
 
 def _min_max(stats: dict[str, float | None]) -> str:
-    return "" if stats["min"] is None else f"{stats['min']:.4g} … {stats['max']:.4g}"
+    # One value is not a spread: the runs column says the group is one run.
+    return "" if stats["min"] is None or stats["n"] < 2 else f"{stats['min']:.4g} … {stats['max']:.4g}"
 
 
 def aggregated_metrics(columns: Sequence[Column]) -> list[Column]:
@@ -727,22 +861,31 @@ def render_markdown(rows: Iterable[Any], columns: Sequence[Column] = COLUMNS) ->
 
 
 def print_rich_table(title: str, rows: Iterable[Any], columns: Sequence[Column] = COLUMNS, width: int | None = None,
-                     fit_by_dropping: bool = False) -> None:
-    """The rows as a rich table on stdout that fits the output's width (expkit.report.output_width).
+                     fit_by_dropping: bool = False, wide: bool = False, notes: Sequence[str] = ()) -> None:
+    """The rows as a rich table on stdout, one line per row, that fits the output's width
+    (expkit.report: cells shortened with an ellipsis, run folders never).
 
-    Cells wrap where their column allows (override lists between overrides, run folders after
-    "/" and ","), and no cell is ever cut. With `fit_by_dropping` (default and grouped columns, not
-    ones a user chose), the LEAST_NEEDED columns are left out, and named under the table,
-    before anything has to break inside a word.
+    When shortened cells do not fit either, columns are left out and named under the table: with
+    `fit_by_dropping` (the default and grouped columns) the LEAST_NEEDED ones first, then the
+    others from the right; otherwise (columns a user chose) only from the right. Columns marked
+    `always` stay. `wide` shows every column in full.
     """
-    from expkit.report import print_fitted_table
+    from expkit.report import TableColumn, print_fitted_table
 
     columns = list(columns)
-    cells = [[c.cell(row) for c in columns] for row in rows]
-    keys = [c.key for c in columns]
-    droppable = [keys.index(k) for k in LEAST_NEEDED if k in keys] if fit_by_dropping else []
-    print_fitted_table(title, [c.header for c in columns], cells, [c.wrap for c in columns], width=width,
-                       droppable=droppable)
+    rows = list(rows)
+    least = LEAST_NEEDED if fit_by_dropping else ()
+
+    def rank(index: int, column: Column) -> int | None:
+        if column.always:
+            return None
+        return least.index(column.key) if column.key in least else len(least) + len(columns) - index
+
+    # A number or a time cut short would read as another value: such columns are left out whole.
+    shown = [TableColumn(c.header, [c.cell(row) for row in rows], whole=c.whole or c.numeric, drop_rank=rank(i, c),
+                         numeric=c.numeric)
+             for i, c in enumerate(columns)]
+    print_fitted_table(title, shown, width=width, notes=notes, wide=wide)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -141,12 +141,15 @@ def write_layout(writer: Any) -> None:
 
 
 def write_run_summary(writer: Any, params: Mapping[str, Any], final: Mapping[str, float],
-                      best: BestValidationMetrics | None, varying: Sequence[str] = (), name: str = "") -> None:
+                      best: BestValidationMetrics | None, varying: Sequence[str] = (), name: str = "",
+                      others: Sequence[str] = ()) -> None:
     """HPARAMS for a finished run (`varying`: the columns its sweep varies; `name`: its trial
-    name), and the `best/*` scalars its metric columns read."""
+    name; `others`: other runs' metric columns, expkit.run.hparams.other_metric_names), and the
+    `best/*` scalars its metric columns read."""
     from expkit.run.hparams import BEST_PREFIX, hparams_metrics, write_hparams
 
     best_metrics = dict(best.metrics) if best is not None else {}
     for metric, value in sorted(best_metrics.items()):
         writer.add_scalar(BEST_PREFIX + metric, value, best.step if best is not None else 0)
-    write_hparams(writer, params, hparams_metrics(final, best_metrics), varying, name)
+    monitor = best.monitor if best is not None else None
+    write_hparams(writer, params, hparams_metrics(final, best_metrics, monitor, others), varying, name)
