@@ -306,13 +306,16 @@ def test_tensorboard_shows_what_was_swept(workdir):
         assert scalars["best/val/loss"] == [min(scalars["val/loss"], key=lambda p: p[1])]
         for split in ("train", "val", "test"):
             assert scalars[f"Loss/{split}"] == scalars[f"{split}/loss"]
-        # The Custom Scalars tab's layout: the three losses on one chart, the metrics, the learning rate.
+        # The Custom Scalars tab's layout: one chart per metric family (train and val loss
+        # together; MAE on a chart of its own), the best-checkpoint values, the learning rate.
         (layout_event,) = acc.Tensors("custom_scalars__config__")
         layout = layout_pb2.Layout.FromString(layout_event.tensor_proto.string_val[0])
-        assert [c.title for c in layout.category] == ["Loss", "Metrics", "Learning rate"]
-        loss_regex = layout.category[0].chart[0].multiline.tag[0]
-        assert all(re.match(loss_regex, t) for t in ("train/loss", "val/loss", "test/loss"))
-        assert not re.match(loss_regex, "val/mae")
+        assert [c.title for c in layout.category] == ["Curves", "Best checkpoint (validation)", "Learning rate"]
+        charts = {chart.title: chart.multiline.tag for chart in layout.category[0].chart}
+        assert list(charts) == ["loss: train and val", "mae: val"]
+        matched = {title: [t for t in scalars if any(re.match(rx, t) for rx in tags)] for title, tags in charts.items()}
+        assert sorted(matched["loss: train and val"]) == ["train/loss", "val/loss"]
+        assert matched["mae: val"] == ["val/mae"]
 
     hparams, _, acc, differing = tensorboard_hparams(run_dir)
     assert set(hparams) == set(HEADLINE) | overridden and hparams["optimizer"].string_value == "Adam"

@@ -123,13 +123,17 @@ def print_fitted_table(title: str, columns: Sequence[TableColumn], width: int | 
     # The title may name a folder: one line, whole, that the terminal wraps if it must.
     console.print(title, highlight=False, soft_wrap=True, markup=False)
     console.print(table)
-    # Notes are words: wrapped at the output's width, between words.
-    prose = Console(width=width, soft_wrap=width is None)
     if left_out:
         names = ", ".join(c.header for c in left_out)
         notes = [*notes, f"Not shown at {width} columns: {names} (--wide or a wider terminal shows them)."]
+    # Notes are words: wrapped at the output's width, between words; whole lines where the output
+    # has no width (piped, --wide): rich's soft wrap still crops a line at its default 80 columns.
+    prose = Console(width=width) if width is not None else None
     for note in notes:
-        prose.print(note, highlight=False, markup=False, overflow="fold")
+        if prose is None:
+            print(note, flush=True)
+        else:
+            prose.print(note, highlight=False, markup=False, overflow="fold")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

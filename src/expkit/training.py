@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -85,7 +85,7 @@ def _train(
 
         resolved_yaml = OmegaConf.to_yaml(cfg, resolve=True)
         folder.write_resolved(resolved_yaml)
-        _describe_run(loggers, resolved_yaml)
+        _describe_run(loggers, resolved_yaml, getattr(task, "logged_metrics", ()))
         folder.write_environment(environment_record(), resumed_step=resume_step)
     record.start(experiment=str(cfg.name), monitor=cfg.monitor.metric, mode=cfg.monitor.mode, source=source)
 
@@ -147,7 +147,7 @@ def checkpoint_step(ckpt_path: str | None) -> int | None:
     return int(load_checkpoint(Path(ckpt_path)).get("global_step", 0))
 
 
-def _describe_run(loggers: list[Any], resolved_yaml: str) -> None:
+def _describe_run(loggers: list[Any], resolved_yaml: str, metric_names: Sequence[str]) -> None:
     """The composed config in TensorBoard's TEXT tab (indented: rendered as a code block), and
     the Custom Scalars tab's layout."""
     from pytorch_lightning.loggers import TensorBoardLogger
@@ -158,7 +158,7 @@ def _describe_run(loggers: list[Any], resolved_yaml: str) -> None:
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.experiment.add_text("config", text, global_step=0)
-            write_layout(logger.experiment)
+            write_layout(logger.experiment, metric_names)
 
 
 def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[str, float],

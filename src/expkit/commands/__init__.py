@@ -7,6 +7,7 @@ COMMANDS = {
     "predict": "Class names and probabilities of new texts, from a run or an export.",
     "export": "Write a run's model as a Hugging Face Hub model folder (--push to upload).",
     "runs": "List runs under the outputs root: status, best metric, epochs, wall time.",
+    "board": "TensorBoard on chosen runs, each named by what tells it apart (e.g. model=mlp lr=0.05).",
     "diff": "Compare runs: config keys that differ, final metrics side by side, environment.",
     "reproduce": "Run again from a run's saved config snapshot; compare metrics and environment.",
     "resume": "Continue an unfinished run from its last checkpoint, or extend a finished one.",

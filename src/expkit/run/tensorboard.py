@@ -6,7 +6,7 @@
   `Loss/` so that the Time Series tab opens on them.
 - `LearningRateLogger`: the learning rate as one tag, `train/lr`, whatever the optimizer.
 - `BestValidationMetrics`: the validation metrics of the best checkpoint's epoch (`best/val/*`).
-- `write_layout`: the Custom Scalars tab's charts (train/val/test loss together, metrics, lr).
+- `write_layout`: the Custom Scalars tab's charts, one per metric family (train and val loss together), and lr.
 - `write_run_summary`: HPARAMS (`expkit.run.hparams` says what it holds) at the end of a run.
 """
 
@@ -29,16 +29,22 @@ LR_TAG = "train/lr"
 # comes first, so the loss curves are what the tab shows when it opens. The task's own names stay
 # `<split>/loss`, as in metrics.json.
 LOSS_GROUP = "Loss"
-# The Custom Scalars tab: tags are regular expressions (matched by TensorBoard's server), so the
-# layout is the same for every task and can be written when the run starts.
-LAYOUT = {
-    "Loss": {"train, val and test loss": ["Multiline", [r"^(train|val|test)/loss$"]]},
-    "Metrics": {
-        "val and test metrics": ["Multiline", [r"^(val|test)/(?!loss$)[^/]+$"]],
-        "best checkpoint (validation)": ["Multiline", [r"^best/val/"]],
-    },
-    "Learning rate": {LR_TAG: ["Multiline", [rf"^{LR_TAG}$"]]},
-}
+
+
+def custom_scalars_layout(metric_names: Sequence[str]) -> dict[str, dict[str, list]]:
+    """The Custom Scalars tab: one chart per metric family (`loss`: train and val together;
+    `acc`, `mae`, ...: val), so no chart mixes units (accuracy with MAE on one axis) and a sweep's
+    chart holds one or two series per run. Tags are regular expressions matched by TensorBoard's
+    server; it merges the layouts of all runs in a log dir (charts of the same title once), so
+    runs of different tasks each add their families."""
+    names = list(dict.fromkeys(["loss", *metric_names]))
+    curves = {
+        (f"{name}: train and val" if name == "loss" else f"{name}: val"):
+            ["Multiline", [rf"^(train|val)/{name}$" if name == "loss" else rf"^val/{name}$"]]
+        for name in names
+    }
+    best = {f"best/val/{name}": ["Multiline", [rf"^best/val/{name}$"]] for name in names}
+    return {"Curves": curves, "Best checkpoint (validation)": best, "Learning rate": {LR_TAG: ["Multiline", [rf"^{LR_TAG}$"]]}}
 
 
 def logged_step(trainer: pl.Trainer) -> int:
@@ -134,10 +140,9 @@ class BestValidationMetrics(pl.Callback):
         self.step = int(state_dict.get("step", 0))
 
 
-def write_layout(writer: Any) -> None:
-    """The Custom Scalars tab's layout (TensorBoard merges the layouts of all runs, dropping
-    repeated charts)."""
-    writer.add_custom_scalars(LAYOUT)
+def write_layout(writer: Any, metric_names: Sequence[str]) -> None:
+    """The Custom Scalars tab's layout for a task logging `metric_names` (`val/<name>`)."""
+    writer.add_custom_scalars(custom_scalars_layout(metric_names))
 
 
 def write_run_summary(writer: Any, params: Mapping[str, Any], final: Mapping[str, float],

@@ -94,7 +94,10 @@ class ClassificationTask(Task):
 
 
 def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str]):
-    """Row-normalised confusion matrix (rows: true class, columns: predicted class)."""
+    """Row-normalised confusion matrix (rows: true class, columns: predicted class), drawn at the
+    size TensorBoard's image card shows (about 500 pixels): a bigger figure is scaled down there
+    until its labels cannot be read. Long class names are shortened; counts are written in the
+    cells while there are few enough classes for them to fit."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,17 +105,20 @@ def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str]):
 
     counts = matrix.float()
     rates = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
-    size = max(5.0, 0.5 * len(class_names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    n = len(class_names)
+    label_size = 9 if n <= 15 else 7
+    fig, ax = plt.subplots(figsize=(5.2, 5.2), dpi=100)
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    ticks = range(len(class_names))
-    ax.set_xticks(ticks, class_names, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(ticks, class_names, fontsize=8)
-    for i in ticks:
-        for j in ticks:
-            if counts[i, j]:
-                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if rates[i, j] > 0.5 else "black")
-    ax.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
+    ticks = range(n)
+    names = [name if len(name) <= 12 else name[:11] + "…" for name in class_names]
+    ax.set_xticks(ticks, names, rotation=60, ha="right", fontsize=label_size)
+    ax.set_yticks(ticks, names, fontsize=label_size)
+    if n <= 15:
+        for i in ticks:
+            for j in ticks:
+                if counts[i, j]:
+                    ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=8,
+                            color="white" if rates[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title="test confusion matrix (rows: true class)")
     fig.tight_layout()
     return fig
