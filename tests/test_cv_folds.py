@@ -116,3 +116,17 @@ def test_cli_trains_on_a_fold_and_rejects_a_bad_one(tmp_path):
     labels, _ = read_labeled_csv(SAMPLE, 14)
     train, val, test = stratified_fold_split(labels, 5, 4, 0.1, 42)
     assert f"Data: train {len(train)}, val {len(val)}, test {len(test)} rows" in log
+
+
+def test_default_experiment_tests_the_last_epoch_and_takes_fold_keys(tmp_path):
+    from test_config_groups import compose_cfg
+
+    from expkit.components import build_datamodule
+
+    cfg = compose_cfg(tmp_path)
+    # The default recipe keeps (and tests) the last epoch; val/acc still ranks runs.
+    assert cfg.callbacks.model_checkpoint.monitor is None and cfg.monitor.metric == "val/acc"
+    assert cfg.data.cv_folds is None and cfg.data.cv_fold is None and cfg.model.members == 1
+    folded = compose_cfg(tmp_path, "data.cv_folds=5", "data.cv_fold=3")
+    dm = build_datamodule(folded)
+    assert (dm.cv_folds, dm.cv_fold) == (5, 3)
