@@ -15,7 +15,8 @@ adds section 4, which benchmarks/scale.py supersedes with four sizes and a real-
    {5,25,50} x wordNgrams {1,2} (other settings fastText's defaults, `thread=--threads`, seed 0),
    best on the val split, its test accuracy and train_supervised() seconds. Against
    `expkit train` (real CLI subprocess) with the default experiment and each `--variant`
-   (Hydra overrides, repeatable); val acc is the best val/acc (the checkpoint that is tested),
+   (Hydra overrides, repeatable); val acc is the tested checkpoint's val/acc (best_score, or the
+   last epoch's when the experiment picks none, as the default does),
    test acc is test/acc of metrics.json, "fit s" is TensorBoard wall time from the first event
    (Trainer.fit starts) to the last val/acc event (end of training), "process s" is the whole
    CLI run. The default experiment's row comes from the first speed run (same command, on a

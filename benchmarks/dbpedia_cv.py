@@ -90,7 +90,8 @@ def expkit_fold(tmp: Path, tag: str, folds: int, fold: int, seed: int, variant: 
     res = B.run_timed(cmd, cwd=cwd, env=env)
     m = B.read_metrics(B.only_run_dir(cwd / "out"))
     B.log(f"cv: expkit {variant or '(default)'} seed {seed} fold {fold}: test {m.get('test/acc')} ({res['wall']:.0f} s)")
-    return {"fold": fold, "seed": seed, "test_acc": m.get("test/acc"), "val_acc": m.get("best_score"), "process_s": res["wall"]}
+    return {"fold": fold, "seed": seed, "test_acc": m.get("test/acc"), "val_acc": m.get("best_score") if m.get("best_score") is not None else m.get("val/acc"),
+            "process_s": res["wall"]}
 
 
 def cross_validate(tmp: Path, env: dict, data_cfg, folds: int, seeds: list[int], variants: list[str],
