@@ -117,40 +117,45 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
 
 
+def _paired(accs: list[float], peer: list[float], k: int) -> list[str]:
+    """Mean per-fold difference (points) and its SE (sd of the differences / sqrt(k))."""
+    d = [a - p for a, p in zip(accs, peer)]
+    mean, sd = _mean_sd(d)
+    return [f"{mean * 100:+.2f}", f"{sd / k ** 0.5 * 100:.2f}"]
+
+
 def report(cv: dict) -> str:
-    """The Markdown of section 6: per-system table, then per-fold paired differences."""
+    """The Markdown of section 6: per system and seed, mean/sd over folds and paired differences."""
     k = cv["folds"]
     peers = {name: [f["test_acc"] for f in per_fold] for name, per_fold in cv["peers"].items()}
-    best_peer = max(peers, key=lambda n: statistics.fmean(peers[n])) if peers else None
-    rows, diffs = [], []
-    for name, accs in peers.items():
-        mean, sd = _mean_sd(accs)
-        cs = ", ".join(str(f["C"]) for f in cv["peers"][name])
-        rows.append([name + (" (best peer)" if name == best_peer else ""), f"C on val: {cs}", mean, sd,
-                     " ".join(f"{a:.3f}" for a in accs), "-", "-"])
+    ranked = sorted(peers, key=lambda n: -statistics.fmean(peers[n]))
+    rows = []
+    for name in ranked:
+        mean, sd = _mean_sd(peers[name])
+        cs = ", ".join(f"{f['C']:g}" for f in cv["peers"][name])
+        rows.append([name + (" (best peer)" if name == ranked[0] else ""), f"C on val: {cs}", f"{mean:.4f}", f"{sd:.4f}",
+                     " ".join(f"{a:.3f}" for a in peers[name]), *["-"] * (2 * len(ranked))])
     for variant, by_seed in cv["expkit"].items():
         label = f"expkit {variant or '(default)'}"
         per_seed = {seed: [f["test_acc"] for f in per_fold] for seed, per_fold in by_seed.items()}
-        for seed, accs in per_seed.items():
-            mean, sd = _mean_sd(accs)
-            d = [a - p for a, p in zip(accs, peers[best_peer])] if best_peer else []
-            dm, dsd = _mean_sd(d) if d else (float("nan"), float("nan"))
-            rows.append([label, f"seed {seed}", mean, sd, " ".join(f"{a:.3f}" for a in accs),
-                         f"{dm * 100:+.2f}", f"{dsd / k ** 0.5 * 100:.2f}" if d else "-"])
-            diffs.append((label, seed, d))
+        lines = [(f"seed {seed}", accs) for seed, accs in per_seed.items()]
         if len(per_seed) > 1:
-            fold_means = [statistics.fmean(col) for col in zip(*per_seed.values())]
-            mean, sd = _mean_sd(fold_means)
-            d = [a - p for a, p in zip(fold_means, peers[best_peer])] if best_peer else []
-            dm, dsd = _mean_sd(d) if d else (float("nan"), float("nan"))
-            rows.append([label, f"mean of {len(per_seed)} seeds", mean, sd, " ".join(f"{a:.3f}" for a in fold_means),
-                         f"{dm * 100:+.2f}", f"{dsd / k ** 0.5 * 100:.2f}" if d else "-"])
+            lines.append((f"mean of {len(per_seed)} seeds", [statistics.fmean(col) for col in zip(*per_seed.values())]))
+        for setting, accs in lines:
+            mean, sd = _mean_sd(accs)
+            paired = [cell for name in ranked for cell in _paired(accs, peers[name], k)]
+            rows.append([label, setting, f"{mean:.4f}", f"{sd:.4f}", " ".join(f"{a:.3f}" for a in accs), *paired])
     sizes = cv["sizes"][0]
-    out = [f"### 6. Cross-validated accuracy ({k} folds over all {sum(sizes.values()):,} rows; per fold train "
+    headers = ["system", "setting", "mean test acc", "sd over folds", f"per fold 0..{k - 1}"]
+    for i, name in enumerate(ranked):
+        tag = "best peer" if i == 0 else f"peer {i + 1}"
+        headers += [f"diff vs {tag}, points", "SE"]
+    out = [f"### 6. Cross-validated accuracy ({k} folds over all {sum(sizes.values()):,} rows; fold 0: train "
            f"{sizes['train']:,} / val {sizes['val']:,} / test {sizes['test']:,})", "",
-           B.markdown_table(["system", "setting", "mean test acc", "sd over folds", f"per fold 0..{k - 1}",
-                             f"paired diff vs best peer, points", "SE of diff, points"], rows), ""]
-    if best_peer:
-        out.append(f"Paired difference: expkit's accuracy minus {best_peer}'s on the same fold's test rows, mean over the "
-                   f"{k} folds, in points (0.01 accuracy = 1 point); SE = sd of the {k} differences / sqrt({k}).")
+           B.markdown_table(headers, rows), ""]
+    if ranked:
+        named = "; ".join(f"{'best peer' if i == 0 else f'peer {i + 1}'} = {n}" for i, n in enumerate(ranked))
+        out.append(f"Paired differences: expkit's test accuracy minus the peer's on the same fold's test rows, mean over "
+                   f"the {k} folds, in points (0.01 accuracy = 1 point); SE = sd of the {k} differences / sqrt({k}). "
+                   f"{named}.")
     return "\n".join(out)
