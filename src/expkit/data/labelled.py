@@ -111,3 +111,27 @@ def stratified_split(
         joined = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
         out.append(np.sort(joined))
     return out
+
+
+def stratified_fold_split(
+    labels: np.ndarray, folds: int, fold: int, val_fraction: float, seed: int
+) -> list[np.ndarray]:
+    """[train, val, test] row indices for cross-validation fold `fold` (0-based) of `folds`.
+
+    Every row is in exactly one fold's test part: each class's rows are shuffled by `seed`, the
+    classes are laid end to end and row k of that order goes to fold k % folds, so every fold
+    holds each class in the same proportion (within one row) and the folds' sizes differ by at
+    most one. The rows outside the test fold are split into train/val by `stratified_split` with
+    `val_fraction` (a fraction of those rows) and the same seed: one fold's split depends on the
+    labels, `folds`, `fold`, `val_fraction` and `seed` alone, so every system given these keys
+    trains, picks and tests on the same rows.
+    """
+    rng = np.random.default_rng(seed)
+    order = np.concatenate(
+        [idx[rng.permutation(len(idx))] for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+        or [np.empty(0, dtype=np.int64)]
+    )
+    test = np.sort(order[np.arange(len(order)) % folds == fold])
+    rest = np.setdiff1d(np.arange(len(labels)), test)
+    train, val = stratified_split(labels[rest], [val_fraction], seed)
+    return [rest[train], rest[val], test]

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from expkit.data.base import DataModule
-from expkit.data.labelled import read_class_names, stratified_split
+from expkit.data.labelled import read_class_names, stratified_fold_split, stratified_split
 from expkit.data.text_files import read_labeled_csv, require_data_file
 from expkit.errors import ConfigError, DataError
 from expkit.run.files import atomic_open
@@ -230,11 +230,38 @@ def to_batch(docs: EncodedDocs, batch_format: str, pad_index: int, max_length: i
     return torch.from_numpy(padded), torch.from_numpy(np.maximum(lengths, 1)), labels
 
 
+def check_cv_keys(cv_folds: Any, cv_fold: Any, test_path: str | None) -> None:
+    """ConfigError unless `data.cv_folds` and `data.cv_fold` are both unset, or name one fold."""
+    if cv_folds is None and cv_fold is None:
+        return
+    if cv_folds is None or cv_fold is None:
+        given, missing = ("data.cv_folds", "data.cv_fold") if cv_fold is None else ("data.cv_fold", "data.cv_folds")
+        raise ConfigError(
+            f"{given} is set but {missing} is not; cross-validation needs both: data.cv_folds=K (how many folds) "
+            "and data.cv_fold=I (which fold is the test split, 0 to K-1), e.g. data.cv_folds=5 data.cv_fold=0."
+        )
+    if isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 2:
+        raise ConfigError(f"data.cv_folds={cv_folds!r}: use a whole number of folds >= 2 (5 or 10 is usual).")
+    if isinstance(cv_fold, bool) or not isinstance(cv_fold, int) or not 0 <= cv_fold < cv_folds:
+        raise ConfigError(
+            f"data.cv_fold={cv_fold!r}: with data.cv_folds={cv_folds} use a fold number 0 to {cv_folds - 1} "
+            f"(a sweep over all of them: -m data.cv_fold=range(0,{cv_folds}))."
+        )
+    if test_path:
+        raise ConfigError(
+            f"data.cv_folds={cv_folds} with data.test_path={test_path!r}: a cross-validation fold is the test split, "
+            "so a test file would be ignored; remove data.test_path (or data.cv_folds and data.cv_fold)."
+        )
+
+
 class TextClassificationDataModule(DataModule):
     """Labeled texts from CSV files in the `label,"title","content"` layout (DBpedia, AG News).
 
     Splits: `train_path` is split into train/val(/test) by seeded, stratified fractions; with a
-    `test_path` the test split is that file instead (and `test_fraction` is ignored). The
+    `test_path` the test split is that file instead (and `test_fraction` is ignored). With
+    `cv_folds=K, cv_fold=I` the test split is fold I of K stratified, `split_seed`-seeded folds of
+    `train_path` (`stratified_fold_split`) and val is `val_fraction` of the other folds' rows;
+    `test_fraction` is ignored. The
     vocabulary is built from the train split only, and saved in the checkpoint (`state_dict`) so
     that a run folder alone can predict.
     """
@@ -263,6 +290,8 @@ class TextClassificationDataModule(DataModule):
         max_length: int = 128,
         num_workers: int = 0,
         cache_dir: str = ".cache/expkit",
+        cv_folds: int | None = None,
+        cv_fold: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers)
         if not 1 <= ngrams <= 3:
@@ -276,6 +305,8 @@ class TextClassificationDataModule(DataModule):
             raise ConfigError(f"data.specials={list(specials)} must contain '<unk>'.")
         if not isinstance(min_freq, int) or min_freq < 1:
             raise ConfigError(f"data.min_freq={min_freq!r}: use a whole number >= 1.")
+        check_cv_keys(cv_folds, cv_fold, test_path)
+        self.cv_folds, self.cv_fold = cv_folds, cv_fold
         self.train_path, self.classes_path, self.test_path = train_path, classes_path, test_path
         self.val_fraction, self.test_fraction, self.split_seed = val_fraction, test_fraction, split_seed
         self.text_fields, self.ngrams = list(text_fields), ngrams
@@ -302,8 +333,7 @@ class TextClassificationDataModule(DataModule):
         self.class_names = read_class_names(classes_file)
         encode = lambda path: self.cache.load_or_encode(path, len(self.class_names), self.text_fields, self.ngrams)  # noqa: E731
         corpus = encode(train_file)
-        fractions = [self.val_fraction] if test_file else [self.val_fraction, self.test_fraction]
-        rows = dict(zip(["train", "val", "test"], stratified_split(corpus.docs.labels, fractions, self.split_seed)))
+        rows = dict(zip(["train", "val", "test"], self.split_rows(corpus.docs.labels, has_test_file=test_file is not None)))
         vocab = Vocab.from_counts(
             corpus_counts(corpus, rows["train"]), min_freq=self.min_freq, max_size=self.max_size, specials=self.specials
         )
@@ -349,6 +379,23 @@ class TextClassificationDataModule(DataModule):
             )
         sizes = ", ".join(f"{name} {len(docs)}" for name, docs in self.splits.items())
         log.info("Data: %s rows; vocabulary %d tokens (ngrams=%d)", sizes, len(self.vocab), self.ngrams)
+
+    def split_rows(self, labels: np.ndarray, has_test_file: bool) -> list[np.ndarray]:
+        """[train, val(, test)] row indices of the train file: a cross-validation fold, or the fractions."""
+        if self.cv_folds is not None:
+            if has_test_file:  # a subclass that always brings its own test file (DBpediaDataModule)
+                raise ConfigError(
+                    f"data.cv_folds={self.cv_folds}: this data module tests on its own test file, so it has no "
+                    "folds to rotate; remove data.cv_folds and data.cv_fold."
+                )
+            if self.cv_folds > len(labels):
+                raise DataError(
+                    f"{self.train_path}: data.cv_folds={self.cv_folds} folds of {len(labels)} rows would leave folds "
+                    f"without a test row; use at most {len(labels)} folds (5 or 10 is usual)."
+                )
+            return stratified_fold_split(labels, self.cv_folds, self.cv_fold, self.val_fraction, self.split_seed)
+        fractions = [self.val_fraction] if has_test_file else [self.val_fraction, self.test_fraction]
+        return stratified_split(labels, fractions, self.split_seed)
 
     def batches(self, split: str) -> Dataset:
         return EncodedDataset(self.splits[split], self.input_format, self.pad_index, self.max_length)
