@@ -142,7 +142,15 @@ def compose(
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         if OmegaConf.is_interpolation(cfg, "name"):
-            cfg.name = str(cfg.name)
+            try:
+                cfg.name = str(cfg.name)
+            except OmegaConfBaseException as err:  # `name='${name}'`: a cycle
+                from expkit.components import source_of_key
+
+                raise ConfigError(
+                    f"{source_of_key('name')}: `name` cannot be resolved: {str(err).splitlines()[0]}. Give the "
+                    "run a plain name (name=my_run) or an expression that does not lead back to `name`."
+                ) from None
         del cfg["hydra"]
     return cfg
 
@@ -154,7 +162,7 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
     folder `<paths.output_root>/<name>/` when there is none yet.
     """
     from expkit.components import check_contract
-    from expkit.validation import check_devices, check_optimizer, validate as check_values
+    from expkit.validation import check_devices, check_optimizer, check_paths, validate as check_values
 
     check_config_argument(cfg, "validate")
     cfg = cfg.copy()
@@ -166,6 +174,12 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
     check_contract(cfg)
     check_optimizer(cfg)
     check_devices(cfg)
+    check_paths(cfg)
+    # A new folder is made under paths.output_root (a resume or a sweep job writes into its own).
+    if run_dir is None and cfg.get("paths") is not None:
+        from expkit.components import source_of_key
+
+        RunFolder.refuse_nested(Path(str(cfg.paths.output_root)), "paths.output_root", source_of_key("paths.output_root"))
     # Data modules check their own values in __init__ (their setup() reads the data): building
     # one here reports an impossible value (batch_size=0, fractions over 1) before any folder.
     from expkit.components import build_datamodule

@@ -38,12 +38,15 @@ def source_of_key(full_key: str) -> str:
     if hydra_cfg is None:
         return f"config key `{full_key}`"
     choices = hydra_cfg.runtime.choices
-    for override in reversed(list(hydra_cfg.overrides.task)):
+    # Unresolved: an override's text may hold `${...}`, which is the user's expression, not a value.
+    for override in reversed(OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)):
         key = override.lstrip("+~").split("=", 1)[0]
         if key != full_key and key in choices:
             continue  # `model=lstm` chose a file; the keys inside came from that file or an experiment
         if key == full_key or full_key.startswith(key + "."):
-            return f"command line `{override}`"
+            # A newline or tab typed into a value is shown escaped: the error stays one line.
+            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in override)
+            return f"command line `{shown}`"
     experiment = hydra_cfg.runtime.choices.get("experiment")
     if experiment:
         from expkit.config_files import experiments_dir

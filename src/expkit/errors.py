@@ -21,6 +21,10 @@ class RunFolderGone(ExpkitError):
     """The run folder was deleted (or moved) while a command was writing into it."""
 
 
+class NoRoom(ExpkitError):
+    """A write found no room on its disk (ENOSPC, EDQUOT, EFBIG): the run stops and says so."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM received while the CLI was not yet training (composing, reading and encoding the
     data). A KeyboardInterrupt, so it unwinds as Ctrl+C does there: the half-made run folder is

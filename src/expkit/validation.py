@@ -16,6 +16,7 @@ import logging
 import math
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, Union
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -34,14 +35,9 @@ def validate(cfg: DictConfig) -> None:
     """Every check of this module, in the order a user would want to hear about problems."""
     from expkit.components import source_of_key
 
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        key = missing[0]
-        raise ConfigError(
-            f"{source_of_key(key)}: `{key}` has no value (`???`). Set it on the command line, e.g. `{key}=VALUE`"
-            + (f" (also missing: {', '.join(missing[1:])})." if len(missing) > 1 else ".")
-        )
     try:
+        # Resolved first: a cycle (`name='${name}'`, `+a='${b}' +b='${a}'`) fails in both, and the
+        # resolution error names the key.
         OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
@@ -49,6 +45,13 @@ def validate(cfg: DictConfig) -> None:
             f"{source_of_key(key)}: `{key}` cannot be resolved: {str(err).splitlines()[0]}. Fix the `${{...}}` "
             "expression in that file or on the command line."
         ) from None
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        key = missing[0]
+        raise ConfigError(
+            f"{source_of_key(key)}: `{key}` has no value (`???`). Set it on the command line, e.g. `{key}=VALUE`"
+            + (f" (also missing: {', '.join(missing[1:])})." if len(missing) > 1 else ".")
+        )
     for key in ("data", "model", "task", "optimizer", "trainer"):
         if not cfg.get(key):
             raise ConfigError(f"The config has no `{key}` group; add `{key}=<option>` (see `expkit train --help`).")
@@ -216,11 +219,15 @@ def check_core_keys(cfg: DictConfig) -> None:
     name = cfg.get("name")
     # `name` is a folder under paths.output_root: a path in it (`../../elsewhere`, `a/b`) would
     # write the run outside the root, or somewhere `expkit runs` does not look.
-    if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+    # Control characters (a newline or tab pasted into the name) make folders no shell listing shows plainly.
+    if (not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\")
+            or any(ord(c) < 32 or ord(c) == 127 for c in name)):
         raise ConfigError(
             f"{source_of_key('name')}: name={name!r} is not a folder name; the run is written to "
-            "<paths.output_root>/<name>/<timestamp>. Give a plain, non-empty name without / or \\ (e.g. name=my_run)."
+            "<paths.output_root>/<name>/<timestamp>. Give a plain, non-empty name without / or \\ and without "
+            "control characters such as a newline or tab (e.g. name=my_run)."
         )
+    check_output_root_expression(cfg)
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         raise ConfigError(
@@ -231,6 +238,74 @@ def check_core_keys(cfg: DictConfig) -> None:
         if key in cfg and not isinstance(value, bool) and not (key == "deterministic" and value == "warn"):
             allowed = "true or false" + (" (or warn)" if key == "deterministic" else "")
             raise ConfigError(f"{source_of_key(key)}: {key}={_show(value)}; use {allowed}.")
+
+
+# What paths.run_dir is replaced by to see whether paths.output_root depends on it.
+_RUN_DIR_PROBE = "\0expkit-run-dir\0"
+
+
+def check_output_root_expression(cfg: DictConfig) -> None:
+    """paths.output_root does not depend on paths.run_dir: the run folder is made under the root,
+    so the root cannot come from it (`${paths.run_dir}/y` resolved to `None/y` before the folder
+    existed, and the run trained into ./None/y/)."""
+    import copy
+
+    from omegaconf import open_dict
+
+    from expkit.components import source_of_key
+
+    if not isinstance(cfg.get("paths"), DictConfig) or "output_root" not in cfg.paths:
+        return
+    probe = copy.deepcopy(cfg)
+    with open_dict(probe):
+        probe.paths.run_dir = _RUN_DIR_PROBE
+    if _RUN_DIR_PROBE in str(OmegaConf.select(probe, "paths.output_root")):
+        raw = OmegaConf.to_container(cfg.paths, resolve=False)["output_root"]
+        raise ConfigError(
+            f"{source_of_key('paths.output_root')}: paths.output_root={raw} depends on paths.run_dir, the run's own "
+            "folder, which is made under paths.output_root: the root cannot come from the folder inside it. Give "
+            "a folder that does not name the run, e.g. paths.output_root=outputs/y."
+        )
+
+
+def check_paths(cfg: DictConfig) -> None:
+    """The cache folder is a folder this user can write, checked before any folder is made (the
+    run folder's root: `RunFolder.refuse_nested`). Looks at the file system; writes nothing."""
+    from expkit.components import source_of_key
+
+    cache = OmegaConf.select(cfg, "data.cache_dir")
+    if cache is not None:
+        # data.cache_dir is `${paths.cache_dir}` in the packaged configs: name the key users set.
+        key = "paths.cache_dir" if cache == OmegaConf.select(cfg, "paths.cache_dir") else "data.cache_dir"
+        check_writable_folder(Path(str(cache)), key, source_of_key(key), "the encoded-text cache")
+
+
+def check_writable_folder(path: Path, key: str, where: str, use: str) -> None:
+    """A ConfigError when `path` cannot be a folder this process writes into: it names a file, a
+    file stands where a parent folder would be made, or the nearest existing folder is read-only."""
+    import os
+
+    absolute = Path(os.path.abspath(path))
+    if absolute.exists() and not absolute.is_dir():
+        raise ConfigError(
+            f"{where}: {key}={path} names a file, not a folder; {use} is written into a folder. Give a folder "
+            f"(e.g. {key}=.cache/expkit), or move the file away."
+        )
+    existing = absolute
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"{where}: {key}={path} cannot be made: {existing} is a file, not a folder. Give another folder for {use}."
+        )
+    read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+    if read_only or not os.access(existing, os.W_OK | os.X_OK):
+        why = "is on a read-only file system" if read_only else "is not writable by this user"
+        named = f"{key}={path}" if existing == absolute else f"{key}={path} (its nearest existing folder, {existing})"
+        raise ConfigError(
+            f"{where}: {named} {why}; {use} is written there. Give a writable folder, e.g. {key}=.cache/expkit or "
+            "one under your home folder."
+        )
 
 
 def check_monitor_metric(cfg: DictConfig) -> None:

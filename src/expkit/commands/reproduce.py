@@ -36,6 +36,26 @@ def compare_environments(old: dict, new: dict) -> list[tuple[str, str, str]]:
     return [(k, a.get(k, ""), b.get(k, "")) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
+def refuse_unfinished(folder) -> None:
+    """`--check` compares against the run's final metrics: a run still training (its folder's lock
+    is held, by `train` or `resume`) or killed mid-training has none yet, and "metrics differ"
+    would blame the reproduction for the original's unfinished numbers."""
+    from expkit.errors import ExpkitError
+
+    holder = folder.holder()
+    if holder is not None:
+        raise ExpkitError(
+            f"{folder.path} is still training ({holder}): its metrics are not final, so there is nothing to check "
+            "the reproduction against yet. Wait for it to end, then run `expkit reproduce --check` again."
+        )
+    status = folder.read_metrics().get("status")
+    if status == "running":
+        raise ExpkitError(
+            f"{folder.path} says `running` but no process is training it: it was stopped (killed) before it ended, "
+            f"so its metrics are not final. Finish it with `expkit resume {folder.path}`, then check again."
+        )
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     import expkit
@@ -45,6 +65,8 @@ def main(argv: list[str]) -> int:
     from expkit.logs import console_logging
 
     folder = RunFolder.open(args.run_dir)
+    if args.check:
+        refuse_unfinished(folder)
     original = folder.read_metrics()
     console_logging()
     result = expkit.reproduce(folder.path, args.overrides, trusted_modules=args.trust_module)

@@ -107,11 +107,17 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
     expkit.api.validate(cfg)
     # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
     rank = process_rank()
+    # Lightning adds `hydra.run.dir=<rank 0's folder>` to the other ranks' command line; they
+    # take rank 0's folder from RUN_DIR_ENV instead (RunFolder.create).
+    run_dir = requested_run_dir(overrides) if rank == 0 else None
     if rank == 0:
         # The choices of the composition just made (expkit.compose leaves it in HydraConfig).
         choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
         print_config_summary(choices, overrides)
-    result = expkit.fit(cfg, overrides=overrides, validated=True)
+    if run_dir is None:
+        result = expkit.fit(cfg, overrides=overrides, validated=True)
+    else:
+        result = fit_into_requested_folder(cfg, run_dir, overrides)
     if rank == 0:
         record_choices(result.run_dir)
         report(result)
@@ -134,6 +140,57 @@ def record_choices(run_dir: Path) -> None:
         return
     choices = OmegaConf.to_container(HydraConfig.get().runtime.choices, resolve=True)
     write_text_atomic(path, yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}, sort_keys=False))
+
+
+def requested_run_dir(overrides: list[str]) -> Path | None:
+    """The folder `hydra.run.dir=DIR` asks a single run to be written to (Hydra's own key, resolved
+    as Hydra would: `${name}` and the like work), checked before anything is written: it must be
+    new or empty, and not inside another run's folder. None when the key is not given."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from expkit.errors import ConfigError
+    from expkit.run.folder import RunFolder
+
+    given = [o for o in overrides if o.lstrip("+").split("=", 1)[0] == "hydra.run.dir"]
+    if not given:
+        return None
+    override = given[-1]
+    value = HydraConfig.get().run.dir if HydraConfig.initialized() else override.split("=", 1)[1]
+    if not value or str(value) == "None":
+        raise ConfigError(f"command line `{override}`: give the folder the run is written to, e.g. hydra.run.dir=outputs/my_run.")
+    path = Path(str(value))
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        what = "is a file" if not path.is_dir() else "exists and is not empty"
+        raise ConfigError(
+            f"command line `{override}`: {path} {what}; a run is written into a new (or empty) folder of its own. "
+            "Give a new folder, or leave hydra.run.dir out to get <paths.output_root>/<name>/<timestamp>/."
+        )
+    RunFolder.refuse_nested(path, "hydra.run.dir", f"command line `{override}`", "outputs/my_run")
+    return path
+
+
+def fit_into_requested_folder(cfg: Any, run_dir: Path, overrides: list[str]) -> Any:
+    """`expkit.fit` into the folder `hydra.run.dir` named, made here; a run refused before it
+    started (no metrics.json) leaves no folder behind, as one in <paths.output_root> would not."""
+    import expkit
+    from expkit.api import discard_untouched
+    from expkit.errors import ExpkitError
+    from expkit.run.folder import RunFolder
+
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ExpkitError(
+            f"Cannot create the run folder hydra.run.dir={run_dir}: {err.strerror or err}. Give a writable folder."
+        ) from None
+    try:
+        return expkit.fit(cfg, run_dir, overrides=overrides, validated=True)  # train_once validated it
+    except (ExpkitError, KeyboardInterrupt):
+        folder = RunFolder(run_dir)
+        if created and not (folder / RunFolder.METRICS).exists():
+            discard_untouched(folder)
+        raise
 
 
 def sweep_job_overrides(overrides: list[str]) -> list[list[str]]:

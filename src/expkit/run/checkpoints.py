@@ -19,6 +19,7 @@ file before it writes a new `last.ckpt`.
 from __future__ import annotations
 
 import copy
+import errno
 import fnmatch
 import logging
 import os
@@ -31,9 +32,48 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import AsyncCheckpointIO
+from expkit.errors import NoRoom
+from expkit.run.files import NO_ROOM, no_room_reason
 from expkit.run.folder import RunFolder
 
 log = logging.getLogger("expkit")
+
+class CheckpointWriteError(NoRoom):
+    """A checkpoint could not be written because its disk has no room (ENOSPC, EDQUOT, EFBIG).
+
+    The run stops at once: training on would add epochs that no checkpoint holds. The file it
+    was writing keeps its previous version (the write goes to a temp file first). `run_dir` is
+    filled in by the run's record, which also sets epochs_done to what last.ckpt holds.
+    """
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path, self.error = path, error
+        self.kept = saved_progress(path)  # the previous version of this file, left whole
+        self.run_dir: Path | None = None
+        super().__init__(str(path))
+
+    def ended_run(self, run_dir: Path, last_kept: tuple[int, int] | None) -> None:
+        """Said by the run's record: which run stopped, and what its last.ckpt holds."""
+        self.run_dir, self.path_kept = run_dir, (RunFolder.LAST_CHECKPOINT, last_kept)
+
+    def __str__(self) -> str:
+        file, kept = getattr(self, "path_kept", (self.path.name, self.kept))
+        kept = (f"{file} holds the run as it was after epoch {kept[0]} (step {kept[1]}), whole" if kept
+                else f"there is no earlier {file}")
+        where = f"`expkit resume {self.run_dir}`" if self.run_dir else "`expkit resume RUN_FOLDER`"
+        return (f"Could not write the checkpoint {self.path}: {no_room_reason(self.error)}. The run was "
+                f"stopped there, so no epoch goes unsaved; {kept}. Free space on that disk (or give the run another "
+                f"one: paths.output_root=DIR, or checkpoints/ as a link to a disk with room), then continue with {where}.")
+
+
+def saved_progress(path: Path) -> tuple[int, int] | None:
+    """(epochs done, global step) of the checkpoint at `path`, None when there is none readable.
+    Lightning stores the 0-based epoch it was saved in; expkit saves at the end of an epoch."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - absent or unreadable: nothing is kept
+        return None
+    return int(checkpoint.get("epoch", -1)) + 1, int(checkpoint.get("global_step", 0))
 
 # `.last.ckpt.<pid>.tmp`: hidden, never matched by `*.ckpt`, and tied to the writer's process.
 TEMP_SUFFIX = ".tmp"
@@ -88,8 +128,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             _save_without_crc32(checkpoint, tmp)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as err:
             tmp.unlink(missing_ok=True)
+            if isinstance(err, OSError) and err.errno in NO_ROOM:
+                raise CheckpointWriteError(path, err) from None
             raise
         _fsync_dir(path.parent)
 
@@ -134,14 +176,48 @@ def _save_without_crc32(checkpoint: dict[str, Any], path: Path) -> None:
     from torch.serialization import get_crc32_options, set_crc32_options
 
     with open(path, "wb", buffering=0) as f:
+        writer = _WholeWrites(f)
         with _CRC32_LOCK:
             before = get_crc32_options()
             set_crc32_options(False)
             try:
-                torch.save(checkpoint, f)
+                torch.save(checkpoint, writer)
+            except RuntimeError:
+                if writer.error is not None:  # torch says "unexpected pos"; the OSError says why
+                    raise writer.error from None
+                raise
             finally:
                 set_crc32_options(before)
         os.fsync(f.fileno())
+
+
+class _WholeWrites:
+    """The raw file torch.save writes into, each `write` written whole, its OSError kept.
+
+    A raw file's write may write part of the bytes (a disk that fills up mid-write does), and
+    torch turns both that and an OSError into `RuntimeError: [enforce fail at
+    inline_container.cc] unexpected pos`, which no longer says the disk is full."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        try:
+            while done < len(view):
+                written = self.raw.write(view[done:])
+                if not written:  # 0 bytes: the file system takes no more
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.raw.name)
+                done += written
+        except OSError as err:
+            self.error = err
+            raise
+        return done
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 def _fsync_dir(dirpath: Path) -> None:
@@ -268,6 +344,7 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
         self._step: tuple | None = None
         self._shared: dict[tuple, tuple[int, torch.Tensor]] = {}
         self._lock = threading.Lock()
+        self._error_raised = False
 
     def _release(self, buffers: Sequence[torch.Tensor]) -> None:
         with self._lock:
@@ -298,6 +375,10 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
 
         def run() -> None:
             try:
+                if self._error is not None:
+                    # After a failed write nothing more is done: a queued removal of the previous
+                    # best would delete the only best checkpoint there is.
+                    return
                 fn(*args)
             except BaseException as err:  # raised on the training thread by the next call or teardown
                 self._error = err
@@ -306,7 +387,13 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
 
         assert self._executor is not None
         self._jobs.append((self._executor.submit(run), saved, buffers))
-        if self._error:
+        self.raise_write_error()
+
+    def raise_write_error(self) -> None:
+        """Raise, on the calling (training) thread, the error of a write that failed in the
+        writer thread; once: the teardown after the failed fit does not raise it again."""
+        if self._error is not None and not self._error_raised:
+            self._error_raised = True
             raise self._error
 
     def _copy(self, tensor: torch.Tensor, taken: list[torch.Tensor]) -> torch.Tensor:
@@ -362,17 +449,19 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
     def _wait_all(self) -> None:
         wait([future for future, _, _ in self._jobs])
         self._jobs = []
-        if self._error:
-            raise self._error
+        self.raise_write_error()
 
     def remove_checkpoint(self, path: Any) -> None:
         self._ensure_setup()
         self._submit(self.checkpoint_io.remove_checkpoint, (path,))
 
     def teardown(self) -> None:
-        super().teardown()  # waits for the writes
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)  # waits for the writes
+            self._executor = None
         self._jobs = []
         self._free, self._users, self._shared, self._step = {}, {}, {}, None
+        self.raise_write_error()
 
 
 def tensor_bytes(obj: Any) -> int:
@@ -475,6 +564,13 @@ class BestAndLastCheckpoint(ModelCheckpoint):
 
             for logger in trainer.loggers:
                 logger.after_save_checkpoint(proxy(self))
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        # A write that failed in the background stops the run at the next step, not at the next
+        # save an epoch later (the epochs between would be trained and recorded, never saved).
+        io = trainer.strategy.checkpoint_io
+        if isinstance(io, BackgroundCheckpointIO):
+            io.raise_write_error()
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_epoch_end(trainer, pl_module)

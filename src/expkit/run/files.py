@@ -3,6 +3,7 @@ reading the YAML a run folder holds without YAML aliases."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -15,6 +16,17 @@ if TYPE_CHECKING:
     from filelock import BaseFileLock
 
 log = logging.getLogger(__name__)
+
+# Write errors that mean "no room on the disk": said as such (a full disk under a checkpoint
+# write otherwise reads as torch's "unexpected pos").
+NO_ROOM = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+           errno.EFBIG: "the file is larger than the file system allows"}
+
+
+def no_room_reason(error: OSError) -> str:
+    """'the disk is full (ENOSPC: No space left on device)' for an error of NO_ROOM."""
+    name = errno.errorcode.get(error.errno, str(error.errno))
+    return f"{NO_ROOM.get(error.errno, 'it failed')} ({name}: {error.strerror})"
 
 
 @contextmanager

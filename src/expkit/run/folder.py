@@ -142,6 +142,24 @@ class RunFolder:
                 "paths.output_root=DIR."
             ) from None
 
+    @classmethod
+    def refuse_nested(cls, path: Path, key: str, where: str, example: str = "outputs") -> None:
+        """A ConfigError when `path` (a folder new runs are made in, named by config key `key`,
+        set at `where`) is a run folder or lies inside one: a run made there would be nested
+        inside another run (and missing from `expkit runs` of their common root)."""
+        from expkit.errors import ConfigError
+
+        absolute = Path(path).resolve()
+        for folder in (absolute, *absolute.parents):
+            # A record and the config folder: a stray metrics.json of another tool is not a run.
+            if cls.is_run_dir(folder) and (folder / cls.HYDRA_DIR).is_dir():
+                inside = "is" if folder == absolute else "lies inside"
+                raise ConfigError(
+                    f"{where}: {key}={path} {inside} the run folder {folder}; a new run written there would be nested "
+                    "inside that run (its files mixed with the run's own, and hidden from `expkit runs` of the folder "
+                    f"above). Give a folder outside every run folder, e.g. {key}={example}."
+                )
+
     def require_present(self) -> None:
         """Raise RunFolderGone when the folder no longer exists: a record written then would
         re-create it (a ghost folder holding only that record)."""
@@ -168,10 +186,19 @@ class RunFolder:
         return read_json(path) if path.is_file() else {}
 
     def write_metrics(self, data: dict[str, Any]) -> None:
-        from expkit.run.files import write_json_atomic
+        from expkit.errors import NoRoom
+        from expkit.run.files import NO_ROOM, no_room_reason, write_json_atomic
 
         self.require_present()
-        write_json_atomic(self / self.METRICS, strict_json(data))
+        try:
+            write_json_atomic(self / self.METRICS, strict_json(data))
+        except OSError as err:
+            if err.errno not in NO_ROOM:
+                raise
+            raise NoRoom(
+                f"Could not write {self / self.METRICS}: {no_room_reason(err)}. The run was stopped; the file keeps "
+                f"its previous content. Free space on that disk, then continue with `expkit resume {self.path}`."
+            ) from None
 
     def read_overrides(self) -> list[str]:
         """The run's command-line overrides ([] when the file is absent); a damaged file is an
@@ -227,13 +254,20 @@ class RunFolder:
         return read_json(path) if path.is_file() else {}
 
     def relative(self, path: str | Path | None) -> str | None:
-        """A path inside the folder, stored relative to it so that a moved folder still works."""
+        """A path inside the folder, stored relative to it so that a moved folder still works.
+
+        `checkpoints/` may be a link to a scratch disk, and Lightning gives its files by their
+        real path (under the link's target): such a file is stored as `checkpoints/<name>`, so
+        the record still holds when the scratch disk is mounted elsewhere and the link changed."""
         if not path:
             return None
-        try:
-            return str(Path(path).resolve().relative_to(self.path.resolve()))
-        except ValueError:
-            return str(path)
+        real = Path(path).resolve()
+        for inside, prefix in ((self.path, Path()), (self.checkpoint_dir, Path(self.CHECKPOINTS))):
+            try:
+                return str(prefix / real.relative_to(inside.resolve()))
+            except (ValueError, OSError):
+                continue
+        return str(path)
 
     # -- TensorBoard -----------------------------------------------------------------------------
     @property
@@ -262,6 +296,8 @@ class RunFolder:
             best = self.read_metrics().get("best_checkpoint")
             if isinstance(best, str) and (self / best).is_file():
                 return self / best
+            if isinstance(best, str) and best:
+                raise self.best_missing(best)
         last = self / self.LAST_CHECKPOINT
         if not last.is_file():
             raise ExpkitError(
@@ -269,6 +305,22 @@ class RunFolder:
                 "(trainer=debug or enable_checkpointing=false) or stopped before its first epoch ended."
             )
         return last
+
+    def best_missing(self, best: str) -> ExpkitError:
+        """The error for a recorded best checkpoint that is not there: using `last.ckpt` instead
+        would give another epoch's numbers under the best one's name."""
+        link = self.checkpoint_dir
+        where = ""
+        if link.is_symlink():
+            target = os.readlink(link)
+            state = "which exists" if link.exists() else "which does not exist (moved or unmounted?)"
+            where = f" {self.CHECKPOINTS}/ is a link to {target}, {state}."
+        return ExpkitError(
+            f"{self.path}: the best checkpoint {best} (recorded in {self.METRICS}) is missing.{where} Nothing else "
+            f"is used in its place: put the file (or the disk {self.CHECKPOINTS}/ links to) back, or point "
+            f"{self.CHECKPOINTS}/ at its new place (ln -sfn NEW_DIR {self / self.CHECKPOINTS}); or choose "
+            "--checkpoint last to use last.ckpt knowingly."
+        )
 
     def resume_checkpoint(self) -> Path:
         """The checkpoint a resume continues from: the newer of `last.ckpt` and the newest
@@ -364,6 +416,25 @@ class RunFolder:
             yield
         finally:  # the holder removes its lock file: the folder is left as it was
             release_and_remove(lock)
+
+    def holder(self) -> str | None:
+        """Who holds the folder's lock ('process 123 (train, since ...)'), None when nobody does.
+        Only looks: the lock file is not created, and a lock left by a dead process is free."""
+        import fcntl
+
+        try:
+            fd = os.open(self / self.LOCK, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return describe_holder(os.pread(fd, 4096, 0))
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
 
 
 def describe_holder(raw: bytes) -> str:

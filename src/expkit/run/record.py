@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import pytorch_lightning as pl
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 
+from expkit.errors import NoRoom
 from expkit.run.folder import RunFolder, now_text
 
 log = logging.getLogger("expkit")
@@ -157,8 +158,20 @@ class RunRecordCallback(pl.Callback):
             checkpoint[RUN_ID_KEY] = self.record.data[RUN_ID_KEY]
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        if not is_pruned(exception):
+        from expkit.run.checkpoints import CheckpointWriteError, saved_progress
+
+        if is_pruned(exception):
+            return
+        if isinstance(exception, CheckpointWriteError):
+            # The record says what is on disk: the epochs last.ckpt holds, not those trained since.
+            kept = saved_progress(self.record.folder / RunFolder.LAST_CHECKPOINT)
+            exception.ended_run(self.record.run_dir, kept)
+            done, step = kept or (0, 0)
+            self.record.data.update(epochs_done=done, global_step=step)
+        try:
             self.record.fail(exception)
+        except (OSError, NoRoom) as err:  # the disk that refused the checkpoint may refuse the record too
+            log.error("Could not record the failure in %s: %s", RunFolder.METRICS, err)
 
 
 def is_pruned(error: BaseException) -> bool:
