@@ -109,12 +109,29 @@ def _train(
     if trainer.interrupted:
         return dict(record.data)
     metrics = plain_metrics(trainer.callback_metrics)
-    if cfg.get("test_after_fit", True):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        results = trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
-        metrics.update(plain_metrics(results[0] if results else {}))
-    record.update(status="finished", **metrics)
-    _log_hparams(task, cfg, folder, metrics, best_epoch)
+    # Between the phases Lightning's SIGTERM handler is gone (its teardown put the default back,
+    # which would kill the process with the record saying `running`): a SIGTERM is noted here
+    # instead, and a run whose test has not run yet ends `interrupted` (the CLI exits 143).
+    testing = cfg.get("test_after_fit", True)
+    with sigterm_noted() as sigterm:
+        sigterm.received |= trainer.received_sigterm  # arrived as the fit's last batch ended
+        if testing and sigterm.received:
+            record.update(status="interrupted", signal="SIGTERM", error="interrupted by SIGTERM after the fit, before the test")
+            return dict(record.data)
+        if testing:
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            try:
+                results = trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
+            except SystemExit:
+                # SIGTERMException mid-test, or Lightning's sys.exit(1) after Ctrl+C: on_exception
+                # recorded the signal and the caller exits 143 / 130 for it.
+                if record.data.get("status") != "interrupted":
+                    raise
+                return dict(record.data)
+            metrics.update(plain_metrics(results[0] if results else {}))
+        # From here the run is complete: a SIGTERM now changes nothing that was asked for.
+        record.update(status="finished", **metrics)
+        _log_hparams(task, cfg, folder, metrics, best_epoch)
     return dict(record.data)
 
 
@@ -197,3 +214,32 @@ def _hand_sigterm_to_lightning() -> None:
 
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is raise_terminated:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class NotedSignal:
+    """Whether a signal arrived while `sigterm_noted` was in force."""
+
+    received: bool = False
+
+
+@contextmanager
+def sigterm_noted() -> Iterator[NotedSignal]:
+    """SIGTERM sets `.received` instead of killing the process, for the block (main thread only:
+    elsewhere signals cannot be handled and the block runs as it is). Lightning's own handler,
+    installed while it tests, calls this one too and stops the test at a batch boundary."""
+    import signal
+    import threading
+
+    noted = NotedSignal()
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, frame: object) -> None:
+        noted.received = True
+
+    previous = signal.signal(signal.SIGTERM, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGTERM, previous)
