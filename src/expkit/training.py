@@ -210,9 +210,9 @@ def _hand_sigterm_to_lightning() -> None:
     import signal
     import threading
 
-    from expkit.errors import raise_terminated
+    from expkit.errors import raises_terminated
 
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is raise_terminated:
+    if threading.current_thread() is threading.main_thread() and raises_terminated(signal.getsignal(signal.SIGTERM)):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
 
+from expkit.errors import Terminated
+
 log = logging.getLogger("expkit")
 
 # Job statuses a continued sweep does not run again: the job reached its end.
@@ -66,6 +68,18 @@ class SweepSummary(HydraCallback):
     counterpart), also written as summary_seeds.csv and summary_seeds.md.
     """
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """From here a SIGTERM to the sweep's process says what the sweep has kept (its jobs
+        may be training in other processes: joblib's workers, SLURM)."""
+        import signal
+        import threading
+
+        from expkit.errors import raises_terminated
+
+        # Only where the CLI's own handler is in place: a caller's handler is left alone.
+        if threading.current_thread() is threading.main_thread() and raises_terminated(signal.getsignal(signal.SIGTERM)):
+            signal.signal(signal.SIGTERM, SweepTerminatedHandler(Path(config.hydra.sweep.dir)))
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from expkit.run import table
         from expkit.run.files import write_text_atomic
@@ -103,6 +117,63 @@ class SweepSummary(HydraCallback):
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
             raise SystemExit(1)
+
+
+class SweepTerminatedHandler:
+    """A sweep process's SIGTERM handler: raises `SweepTerminated` for its sweep folder."""
+
+    raises_terminated = True  # a job's fit in this process hands SIGTERM over to Lightning
+
+    def __init__(self, sweep_dir: Path) -> None:
+        self.sweep_dir = sweep_dir
+
+    def __call__(self, signum: int, frame: object) -> None:
+        raise SweepTerminated(self.sweep_dir)
+
+
+class SweepTerminated(Terminated):
+    """SIGTERM to a sweep's process; its message says what each job kept and how to continue."""
+
+    def __init__(self, sweep_dir: Path) -> None:
+        super().__init__(str(sweep_dir))
+        self.sweep_dir = sweep_dir
+
+    def __str__(self) -> str:
+        return sweep_kept_message(self.sweep_dir)
+
+
+def sweep_kept_message(sweep_dir: Path) -> str:
+    """What a stopped sweep kept, job by job (status, epochs, last.ckpt), and the command that
+    continues it: its finished jobs are skipped, the others resume from their last.ckpt."""
+    from expkit.errors import ExpkitError
+    from expkit.run.folder import RunFolder
+
+    kept, lost = [], 0
+    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and JOB_FOLDER.match(p.name)),
+                  key=lambda p: int(p.name.split("_", 1)[0])) if sweep_dir.is_dir() else []
+    for job in jobs:
+        folder = RunFolder(job)
+        try:
+            metrics = folder.read_metrics()
+        except ExpkitError:
+            metrics = {}
+        epochs = metrics.get("epochs_done", 0)
+        has_last = (folder / RunFolder.LAST_CHECKPOINT).is_file()
+        if metrics.get("status") in DONE_STATUSES:
+            kept.append(f"{job.name} {metrics['status']}")
+        elif has_last:
+            kept.append(f"{job.name} {epochs} epoch(s) in {RunFolder.LAST_CHECKPOINT}")
+        else:
+            lost += 1
+    if not kept:
+        said = f"the sweep {sweep_dir} stopped before any job saved a checkpoint"
+    else:
+        said = f"the sweep {sweep_dir} stopped; kept: " + "; ".join(kept)
+    if lost:
+        said += f" ({lost} job(s) had no checkpoint yet and start again)"
+    command = continue_command(sweep_dir)
+    return said + ". Continue it (finished jobs are skipped, the others resume from last.ckpt): " + (
+        command or f"the same command with hydra.sweep.dir={sweep_dir}")
 
 
 # A job folder's name (hydra.sweep.subdir in conf/hydra/default.yaml): `<N>_<overrides>`, or `<N>`.
