@@ -6,7 +6,7 @@ Called by `expkit.api.fit`, which validates the config and owns the run folder f
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
@@ -31,8 +31,8 @@ def train(
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     """
-    with torch_threads(cfg.get("torch_threads")):
-        return _train(cfg, folder, ckpt_path, extra_callbacks, source)
+    with torch_threads(cfg.get("torch_threads")), ExitStack() as closing:
+        return _train(cfg, folder, ckpt_path, extra_callbacks, source, closing)
 
 
 @contextmanager
@@ -59,6 +59,7 @@ def _train(
     ckpt_path: str | None,
     extra_callbacks: list[Any] | None,
     source: dict[str, Any] | None,
+    closing: ExitStack,
 ) -> dict[str, Any]:
     import pytorch_lightning as pl
     from lightning_fabric.utilities.rank_zero import rank_zero_only
@@ -73,6 +74,7 @@ def _train(
     task = build_task(cfg, datamodule)
     resume_step = checkpoint_step(ckpt_path)
     loggers = build_loggers(cfg, resume_step=resume_step)
+    closing.callback(close_writers, loggers)
     record = RunRecord(folder)
     guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
     best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
@@ -201,6 +203,17 @@ def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[st
         swept = swept_keys(sweep_overrides(folder.path))
         write_run_summary(writer, run_hparams(cfg, folder.read_overrides(), swept), metrics, best, swept,
                           session_name(folder.path, cfg.paths.output_root))
+
+
+def close_writers(loggers: list[Any]) -> None:
+    """Close TensorBoard's writer however the run ended. Lightning closes it at the end of each
+    phase, but expkit writes the HPARAMS summary after the test, which opens it again: each run
+    left an event-writer thread and an open file behind in the process (a notebook, a sweep)."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger) and logger._experiment is not None:  # never opened: nothing to close
+            logger.experiment.close()
 
 
 def _hand_sigterm_to_lightning() -> None:
