@@ -50,3 +50,20 @@ def test_repeated_fit_leaves_no_thread_and_no_open_file(tmp_path):
     # The writer was closed after the HPARAMS summary, not before it: the summary is on disk.
     scalars = read_scalars(results[0].run_dir)
     assert "best/val/loss" in scalars and "val/loss" in scalars, sorted(scalars)
+
+
+def test_fit_puts_back_a_sweeps_sigterm_handler(tmp_path):
+    """A fit hands the sweep process's raising SIGTERM handler over to Lightning; the next job of
+    an in-process sweep must find it again (not the default action, which kills silently)."""
+    import signal
+
+    from expkit.run.sweep import SweepTerminatedHandler
+
+    handler = SweepTerminatedHandler(tmp_path)
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        cfg = expkit.compose([*TINY, "logger=none", f"paths.output_root={tmp_path}"])
+        assert expkit.fit(cfg).status == "finished"
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -31,8 +31,30 @@ def train(
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     """
-    with torch_threads(cfg.get("torch_threads")), ExitStack() as closing:
+    with torch_threads(cfg.get("torch_threads")), sigterm_handler_kept(), ExitStack() as closing:
         return _train(cfg, folder, ckpt_path, extra_callbacks, source, closing)
+
+
+@contextmanager
+def sigterm_handler_kept() -> Iterator[None]:
+    """The SIGTERM handler in place before the run, put back after it: the fit hands a raising
+    handler over to Lightning, whose teardown leaves the default action, which would kill the
+    next job of an in-process sweep silently while it reads its data. Not the single-run CLI's
+    handler: its message says training had not started."""
+    import signal
+    import threading
+
+    from expkit.errors import raise_terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if before is not None and before is not raise_terminated:
+            signal.signal(signal.SIGTERM, before)
 
 
 @contextmanager
