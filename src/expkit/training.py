@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, instantiate_node
 from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard, RunFolderGuard
-from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
+from expkit.run.record import AFTER_FIT, RunRecord, RunRecordCallback, plain_metrics
 from expkit.run.tensorboard import BestValidationMetrics
 
 log = logging.getLogger("expkit")
@@ -140,7 +140,7 @@ def _train(
     with sigterm_noted() as sigterm:
         sigterm.received |= trainer.received_sigterm  # arrived as the fit's last batch ended
         if testing and sigterm.received:
-            record.update(status="interrupted", signal="SIGTERM", error="interrupted by SIGTERM after the fit, before the test")
+            record.update(status="interrupted", signal="SIGTERM", error=f"interrupted by SIGTERM {AFTER_FIT}, before the test")
             return dict(record.data)
         if testing:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -151,6 +151,7 @@ def _train(
                 # recorded the signal and the caller exits 143 / 130 for it.
                 if record.data.get("status") != "interrupted":
                     raise
+                record.update(error=f"{record.data.get('error', 'interrupted')} {AFTER_FIT}, during the test")
                 return dict(record.data)
             metrics.update(plain_metrics(results[0] if results else {}))
         # From here the run is complete: a SIGTERM now changes nothing that was asked for.

@@ -22,7 +22,7 @@ SIGTERM_AT = ["data.n_samples=3000", "data.batch_size=32", "+callbacks.sigterm._
 
 
 @pytest.mark.parametrize("at, error", [
-    ("test_batch", "interrupted by SIGTERM"),
+    ("test_batch", "interrupted by SIGTERM after the fit, during the test"),
     ("train_end", "interrupted by SIGTERM after the fit, before the test"),
 ])
 def test_sigterm_after_the_fit_exits_143_and_records_interrupted(tmp_path, monkeypatch, at, error):
@@ -32,7 +32,8 @@ def test_sigterm_after_the_fit_exits_143_and_records_interrupted(tmp_path, monke
     metrics = read_metrics(run_dir)
     assert metrics["status"] == "interrupted" and metrics["signal"] == "SIGTERM" and metrics["error"] == error
     assert metrics["epochs_done"] == 2 and not any(key.startswith("test/") for key in metrics)
-    assert "interrupted by SIGTERM after 2 epoch(s)" in result.stderr and "expkit resume" in result.stderr
+    assert ("interrupted by SIGTERM after the fit (2 epoch(s), checkpoints complete), before its test finished. "
+            f"Run the test with: expkit resume {run_dir.relative_to(tmp_path)}") in result.stderr, result.stderr
 
     # Nothing is lost: resume runs the missing test on the same checkpoints.
     resumed = cli("resume", str(run_dir), "callbacks.sigterm=null", "--trust-module", "signal_callbacks",
