@@ -59,7 +59,9 @@ def test_fit_puts_back_a_sweeps_sigterm_handler(tmp_path):
 
     from expkit.run.sweep import SweepTerminatedHandler
 
-    handler = SweepTerminatedHandler(tmp_path)
+    from omegaconf import OmegaConf
+
+    handler = SweepTerminatedHandler(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
     previous = signal.signal(signal.SIGTERM, handler)
     try:
         cfg = expkit.compose([*TINY, "logger=none", f"paths.output_root={tmp_path}"])

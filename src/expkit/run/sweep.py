@@ -78,7 +78,7 @@ class SweepSummary(HydraCallback):
 
         # Only where the CLI's own handler is in place: a caller's handler is left alone.
         if threading.current_thread() is threading.main_thread() and raises_terminated(signal.getsignal(signal.SIGTERM)):
-            signal.signal(signal.SIGTERM, SweepTerminatedHandler(Path(config.hydra.sweep.dir)))
+            signal.signal(signal.SIGTERM, SweepTerminatedHandler(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from expkit.run import table
@@ -120,15 +120,19 @@ class SweepSummary(HydraCallback):
 
 
 class SweepTerminatedHandler:
-    """A sweep process's SIGTERM handler: raises `SweepTerminated` for its sweep folder."""
+    """A sweep process's SIGTERM handler: raises `SweepTerminated` for its sweep folder.
+
+    `hydra.sweep.dir` is resolved only when the signal comes: resolving `${expkit_stamp:...}`
+    claims a timestamped folder, and a sweep that ends before it starts (a finished Optuna study)
+    must not leave an empty one. By then the sweeper has claimed it, and the claim is reused."""
 
     raises_terminated = True  # a job's fit in this process hands SIGTERM over to Lightning
 
-    def __init__(self, sweep_dir: Path) -> None:
-        self.sweep_dir = sweep_dir
+    def __init__(self, config: DictConfig) -> None:
+        self.config = config
 
     def __call__(self, signum: int, frame: object) -> None:
-        raise SweepTerminated(self.sweep_dir)
+        raise SweepTerminated(Path(str(self.config.hydra.sweep.dir)))
 
 
 class SweepTerminated(Terminated):
