@@ -147,12 +147,13 @@ class SweepTerminated(Terminated):
 
 
 def sweep_kept_message(sweep_dir: Path) -> str:
-    """What a stopped sweep kept, job by job (status, epochs, last.ckpt), and the command that
-    continues it: its finished jobs are skipped, the others resume from their last.ckpt."""
+    """What a stopped sweep kept, job by job, and the command that continues it. Continuing
+    skips finished (and pruned) jobs, resumes the others from their last.ckpt, and runs failed
+    jobs and jobs without a checkpoint again from the start (`commands.train.previous_attempt`)."""
     from expkit.errors import ExpkitError
     from expkit.run.folder import RunFolder
 
-    kept, lost = [], 0
+    kept, again = [], []
     jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and JOB_FOLDER.match(p.name)),
                   key=lambda p: int(p.name.split("_", 1)[0])) if sweep_dir.is_dir() else []
     for job in jobs:
@@ -161,20 +162,18 @@ def sweep_kept_message(sweep_dir: Path) -> str:
             metrics = folder.read_metrics()
         except ExpkitError:
             metrics = {}
-        epochs = metrics.get("epochs_done", 0)
-        has_last = (folder / RunFolder.LAST_CHECKPOINT).is_file()
-        if metrics.get("status") in DONE_STATUSES:
-            kept.append(f"{job.name} {metrics['status']}")
-        elif has_last:
-            kept.append(f"{job.name} {epochs} epoch(s) in {RunFolder.LAST_CHECKPOINT}")
+        status = metrics.get("status")
+        if status in DONE_STATUSES:
+            kept.append(f"{job.name} {status}")
+        elif status != "failed" and (folder / RunFolder.LAST_CHECKPOINT).is_file():
+            # epochs_done is the record's; last.ckpt may be one epoch behind it when the job was
+            # killed between the two writes, which is why the checkpoint is named, not counted.
+            kept.append(f"{job.name} ({metrics.get('epochs_done', 0)} epoch(s) done, {RunFolder.LAST_CHECKPOINT} kept)")
         else:
-            lost += 1
-    if not kept:
-        said = f"the sweep {sweep_dir} stopped before any job saved a checkpoint"
-    else:
-        said = f"the sweep {sweep_dir} stopped; kept: " + "; ".join(kept)
-    if lost:
-        said += f" ({lost} job(s) had no checkpoint yet and start again)"
+            again.append(job.name)
+    said = f"the sweep {sweep_dir} stopped; " + ("kept: " + "; ".join(kept) if kept else "no job had saved a checkpoint")
+    if again:
+        said += f"; starting again: {', '.join(again)}"
     command = continue_command(sweep_dir)
     return said + ". Continue it (finished jobs are skipped, the others resume from last.ckpt): " + (
         command or f"the same command with hydra.sweep.dir={sweep_dir}")
