@@ -266,7 +266,7 @@ def unit_range(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Decoded pixels as float32 in [0, 1]: uint8 divided by 255, deeper images as they are
     (already scaled by `load_image`; returned without a copy)."""
     pixels = torch.as_tensor(pixels)
-    return pixels.float() / 255 if pixels.dtype == torch.uint8 else pixels.float()
+    return pixels.float().div_(255) if pixels.dtype == torch.uint8 else pixels.float()  # .float() of uint8 is a new tensor
 
 
 def decode_images(images: ImageList, channels: int, size: tuple[int, int]) -> torch.Tensor:
