@@ -44,6 +44,16 @@ def test_sigterm_after_the_fit_exits_143_and_records_interrupted(tmp_path, monke
     assert "signal" not in metrics and "error" not in metrics
 
 
+def test_ctrl_c_during_the_test_exits_130_and_records_interrupted(tmp_path, monkeypatch):
+    result = cli("train", *TINY, *SIGTERM_AT, "+callbacks.sigterm.at=test_batch", "+callbacks.sigterm.signal_name=SIGINT",
+                 cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.returncode == 130, result.output  # Lightning's own exit after Ctrl+C is sys.exit(1)
+    (run_dir,) = (tmp_path / "outputs" / "regression").iterdir()
+    metrics = read_metrics(run_dir)
+    assert metrics["status"] == "interrupted" and metrics["signal"] == "SIGINT"
+    assert metrics["error"] == "interrupted by SIGINT after the fit, during the test"
+
+
 @pytest.mark.slow
 def test_sigterm_during_the_test_is_exit_143_from_the_process(tmp_path):
     env = {**os.environ, **THREAD_ENV, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
