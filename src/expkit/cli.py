@@ -76,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     except ExpkitError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except Terminated:
-        # Raised only before a fit starts (Lightning handles SIGTERM from there on): a new run's
-        # half-made folder is removed, and a resumed run's records were not yet touched.
-        print(f"interrupted by SIGTERM{TERMINATED_BEFORE_FIT.get(name, '')}", file=sys.stderr)
+    except Terminated as err:
+        # Raised before a fit starts (Lightning handles SIGTERM from there on): a new run's
+        # half-made folder is removed, and a resumed run's records were not yet touched. A sweep's
+        # process raises its own, whose message lists what the sweep's jobs kept.
+        said = str(err)
+        print(f"interrupted by SIGTERM{': ' + said if said else TERMINATED_BEFORE_FIT.get(name, '')}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -36,3 +36,9 @@ def raise_terminated(signum: int, frame: object) -> None:
     """The CLI's SIGTERM handler until training starts (the default action killed the process
     silently and left a run folder with no record behind)."""
     raise Terminated()
+
+
+def raises_terminated(handler: object) -> bool:
+    """Whether a SIGTERM handler is one of expkit's raising ones (the CLI's, or a sweep parent's),
+    which a fit hands over to Lightning: raised mid-batch it would stop the fit unsaved."""
+    return handler is raise_terminated or bool(getattr(handler, "raises_terminated", False))

@@ -36,27 +36,59 @@ def is_export(path: str | Path) -> bool:
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, which: str = "best", trusted_modules: Sequence[str] = ()) -> dict[str, Any]:
-    """Write `run_dir`'s model (checkpoint `which`) to the new folder `out_dir`; return config.json."""
+    """Write `run_dir`'s model (checkpoint `which`) to the new folder `out_dir`; return config.json.
+
+    The files are written into a hidden sibling, `.<name>.partial-<pid>`, renamed to `out_dir`
+    once complete: an export killed midway (kill -9, power loss) leaves no `out_dir` at all, so
+    nothing half-written looks like an export and the same command can simply be run again. A
+    sibling left by a dead process is removed by the next export to the same folder."""
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         what = "is a file" if not out_dir.is_dir() else "exists and is not empty"
         raise ExpkitError(f"{out_dir} {what}; choose a new folder so that nothing is overwritten.")
-    created = not out_dir.exists()
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)  # first: an unwritable place is refused before any work
+        out_dir.parent.mkdir(parents=True, exist_ok=True)  # first: an unwritable place is refused before any work
+        remove_dead_partials(out_dir)
+        partial = out_dir.parent / f".{out_dir.name}{PARTIAL}{os.getpid()}"
+        partial.mkdir()
     except OSError as err:
         raise ExpkitError(f"Cannot create {out_dir}: {err.strerror or err}. Choose a folder you can write.") from None
     try:
-        return _write_export(run_dir, out_dir, which, trusted_modules)
+        config = _write_export(run_dir, partial, which, trusted_modules)
+        # rename(2) replaces an empty folder the user made for the export; a non-empty one is refused.
+        os.rename(partial, out_dir)
+        return config
     except BaseException as err:
-        if created:  # a refused or failed export leaves no half-written folder behind
-            import shutil
+        import shutil
 
-            shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)  # a refused or failed export leaves nothing behind
         if isinstance(err, OSError):
-            kept = "the folder was removed" if created else "remove what it holds before you try again"
-            raise ExpkitError(f"Cannot write the export into {out_dir}: {err.strerror or err}; {kept}.") from None
+            raise ExpkitError(f"Cannot write the export into {out_dir}: {err.strerror or err}; nothing was written there.") from None
         raise
+
+
+# The hidden sibling an export is written into before it is renamed into place.
+PARTIAL = ".partial-"
+
+
+def remove_dead_partials(out_dir: Path) -> None:
+    """Remove the half-written siblings of `out_dir` whose export process is gone (killed)."""
+    import shutil
+
+    for leftover in out_dir.parent.glob(f".{out_dir.name}{PARTIAL}*"):
+        pid = leftover.name.rsplit(PARTIAL, 1)[-1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _write_export(run_dir: str | Path, out_dir: Path, which: str, trusted_modules: Sequence[str]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ Called by `expkit.api.fit`, which validates the config and owns the run folder f
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, instantiate_node
 from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard, RunFolderGuard
-from expkit.run.record import RunRecord, RunRecordCallback, plain_metrics
+from expkit.run.record import AFTER_FIT, RunRecord, RunRecordCallback, plain_metrics
 from expkit.run.tensorboard import BestValidationMetrics
 from expkit.torch_threads import torch_threads
 
@@ -35,8 +35,30 @@ def train(
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     `datamodule`: built from `cfg` already (its setup() keeps the data it has read).
     """
-    with torch_threads(cfg.get("torch_threads")):
-        return _train(cfg, folder, ckpt_path, extra_callbacks, source, datamodule)
+    with torch_threads(cfg.get("torch_threads")), sigterm_handler_kept(), ExitStack() as closing:
+        return _train(cfg, folder, ckpt_path, extra_callbacks, source, datamodule, closing)
+
+
+@contextmanager
+def sigterm_handler_kept() -> Iterator[None]:
+    """The SIGTERM handler in place before the run, put back after it: the fit hands a raising
+    handler over to Lightning, whose teardown leaves the default action, which would kill the
+    next job of an in-process sweep silently while it reads its data. Not the single-run CLI's
+    handler: its message says training had not started."""
+    import signal
+    import threading
+
+    from expkit.errors import raise_terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if before is not None and before is not raise_terminated:
+            signal.signal(signal.SIGTERM, before)
 
 
 def _train(
@@ -46,6 +68,7 @@ def _train(
     extra_callbacks: list[Any] | None,
     source: dict[str, Any] | None,
     datamodule: Any,
+    closing: ExitStack,
 ) -> dict[str, Any]:
     import pytorch_lightning as pl
     from lightning_fabric.utilities.rank_zero import rank_zero_only
@@ -61,6 +84,7 @@ def _train(
     task = build_task(cfg, datamodule)
     resume_step = checkpoint_step(ckpt_path)
     loggers = build_loggers(cfg, resume_step=resume_step)
+    closing.callback(close_writers, loggers)
     record = RunRecord(folder)
     guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
     best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
@@ -101,12 +125,30 @@ def _train(
     if trainer.interrupted:
         return dict(record.data)
     metrics = plain_metrics(trainer.callback_metrics)
-    if cfg.get("test_after_fit", True):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        results = trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
-        metrics.update(plain_metrics(results[0] if results else {}))
-    record.update(status="finished", **metrics)
-    _log_hparams(task, cfg, folder, metrics, best_epoch)
+    # Between the phases Lightning's SIGTERM handler is gone (its teardown put the default back,
+    # which would kill the process with the record saying `running`): a SIGTERM is noted here
+    # instead, and a run whose test has not run yet ends `interrupted` (the CLI exits 143).
+    testing = cfg.get("test_after_fit", True)
+    with sigterm_noted() as sigterm:
+        sigterm.received |= trainer.received_sigterm  # arrived as the fit's last batch ended
+        if testing and sigterm.received:
+            record.update(status="interrupted", signal="SIGTERM", error=f"interrupted by SIGTERM {AFTER_FIT}, before the test")
+            return dict(record.data)
+        if testing:
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            try:
+                results = trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
+            except SystemExit:
+                # SIGTERMException mid-test, or Lightning's sys.exit(1) after Ctrl+C: on_exception
+                # recorded the signal and the caller exits 143 / 130 for it.
+                if record.data.get("status") != "interrupted":
+                    raise
+                record.update(error=f"{record.data.get('error', 'interrupted')} {AFTER_FIT}, during the test")
+                return dict(record.data)
+            metrics.update(plain_metrics(results[0] if results else {}))
+        # From here the run is complete: a SIGTERM now changes nothing that was asked for.
+        record.update(status="finished", **metrics)
+        _log_hparams(task, cfg, folder, metrics, best_epoch)
     return dict(record.data)
 
 
@@ -191,6 +233,17 @@ def _other_runs_metrics(output_root: Path, run_dir: Path) -> list[tuple[str | No
     return [(row.monitor, list(row.metrics)) for row in read_runs(output_root) if row.run_dir.resolve() != own]
 
 
+def close_writers(loggers: list[Any]) -> None:
+    """Close TensorBoard's writer however the run ended. Lightning closes it at the end of each
+    phase, but expkit writes the HPARAMS summary after the test, which opens it again: each run
+    left an event-writer thread and an open file behind in the process (a notebook, a sweep)."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger) and logger._experiment is not None:  # never opened: nothing to close
+            logger.experiment.close()
+
+
 def _hand_sigterm_to_lightning() -> None:
     """From here on Lightning handles SIGTERM (it saves `last.ckpt` and stops at a batch
     boundary, and the record says `interrupted`). Lightning also calls the handler it finds
@@ -198,7 +251,36 @@ def _hand_sigterm_to_lightning() -> None:
     import signal
     import threading
 
-    from expkit.errors import raise_terminated
+    from expkit.errors import raises_terminated
 
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is raise_terminated:
+    if threading.current_thread() is threading.main_thread() and raises_terminated(signal.getsignal(signal.SIGTERM)):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class NotedSignal:
+    """Whether a signal arrived while `sigterm_noted` was in force."""
+
+    received: bool = False
+
+
+@contextmanager
+def sigterm_noted() -> Iterator[NotedSignal]:
+    """SIGTERM sets `.received` instead of killing the process, for the block (main thread only:
+    elsewhere signals cannot be handled and the block runs as it is). Lightning's own handler,
+    installed while it tests, calls this one too and stops the test at a batch boundary."""
+    import signal
+    import threading
+
+    noted = NotedSignal()
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, frame: object) -> None:
+        noted.received = True
+
+    previous = signal.signal(signal.SIGTERM, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -70,7 +70,13 @@ def report(result: Any) -> None:
     from expkit.run.folder import RunFolder
 
     if result.status == "interrupted":
+        from expkit.run.record import AFTER_FIT
+
         signal_name = result.metrics.get("signal", "SIGINT")
+        if AFTER_FIT in str(result.metrics.get("error", "")):
+            print(f"interrupted by {signal_name} after the fit ({result.metrics.get('epochs_done', 0)} epoch(s), checkpoints "
+                  f"complete), before its test finished. Run the test with: expkit resume {result.run_dir}", file=sys.stderr)
+            return
         print(f"interrupted by {signal_name} after {result.metrics.get('epochs_done', 0)} epoch(s); "
               f"{RunFolder.LAST_CHECKPOINT} holds the last completed epoch. Continue with: expkit resume {result.run_dir}",
               file=sys.stderr)

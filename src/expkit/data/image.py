@@ -14,7 +14,21 @@ Class names come from `classes_path` (one name a line, line 1 = class index 0); 
 themselves, sorted (numerically when they are all whole numbers), or the subfolder names.
 
 Images are loaded with Pillow, converted to `channels` (1: grayscale, 3: RGB), resized to
-`image_size` and stored as one uint8 tensor `[N, C, H, W]`, so a batch is one index operation.
+`image_size` and stored as one tensor `[N, C, H, W]`, so a batch is one index operation: uint8
+when every image is 8-bit (the common case, a quarter of the memory), else float32 already in
+[0, 1]. How each bit depth reaches [0, 1] (`pixel_full_scale`):
+
+- 8-bit modes (L, P, RGB, RGBA, CMYK, ...): Pillow's conversion, then / 255.
+- 16-bit grayscale (I;16 from 16-bit PNG/TIFF): / 65535, the format's full scale. A 12-bit camera
+  image in a 16-bit file therefore looks dark in [0, 1]; the normalisation computed from the train
+  split (`normalize: true`, the default) spreads it out again, and predict scales it the same way.
+- 32-bit integer (I): / 65535 when every value is in 0..65535 (how older Pillow reads 16-bit PNGs);
+  other values stop with the file and the range found, since no full scale can be known.
+- 32-bit float (F, float TIFF): taken as-is when every value is in [0, 1]; values outside it (or
+  NaN/inf) stop with the file and the range found: save such images as [0, 1] floats or as 8/16-bit
+  integers. expkit never rescales one image by its own min/max, which would change what it shows.
+
+Grayscale deeper images asked for as `channels: 3` repeat the gray channel, as Pillow does for 8-bit.
 Scaling to [0, 1], normalisation and the training split's augmentation happen per batch: the
 normalisation statistics are part of the checkpoint (`state_dict`), and a batch built after a
 resume or in `predict` uses exactly the statistics the network was trained with.
@@ -194,8 +208,32 @@ def label_indices(images: ImageList, class_names: Sequence[str]) -> np.ndarray:
     return out
 
 
+def pixel_full_scale(img: Any, where: str, path: Path) -> float | None:
+    """The value that means "full intensity" for an image deeper than 8 bits, None for 8-bit
+    modes (Pillow converts those itself). See the module docstring for the rules."""
+    mode = img.mode
+    if mode.startswith("I;16"):
+        return 65535.0
+    if mode not in ("I", "F"):
+        return None
+    values = np.asarray(img)
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if mode == "I" and 0 <= low and high <= 65535:
+        return 65535.0
+    if mode == "F" and np.isfinite(values).all() and 0 <= low and high <= 1:
+        return 1.0
+    kind = "32-bit integer" if mode == "I" else "32-bit float"
+    wanted = "0..65535" if mode == "I" else "[0, 1] (and finite)"
+    raise DataError(
+        f"{where}image {path} is {kind} (Pillow mode {mode}) with values from {low:g} to {high:g}; expkit reads "
+        f"such images only in {wanted}, since their full scale is otherwise unknown. Save it as [0, 1] floats "
+        "or as 8/16-bit integers, or remove it."
+    )
+
+
 def load_image(path: Path, channels: int, size: tuple[int, int], origin: str | None = None) -> np.ndarray:
-    """One image as uint8 `[channels, height, width]`, converted and resized with Pillow."""
+    """One image as `[channels, height, width]`: uint8 for 8-bit images, float32 in [0, 1] for
+    deeper ones (16-bit, 32-bit integer or float), converted and resized with Pillow."""
     from PIL import Image, UnidentifiedImageError
 
     where = f"{origin}: " if origin else ""
@@ -205,29 +243,51 @@ def load_image(path: Path, channels: int, size: tuple[int, int], origin: str | N
         raise DataError(f"{where}image file {path} {what}; {fix}.")
     try:
         with Image.open(path) as img:
-            img = img.convert(PIL_MODES[channels])
+            full_scale = pixel_full_scale(img, where, path)
+            # Deeper images go through Pillow's float mode: convert("L") would clip them at 255.
+            img = img.convert(PIL_MODES[channels] if full_scale is None else "F")
             if img.size != (size[1], size[0]):  # Pillow sizes are (width, height)
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            pixels = np.asarray(img, dtype=np.uint8)
+            if full_scale is None:
+                pixels = np.asarray(img, dtype=np.uint8)
+            else:
+                # Bilinear weights are a convex combination, so [0, full_scale] stays in range.
+                pixels = np.clip(np.asarray(img, dtype=np.float32) / np.float32(full_scale), 0, 1)
     except Image.DecompressionBombError as err:  # Pillow's guard against a tiny file that decodes to gigabytes
         raise DataError(f"{where}image {path} is too large to decode safely ({err}); shrink it or remove it.") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise DataError(f"{where}cannot read image {path} ({err}); replace the file or remove it.") from None
-    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    if pixels.ndim == 2:  # one band: grayscale, or a deeper image repeated into each asked-for channel
+        return np.repeat(pixels[None], channels, axis=0)
+    return pixels.transpose(2, 0, 1).copy()  # writable: Pillow's buffer is read-only
+
+
+def unit_range(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Decoded pixels as float32 in [0, 1]: uint8 divided by 255, deeper images as they are
+    (already scaled by `load_image`; returned without a copy)."""
+    pixels = torch.as_tensor(pixels)
+    return pixels.float().div_(255) if pixels.dtype == torch.uint8 else pixels.float()  # .float() of uint8 is a new tensor
 
 
 def decode_images(images: ImageList, channels: int, size: tuple[int, int]) -> torch.Tensor:
-    """Every listed image, decoded once, as one uint8 tensor `[N, channels, H, W]`."""
+    """Every listed image, decoded once, as one tensor `[N, channels, H, W]`: uint8 while every
+    image is 8-bit, float32 in [0, 1] from the first deeper image on (earlier rows rescaled)."""
     out = np.empty((len(images.files), channels, *size), dtype=np.uint8)
     for row, (file, origin) in enumerate(zip(images.files, images.origins)):
-        out[row] = load_image(file, channels, size, origin)
+        pixels = load_image(file, channels, size, origin)
+        if pixels.dtype != out.dtype:
+            if out.dtype == np.uint8:
+                out = out.astype(np.float32) / np.float32(255)
+            else:
+                pixels = pixels.astype(np.float32) / np.float32(255)
+        out[row] = pixels
     return torch.from_numpy(out)
 
 
 # -- batches ---------------------------------------------------------------------------------------
 @dataclass
 class ImageSet:
-    """A split: uint8 images `[N, C, H, W]` and their class indices."""
+    """A split: images `[N, C, H, W]` (uint8, or float32 in [0, 1]; see `decode_images`) and their class indices."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -255,7 +315,7 @@ class ImageBatches(Dataset):
 
     def __getitem__(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(rows, dtype=torch.long)
-        x = self.data.images[index].float().div_(255)
+        x = unit_range(self.data.images[index])
         if self.shift or self.flip:
             gen = torch.Generator().manual_seed(zlib.crc32(index.numpy().tobytes()) ^ self.seed)
             x = augment(x, self.shift, self.flip, gen)
@@ -389,9 +449,9 @@ class ImageFolderDataModule(DataModule):
         if len(self.splits["train"]) == 0:
             raise DataError(f"{images.source}: no images are left to train on after the val/test split; add images.")
         if self.normalize and self.mean is None:
-            self.mean = self.splits["train"].images.float().div(255).mean(dim=(0, 2, 3)).tolist()
+            self.mean = unit_range(self.splits["train"].images).mean(dim=(0, 2, 3)).tolist()
         if self.normalize and self.std is None:
-            std = self.splits["train"].images.float().div(255).std(dim=(0, 2, 3))
+            std = unit_range(self.splits["train"].images).std(dim=(0, 2, 3))
             self.std = torch.where(std > 0, std, torch.ones_like(std)).tolist()  # a constant channel stays as it is
         self._log_sizes()
 
@@ -436,10 +496,10 @@ class ImageFolderDataModule(DataModule):
 
     def predict_inputs(self, items: Sequence[str]) -> tuple[torch.Tensor]:
         """Image files given on the command line, preprocessed as the validation split is."""
-        pixels = [load_image(Path(item), self.channels, self.image_size) for item in items]
-        x = torch.from_numpy(np.stack(pixels)) if pixels else torch.empty((0, self.channels, *self.image_size), dtype=torch.uint8)
+        pixels = [unit_range(load_image(Path(item), self.channels, self.image_size)) for item in items]
+        x = torch.stack(pixels) if pixels else torch.empty((0, self.channels, *self.image_size))
         mean, std = self._stats()
-        return ((x.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1),)
+        return ((x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1),)
 
     # -- checkpoint -----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -113,6 +113,10 @@ class RunRecord:
         return self.folder.relative(path)
 
 
+# In a record's `error`: the signal came once the fit was complete (its checkpoints are whole;
+# only the test is missing, which `expkit resume` runs).
+AFTER_FIT = "after the fit"
+
 # metrics.json's key, and the checkpoint's, for the run's identity.
 RUN_ID_KEY = "run_id"
 

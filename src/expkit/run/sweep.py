@@ -14,6 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
 
+from expkit.errors import Terminated
 from expkit.run.folder import SWEEP_CONFIG
 
 log = logging.getLogger("expkit")
@@ -58,6 +59,18 @@ class SweepSummary(HydraCallback):
     counterpart), also written as summary_seeds.csv and summary_seeds.md.
     """
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """From here a SIGTERM to the sweep's process says what the sweep has kept (its jobs
+        may be training in other processes: joblib's workers, SLURM)."""
+        import signal
+        import threading
+
+        from expkit.errors import raises_terminated
+
+        # Only where the CLI's own handler is in place: a caller's handler is left alone.
+        if threading.current_thread() is threading.main_thread() and raises_terminated(signal.getsignal(signal.SIGTERM)):
+            signal.signal(signal.SIGTERM, SweepTerminatedHandler(config))
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from expkit.run import table
         from expkit.run.files import write_text_atomic
@@ -96,6 +109,66 @@ class SweepSummary(HydraCallback):
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
             raise SystemExit(1)
+
+
+class SweepTerminatedHandler:
+    """A sweep process's SIGTERM handler: raises `SweepTerminated` for its sweep folder.
+
+    `hydra.sweep.dir` is resolved only when the signal comes: resolving `${expkit_stamp:...}`
+    claims a timestamped folder, and a sweep that ends before it starts (a finished Optuna study)
+    must not leave an empty one. By then the sweeper has claimed it, and the claim is reused."""
+
+    raises_terminated = True  # a job's fit in this process hands SIGTERM over to Lightning
+
+    def __init__(self, config: DictConfig) -> None:
+        self.config = config
+
+    def __call__(self, signum: int, frame: object) -> None:
+        raise SweepTerminated(Path(str(self.config.hydra.sweep.dir)))
+
+
+class SweepTerminated(Terminated):
+    """SIGTERM to a sweep's process; its message says what each job kept and how to continue."""
+
+    def __init__(self, sweep_dir: Path) -> None:
+        super().__init__(str(sweep_dir))
+        self.sweep_dir = sweep_dir
+
+    def __str__(self) -> str:
+        return sweep_kept_message(self.sweep_dir)
+
+
+def sweep_kept_message(sweep_dir: Path) -> str:
+    """What a stopped sweep kept, job by job, and the command that continues it. Continuing
+    skips finished (and pruned) jobs, resumes the others from their last.ckpt, and runs failed
+    jobs and jobs without a checkpoint again from the start (`commands.train.previous_attempt`)."""
+    from expkit.errors import ExpkitError
+    from expkit.run.folder import RunFolder
+
+    kept, again = [], []
+    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and JOB_FOLDER.match(p.name)),
+                  key=lambda p: int(p.name.split("_", 1)[0])) if sweep_dir.is_dir() else []
+    for job in jobs:
+        folder = RunFolder(job)
+        try:
+            metrics = folder.read_metrics()
+        except ExpkitError:
+            metrics = {}
+        status = metrics.get("status")
+        if status in DONE_STATUSES:
+            kept.append(f"{job.name} {status}")
+        elif status != "failed" and (folder / RunFolder.LAST_CHECKPOINT).is_file():
+            # epochs_done is the record's; last.ckpt may be one epoch behind it when the job was
+            # killed between the two writes, which is why the checkpoint is named, not counted.
+            kept.append(f"{job.name} ({metrics.get('epochs_done', 0)} epoch(s) done, {RunFolder.LAST_CHECKPOINT} kept)")
+        else:
+            again.append(job.name)
+    said = f"the sweep {sweep_dir} stopped; " + ("kept: " + "; ".join(kept) if kept else "no job had saved a checkpoint")
+    if again:
+        said += f"; starting again: {', '.join(again)}"
+    command = continue_command(sweep_dir)
+    return said + ". Continue it (finished jobs are skipped, the others resume from last.ckpt): " + (
+        command or f"the same command with hydra.sweep.dir={sweep_dir}")
 
 
 # A job folder's name (hydra.sweep.subdir in conf/hydra/default.yaml): `<N>_<overrides>`, or `<N>`.
