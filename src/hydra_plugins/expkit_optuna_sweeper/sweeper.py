@@ -300,9 +300,10 @@ class ExpkitOptunaSweeper(Sweeper):
             except BaseException:
                 # Interrupted (a signal, Ctrl-C) or broken: the trials asked for are not left
                 # RUNNING in the study for good; a rerun continues with new ones.
+                states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
                 for trial in trials:
-                    if trial.number not in told:
-                        study.tell(trial, state=TrialState.FAIL)
+                    if trial.number not in told and states.get(trial.number) == TrialState.RUNNING:
+                        tell(study, trial, state=TrialState.FAIL)
                         log.warning("Trial %d did not finish: marked failed in the study", trial.number)
                 raise
             done += len(trials)
@@ -407,7 +408,7 @@ class ExpkitOptunaSweeper(Sweeper):
             result = ret.return_value
         except Exception as err:  # noqa: BLE001 - a crashed job is a failed trial, not a failed search
             log.error("Trial %d failed: %s: %s", trial.number, type(err).__name__, err)
-            study.tell(trial, state=TrialState.FAIL)
+            tell(study, trial, state=TrialState.FAIL)
             return "failed"
         run_dir = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg is not None else None
         if run_dir:  # where the trial's run folder is, for optuna_best.yaml
@@ -415,14 +416,14 @@ class ExpkitOptunaSweeper(Sweeper):
         try:
             state, values = objective_values(result, metrics, n_objectives)
         except UnusableResult:
-            study.tell(trial, state=TrialState.FAIL)
+            tell(study, trial, state=TrialState.FAIL)
             raise
         if state == "pruned":
-            study.tell(trial, state=TrialState.PRUNED)
+            tell(study, trial, state=TrialState.PRUNED)
         elif state == "failed":
-            study.tell(trial, state=TrialState.FAIL)
+            tell(study, trial, state=TrialState.FAIL)
         else:
-            study.tell(trial, values)
+            tell(study, trial, values)
         return state
 
     def _write_best(self, study: Any, metrics: Optional[List[str]], directions: List[str], sweep_dir: Path) -> dict:
@@ -460,6 +461,17 @@ class ExpkitOptunaSweeper(Sweeper):
         write_text_atomic(sweep_dir / OPTUNA_BEST, text)
         log.info("Optuna search done: %s", sweep_dir / OPTUNA_BEST)
         return summary
+
+
+def tell(study: Any, trial: Any, values: Any = None, state: Any = None) -> None:
+    """study.tell, for a search that asks and tells: the grid sampler calls study.stop() after
+    the last grid point, which Optuna allows only inside study.optimize (the trial is told by then;
+    the search itself stops at the grid's size)."""
+    try:
+        study.tell(trial, values, state=state)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
 
 
 def objectives_text(metrics: Optional[List[str]], directions: List[str], expkit_job: bool) -> str:
