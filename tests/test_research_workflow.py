@@ -496,5 +496,5 @@ def test_optuna_search_refuses_bad_trial_counts_damaged_and_foreign_studies(work
     optuna.create_study(study_name="regression", storage=f"sqlite:///{db}", direction="maximize")
     foreign = run_cli(*search, "hydra.sweeper.n_trials=1", cwd=workdir)
     assert foreign.returncode == 2, foreign.output
-    assert "was made to maximize val/loss, but this run's monitor asks to minimize val/loss" in foreign.stderr
+    assert "was made to maximize val/loss, but this search asks to minimize val/loss" in foreign.stderr
     assert not list((workdir / "outputs" / "regression").glob("multirun/*/0_*")), "no trial ran"

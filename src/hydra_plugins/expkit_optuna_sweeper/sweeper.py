@@ -354,8 +354,13 @@ class ExpkitOptunaSweeper(Sweeper):
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            study = optuna.create_study(study_name=name, storage=open_storage(storage) if storage else None,
-                                        pruner=pruner, directions=directions, load_if_exists=True)
+            opened = open_storage(storage) if storage else None
+            try:
+                # Loaded when it is there: create_study(load_if_exists=True) would first append a
+                # "create" record to a journal file, changing a study nothing is run on.
+                study = optuna.load_study(study_name=name, storage=opened, pruner=pruner)
+            except KeyError:
+                study = optuna.create_study(study_name=name, storage=opened, pruner=pruner, directions=directions)
         except (SQLAlchemyError, optuna.exceptions.OptunaError, ValueError, OSError) as err:
             reason = str(getattr(err, "orig", None) or err).splitlines()[0]
             print(f"error: the Optuna study storage {storage} cannot be used ({reason}). If it is a damaged or foreign "
