@@ -94,34 +94,45 @@ def test_two_objectives_give_a_pareto_front_without_pruning(workdir):
 
 
 def test_failed_trials_stop_the_search_past_the_failure_budget(workdir):
-    # A negative learning rate: torch refuses it, the trial fails.
-    bad = [*SEARCH, "optimizer=sgd", "data.batch_size=32", "optimizer.lr=choice(-1.0,-2.0)", "hydra.sweeper.sampler=grid"]
+    # A negative learning rate fails its trial (the first value, checked before the sweep, is fine).
+    bad = [*SEARCH, "optimizer=sgd", "data.batch_size=32", "optimizer.lr=choice(0.1,-1.0,0.2)",
+           "hydra.sweeper.sampler=grid"]
     strict = run_cli(*bad, cwd=workdir)
     assert strict.returncode == 1, strict.output
-    assert "1 of the 1 trials this search ran failed (trial 0), more than hydra.sweeper.max_failure_rate=0.0" \
-        in strict.stderr
-    assert [t.state.name for t in study(workdir).trials] == ["FAIL"]
-    lenient = run_cli(*bad, "hydra.sweeper.max_failure_rate=1", cwd=workdir)
-    assert lenient.returncode == 1, lenient.output  # the summary: jobs failed
+    assert "trials this search ran failed" in strict.stderr
+    assert "more than hydra.sweeper.max_failure_rate=0.0 allows: the search stopped" in strict.stderr
+    states = [t.state.name for t in study(workdir).trials]
+    assert states[-1] == "FAIL" and states.count("FAIL") == 1, states
+    assert yaml.safe_load((sweep_dirs(workdir)[-1] / "optuna_best.yaml").read_text())["n_failed"] == 1
+
+    lenient = run_cli(*bad, "hydra.sweeper.max_failure_rate=0.5", "hydra.sweeper.study_name=lenient", cwd=workdir)
+    assert lenient.returncode == 1, lenient.output  # the summary's: a job failed
     assert "max_failure_rate" not in lenient.stderr
-    assert [t.state.name for t in study(workdir).trials] == ["FAIL", "FAIL", "FAIL"]
-    best = yaml.safe_load((sweep_dirs(workdir)[-1] / "optuna_best.yaml").read_text())
-    assert best["n_failed"] == 3 and "failed" in (sweep_dirs(workdir)[-1] / "summary.md").read_text()
+    assert sorted(t.state.name for t in study(workdir, "lenient").trials) == ["COMPLETE", "COMPLETE", "FAIL"]
+    summary = (sweep_dirs(workdir)[-1] / "summary.csv").read_text()
+    assert summary.count(",failed,") == 1 and summary.count(",finished,") == 2
 
 
 def test_sigint_in_a_trial_fails_it_in_the_study_and_the_search_continues(workdir):
     long = ["experiment=regression", "data.n_samples=2000", "data.batch_size=4", "trainer.max_epochs=50",
             "hparams_search=regression_optuna", "optimizer=sgd", "hydra.sweeper.n_trials=2"]
+    # SIGINT as a terminal's Ctrl-C sends it (a shell starts background jobs with SIGINT ignored).
     proc = subprocess.Popen([sys.executable, "-m", "expkit", "train", *long], cwd=workdir, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 240
         while time.time() < deadline and proc.poll() is None:
             if list((workdir / "outputs").glob("regression/multirun/*/0_*/checkpoints/last.ckpt")):
                 break
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        for _ in range(5):  # a SIGINT landing in a finalizer is swallowed: a user presses Ctrl-C again
+            proc.send_signal(signal.SIGINT)
+            try:
+                _, err = proc.communicate(timeout=30)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         proc.kill()
     assert proc.returncode == 130, err[-3000:]
@@ -180,8 +191,9 @@ def test_any_value_and_any_subdir_keep_job_folders_valid_and_continuable(extra, 
     assert again.output.count("already finished: skipped") == 2
     assert {p: (p / "metrics.json").stat().st_mtime_ns for p in folders} == written
     names = [p.name for p in folders]
-    if "slash" in extra[0] or "monitor" in extra[0]:
-        assert names == ["0_monitor.metric=val%2Floss", "1_monitor.metric=val%2Fmae"]
+    if "monitor" in extra[0]:
+        assert names[0].startswith("0_") and "monitor.metric=val%2Floss" in names[0]
+        assert names[1].startswith("1_") and "monitor.metric=val%2Fmae" in names[1]
     elif "subdir" in extra[-1]:
         assert names == ["lr0.05", "lr0.1"]
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -299,12 +300,18 @@ class ExpkitOptunaSweeper(Sweeper):
                 raise SystemExit(2) from None
             except BaseException:
                 # Interrupted (a signal, Ctrl-C) or broken: the trials asked for are not left
-                # RUNNING in the study for good; a rerun continues with new ones.
-                states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
-                for trial in trials:
-                    if trial.number not in told and states.get(trial.number) == TrialState.RUNNING:
-                        tell(study, trial, state=TrialState.FAIL)
-                        log.warning("Trial %d did not finish: marked failed in the study", trial.number)
+                # RUNNING in the study for good; a rerun continues with new ones. A second Ctrl-C
+                # waits until they are marked.
+                signals = {signal.SIGINT, signal.SIGTERM}
+                blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+                try:
+                    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+                    for trial in trials:
+                        if trial.number not in told and states.get(trial.number) == TrialState.RUNNING:
+                            tell(study, trial, state=TrialState.FAIL)
+                            log.warning("Trial %d did not finish: marked failed in the study", trial.number)
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 raise
             done += len(trials)
             if failed and len(failed) / len(ran) > self.max_failure_rate:
