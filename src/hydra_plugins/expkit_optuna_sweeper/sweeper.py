@@ -229,7 +229,7 @@ class ExpkitOptunaSweeper(Sweeper):
                      "is not used", len(directions), self.pruner_name)
         expkit_job = self.is_expkit_job()
         name = self.study_name or (str(cfg.name) if expkit_job else "optuna")
-        storage = self.storage or (default_storage(cfg.paths.output_root, name, name) if expkit_job else None)
+        storage = self.storage or (default_storage(cfg.paths.output_root, str(cfg.name), name) if expkit_job else None)
         with search_lock(storage, name) if storage else nullcontext():
             study = self._study(name, storage, metrics, directions, pruner)
             self._fail_left_running(study, storage)
