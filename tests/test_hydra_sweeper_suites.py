@@ -35,3 +35,14 @@ class TestExpkitBasicSweeperBatches(BatchedSweeperTestSuite):
 @pytest.mark.parametrize("task_launcher_cfg, extra_flags", [({}, ["-m", "hydra/launcher=basic", *SWEEPER])])
 class TestExpkitBasicSweeperIntegration(IntegrationTestSuite):
     pass
+
+
+def test_a_key_given_on_the_command_line_replaces_the_params_entry():
+    # As Hydra's basic sweeper plans a sweep: params first, the command line after, one entry a key.
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from hydra_plugins.expkit_sweeper.sweeper import ExpkitBasicSweeper
+
+    sweeper = ExpkitBasicSweeper(max_batch_size=None, params={"foo": "1,2", "bar": "100,200"})
+    overrides = OverridesParser.create().parse_overrides([*sweeper._parse_config(), "bar=300"])
+    assert sweeper.split_arguments(overrides, None) == [[["foo=1", "bar=300"], ["foo=2", "bar=300"]]]
