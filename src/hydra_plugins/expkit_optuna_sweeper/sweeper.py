@@ -260,8 +260,13 @@ class ExpkitOptunaSweeper(Sweeper):
                 summary = self._write_best(study, metrics, directions, sweep_dir)
         if stopped:
             print(f"error: {stopped}", file=sys.stderr)
-            if not expkit_job:  # an expkit sweep's summary comes next, and ends the command with 1
-                raise SystemExit(1)
+            try:
+                if expkit_job:  # the sweep summary still comes, as Hydra would call it after the sweep
+                    from expkit.run.sweep import SweepSummary
+
+                    SweepSummary().on_multirun_end(config=cfg)
+            finally:
+                raise SystemExit(1)  # noqa: B012 - the search's exit status, whatever the summary found
         return summary
 
     def _seed(self, study: Any) -> Optional[int]:
