@@ -17,8 +17,9 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.run.sweep import OPTUNA_BEST, OPTUNA_PARETO_PLOT, OPTUNA_PLOTS, SWEEP_CONFIG, refuse_non_sweep_folder
+from expkit.run.sweep import OPTUNA_BEST, SWEEP_CONFIG, refuse_non_sweep_folder
 from hydra_plugins.expkit_optuna_sweeper.algorithms import ChoiceError, make_pruner, make_sampler
+from hydra_plugins.expkit_optuna_sweeper.plots import write_plots
 from hydra_plugins.expkit_optuna_sweeper.search_space import SearchSpaceError, grid_space, to_distribution
 
 log = logging.getLogger("expkit")
@@ -505,57 +506,3 @@ def best_text(study: Any, metrics: Optional[List[str]]) -> str:
     if len(study.directions) > 1:
         return f", {len(study.best_trials)} on the Pareto front"
     return f", best {(metrics or ['value'])[0]} {study.best_value:.6g} (trial {study.best_trial.number})"
-
-
-def write_plots(study: Any, sweep_dir: Path, target_name: Any) -> List[str]:
-    """Optuna's parallel-coordinate and parameter-importance plots as PNG files in the sweep
-    folder (the names of those written); for several objectives (`target_name` a list of their
-    names), the Pareto front's plot. Needs matplotlib; importances need two complete trials
-    whose parameters differ."""
-    from optuna.trial import TrialState
-
-    try:
-        import matplotlib
-    except ImportError:
-        log.warning("matplotlib is not installed: no Optuna plots (pip install matplotlib)")
-        return []
-    import warnings
-
-    matplotlib.use("Agg")  # files only: no window, works without a display
-    import matplotlib.pyplot as plt
-    import optuna.visualization.matplotlib as vis
-    from optuna.exceptions import ExperimentalWarning
-
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    varying = {k for t in complete for k in t.params if len({repr(u.params.get(k)) for u in complete}) > 1}
-    written = []
-    plots: Dict[str, str] = OPTUNA_PLOTS
-    if isinstance(target_name, list):  # several objectives
-        plots = {OPTUNA_PARETO_PLOT: "plot_pareto_front"} if len(target_name) in (2, 3) else {}
-    for name, function in plots.items():
-        if not complete or (function == "plot_param_importances" and (len(complete) < 2 or not varying)):
-            log.info("No %s yet: it needs %s", name, "two complete trials with differing parameters"
-                     if function == "plot_param_importances" else "a complete trial")
-            continue
-        # Optuna's plots switch matplotlib's global style (ggplot): rc_context puts it back.
-        with warnings.catch_warnings(), matplotlib.rc_context():
-            # Optuna marks its matplotlib backend experimental.
-            warnings.filterwarnings("ignore", category=ExperimentalWarning)
-            # matplotlib on an axis whose trials all share one value (a single complete trial).
-            warnings.filterwarnings("ignore", message="Attempting to set identical low and high", category=UserWarning)
-            try:
-                if isinstance(target_name, list):
-                    axes = vis.plot_pareto_front(study, target_names=target_name)
-                else:
-                    axes = getattr(vis, function)(study, target_name=target_name)
-                figure = axes.figure
-                figure.set_size_inches(10, 6)
-                figure.tight_layout()
-                figure.savefig(sweep_dir / name, dpi=100)
-                plt.close(figure)
-            except Exception as err:  # noqa: BLE001 - a plot is an extra: optuna_best.yaml and the summary come after it
-                plt.close("all")
-                log.warning("No %s: %s: %s", name, type(err).__name__, err)
-                continue
-        written.append(name)
-    return written
