@@ -156,6 +156,8 @@ def test_dbpedia_search_space_composes(workdir):
 def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
     import optuna
 
+    from expkit.run.study import open_storage
+
     args = ["train", "experiment=regression", "hparams_search=regression_optuna", "data.n_samples=200",
             "trainer.max_epochs=2"]
     result = run_cli(*args, "hydra.sweeper.n_trials=3", cwd=workdir)
@@ -164,11 +166,11 @@ def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
     best = yaml.safe_load((sweep / "optuna_best.yaml").read_text())
     assert best["metric"] == "val/loss" and best["direction"] == "minimize"
     assert best["n_trials"] == 3 and set(best["best_params"]) == {"optimizer", "optimizer.lr", "data.batch_size"}
-    db = workdir / "outputs" / "regression" / "optuna" / "regression.db"
+    db = workdir / "outputs" / "regression" / "optuna" / "regression.journal"
     assert db.is_file()
 
     # Folder names round the sampled floats; the job's overrides keep every digit.
-    study = optuna.load_study(study_name="regression", storage=f"sqlite:///{db}")
+    study = optuna.load_study(study_name="regression", storage=open_storage(str(db)))
     for trial in study.trials:
         job = Path(trial.user_attrs["run_dir"])
         assert job.parent == sweep and job.name.startswith(f"{trial.number}_")
@@ -194,7 +196,7 @@ def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
     newest = sweep_dirs(workdir)[-1]
     assert len([p for p in newest.iterdir() if p.is_dir()]) == 1
     assert yaml.safe_load((newest / "optuna_best.yaml").read_text())["n_trials"] == 4
-    trials = optuna.load_study(study_name="regression", storage=f"sqlite:///{db}").trials
+    trials = optuna.load_study(study_name="regression", storage=open_storage(str(db))).trials
     assert trials[3].params not in [t.params for t in trials[:3]]
 
     # A finished study says so in one line and writes nothing.
@@ -517,5 +519,5 @@ def test_optuna_search_refuses_bad_trial_counts_damaged_and_foreign_studies(work
     optuna.create_study(study_name="regression", storage=f"sqlite:///{db}", direction="maximize")
     foreign = run_cli(*search, "hydra.sweeper.n_trials=1", cwd=workdir)
     assert foreign.returncode == 2, foreign.output
-    assert "was made to maximize val/loss, but this run's monitor asks to minimize val/loss" in foreign.stderr
+    assert "was made to maximize val/loss, but this search asks to minimize val/loss" in foreign.stderr
     assert not list((workdir / "outputs" / "regression").glob("multirun/*/0_*")), "no trial ran"

@@ -243,7 +243,9 @@ def check_sweep(argv: list[str], config_dir: str | None) -> None:
     # the summary while the others run.
     for n, job in enumerate(jobs):
         plain = [o for o in job if not o.startswith(("hydra.", "hydra/"))]
-        cfg = expkit.compose(plain, config_dir=config_dir)
+        # The first job with the hydra.* overrides too: a misspelled sweeper or launcher key
+        # (hydra.sweeper.n_trails=5) is refused here like any other key.
+        cfg = expkit.compose(job if n == 0 else plain, config_dir=config_dir)
         if n == 0:
             expkit.api.validate(cfg)
             check_sweep_processes(cfg, overrides)

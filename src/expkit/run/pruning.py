@@ -11,7 +11,9 @@ class OptunaPruning(pl.Callback):
     def __init__(self, storage: str, study: str, number: int, metric: str, warmup: int = 1) -> None:
         import optuna
 
-        loaded = optuna.load_study(study_name=study, storage=storage)
+        from expkit.run.study import open_storage
+
+        loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
         trial_id = next(t._trial_id for t in loaded.get_trials(deepcopy=False) if t.number == number)
         self.trial = optuna.trial.Trial(loaded, trial_id)
         self.metric, self.warmup = metric, warmup

@@ -54,7 +54,8 @@ def run_name(experiment: str | None, data: str | None) -> str:
 
 
 def register_resolvers() -> None:
-    """Make `${expkit_stamp:PARENT}`, `${expkit_name:EXPERIMENT,DATA}` and `${expkit_data:FILE}` (a packaged data file) available."""
+    """Make `${expkit_stamp:PARENT}`, `${expkit_name:EXPERIMENT,DATA}`, `${expkit_data:FILE}` (a packaged data file)
+    and `${expkit_job_folder:NAME}` (a sweep job's folder name made safe) available."""
     from expkit.config_files import packaged_data_path
 
     if not OmegaConf.has_resolver("expkit_stamp"):
@@ -63,3 +64,7 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("expkit_name", run_name)
     if not OmegaConf.has_resolver("expkit_data"):
         OmegaConf.register_new_resolver("expkit_data", packaged_data_path)
+    if not OmegaConf.has_resolver("expkit_job_folder"):
+        from expkit.run.job_folder import job_folder_name
+
+        OmegaConf.register_new_resolver("expkit_job_folder", job_folder_name)

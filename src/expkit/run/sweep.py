@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
@@ -26,6 +27,8 @@ DONE_STATUSES = ("finished", "pruned")
 OPTUNA_BEST = "optuna_best.yaml"
 OPTUNA_PLOTS = {"optuna_parallel_coordinate.png": "plot_parallel_coordinate",
                 "optuna_param_importances.png": "plot_param_importances"}
+# A search of several objectives: Optuna's plot of its Pareto front, instead of the two above.
+OPTUNA_PARETO_PLOT = "optuna_pareto_front.png"
 
 
 def adapt_to_launcher(cfg: DictConfig, launcher_target: str, job_num: int) -> None:
@@ -179,9 +182,12 @@ def refuse_non_sweep_folder(sweep_dir: Path) -> None:
     """Exit 2 when hydra.sweep.dir names a folder that holds runs other than a sweep's jobs (a
     single run's folder, outputs/, a folder of several sweeps): the jobs would be written among
     them and the summary, which lists every run under the folder, would mix them in."""
-    from expkit.run.table import find_run_dirs
+    from expkit.run.table import find_run_dirs, is_run_dir
 
     if not sweep_dir.is_dir():
+        return
+    if (sweep_dir / SWEEP_CONFIG).is_file() and not is_run_dir(sweep_dir):
+        # A sweep wrote this folder: its job folders are named by its hydra.sweep.subdir, whatever that is.
         return
     strays = [r for r in find_run_dirs(sweep_dir) if r.parent != sweep_dir or not JOB_FOLDER.match(r.name)]
     if strays:
@@ -190,6 +196,37 @@ def refuse_non_sweep_folder(sweep_dir: Path) -> None:
               "sweep: pass the folder an earlier `expkit train -m` wrote (its job folders are named <N>_<overrides>), "
               "or a new or empty folder to start a sweep there.", file=sys.stderr)
         raise SystemExit(2)
+
+
+# The lock file one sweep process holds in its sweep folder (src/hydra_plugins/*/sweeper.py).
+SWEEP_LOCK = ".expkit-sweep.lock"
+
+
+@contextmanager
+def sweep_lock(sweep_dir: Path) -> Iterator[None]:
+    """Held while a sweep process runs jobs in `sweep_dir`: a second `expkit train -m` into the
+    same folder (the same command started twice, or a continuation while the first still runs)
+    would train the same jobs and write into each other's job folders, so it exits 2.
+
+    filelock's lock is the kernel's (flock): it ends with the process, however it ends, so a
+    killed sweep leaves no stale lock behind. On NFS it needs NFSv4 (or v3 with lockd), as
+    SQLite does."""
+    from filelock import FileLock, Timeout
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(sweep_dir / SWEEP_LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        print(f"error: another sweep process is running in {sweep_dir} (it holds {sweep_dir / SWEEP_LOCK}): two "
+              "processes would train the same jobs. Wait for it to end (or stop it), then run this command again "
+              "to continue the sweep; or start this sweep in a folder of its own (leave out hydra.sweep.dir).",
+              file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def is_sweep_folder(path: Path) -> bool:
@@ -248,6 +285,16 @@ def optuna_best_lines(sweep_dir: Path) -> list[str]:
         if isinstance(run_dir, str) and run_dir:
             inside = Path(run_dir).is_relative_to(sweep_dir.resolve())
             lines.append(f"Its run folder: {Path(run_dir).relative_to(sweep_dir.resolve()) if inside else run_dir}")
+    front = best.get("pareto_front")
+    if isinstance(front, list) and front:
+        directions = " and ".join(f"{d} {m}" for m, d in zip(best.get("metrics") or [], best.get("directions") or []))
+        lines.append(f"Pareto front ({directions}): {len(front)} trial{'s' if len(front) != 1 else ''} no other beats "
+                     "on every objective:")
+        for point in front:
+            values = ", ".join(f"{k} {v:.6g}" if isinstance(v, (int, float)) else f"{k} {v}"
+                               for k, v in (point.get("values") or {}).items())
+            params = " ".join(f"{k}={v}" for k, v in (point.get("params") or {}).items())
+            lines.append(f"  trial {point.get('trial')}: {values}, with {params}")
     if best.get("plots"):
         lines.append(f"Plots: {', '.join(best['plots'])}. Details: {OPTUNA_BEST}.")
     return lines

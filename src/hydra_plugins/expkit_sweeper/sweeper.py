@@ -25,11 +25,13 @@ class ExpkitBasicSweeper(BasicSweeper):
         self.launcher = ContinuingLauncher(self.launcher, hydra_context, config)
 
     def sweep(self, arguments: List[str]) -> Any:
-        from expkit.run.sweep import refuse_non_sweep_folder
+        from expkit.run.sweep import refuse_non_sweep_folder, sweep_lock
 
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
         # Checked before Hydra writes multirun.yaml into the folder.
-        refuse_non_sweep_folder(Path(str(self.config.hydra.sweep.dir)))
-        return super().sweep(arguments)
+        refuse_non_sweep_folder(sweep_dir)
+        with sweep_lock(sweep_dir):
+            return super().sweep(arguments)
 
 
 class ContinuingLauncher:
@@ -76,7 +78,8 @@ class ContinuingLauncher:
                       "hydra.sweep.dir.", file=sys.stderr)
                 raise SystemExit(2)
             try:
-                metrics = RunFolder(sweep_dir / name).read_metrics() if name in existing else {}
+                # A job folder of a user's hydra.sweep.subdir may be nested (`lr${optimizer.lr}/seed${seed}`).
+                metrics = RunFolder(sweep_dir / name).read_metrics() if (sweep_dir / name).is_dir() else {}
             except ExpkitError as err:  # a damaged metrics.json: whether the job finished is unknown
                 print(f"error: {err} (Continuing a sweep reads each job's status; deleting the job's folder runs "
                       "the job again.)", file=sys.stderr)
