@@ -52,7 +52,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, which: str = "best", tr
         partial = out_dir.parent / f".{out_dir.name}{PARTIAL}{os.getpid()}"
         partial.mkdir()
     except OSError as err:
-        raise ExpkitError(f"Cannot create {out_dir}: {err.strerror or err}. Choose a folder you can write.") from None
+        # mkdir of a path under a file says "File exists" (of the file); name what is in the way.
+        blocking = next((p for p in (out_dir.parent, *out_dir.parent.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"Not a directory ({blocking} is a file)" if blocking is not None else (err.strerror or str(err))
+        raise ExpkitError(f"Cannot create {out_dir}: {reason}. Choose a folder you can write.") from None
     try:
         config = _write_export(run_dir, partial, which, trusted_modules)
         # rename(2) replaces an empty folder the user made for the export; a non-empty one is refused.
