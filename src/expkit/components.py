@@ -77,8 +77,9 @@ def _accepted(func: Any) -> str:
         return "?"
 
 
-def instantiate_node(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
-    """Instantiate `cfg[key]`; raise ConfigError naming the file and key on any mistake."""
+def instantiate_node(cfg: DictConfig, key: str, drop: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """Instantiate `cfg[key]`, without its keys named in `drop` (expkit's own, not the class's);
+    raise ConfigError naming the file and key on any mistake."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
@@ -88,6 +89,13 @@ def instantiate_node(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
             f"{config_source(key)}: `{key}` needs a `_target_` (the class to build), got {node!r}. "
             f"Choose a config group option with `{key}=<option>` in `expkit train`, or set `{key}._target_`."
         )
+    if any(k in node for k in drop):
+        from omegaconf import open_dict
+
+        node = node.copy()  # a shallow copy keeps the interpolations pointing at the whole config
+        with open_dict(node):
+            for k in drop:
+                node.pop(k, None)
     try:
         obj = instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as err:
@@ -159,11 +167,12 @@ def check_contract(cfg: DictConfig) -> None:
 
 def build_task(cfg: DictConfig, datamodule: Any) -> Any:
     """The LightningModule: the network sized by the data, plus optimizer/scheduler factories."""
-    from expkit.contract import model_arguments, task_arguments
+    from expkit.contract import INPUT_FORMAT_KEY, model_arguments, model_input_format, task_arguments
 
-    model_factory = instantiate_node(cfg, "model")
+    model_factory = instantiate_node(cfg, "model", drop=(INPUT_FORMAT_KEY,))
     net = model_factory(**model_arguments(datamodule, model_factory.func))
-    datamodule.set_input_format(type(net).input_format)
+    datamodule.set_input_format(model_input_format(
+        type(datamodule), type(net), OmegaConf.select(cfg, f"model.{INPUT_FORMAT_KEY}"), config_source("model")))
     optimizer = instantiate_node(cfg, "optimizer")
     check_sparse_support(net, optimizer)
     scheduler = instantiate_node(cfg, "scheduler") if cfg.get("scheduler") else None

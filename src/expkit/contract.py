@@ -24,8 +24,10 @@ Methods, valid after `setup()` or after `load_state_dict()` (a checkpoint's stat
   without the training data.
 - Loaders yield batches `(*inputs, target)`; the model receives `*inputs`.
 
-**Model** (a `torch.nn.Module`): a class attribute `input_format` (one of the data's
-`input_formats`); `forward(*inputs)` returns logits `[batch, num_classes]` (classification) or
+**Model** (any `torch.nn.Module`, nothing from expkit needed): the batch layout it takes is, in
+this order, the `_input_format_` key of its YAML (read by expkit, not passed to the class: for
+classes nobody can edit, `torch.nn.Linear`), its class attribute `input_format`, or, when the data
+builds one layout only, that one. `forward(*inputs)` returns logits `[batch, num_classes]` (classification) or
 predictions `[batch, outputs]` (regression). Its `__init__` receives its config keys plus the
 `model_dims()` entries its signature names (and all of them if it takes `**kwargs`).
 
@@ -53,7 +55,10 @@ DATA_METHODS = ("model_dims", "task_facts", "set_input_format", "predict_inputs"
 # Arguments the framework itself passes to every task.
 TASK_BUILT_IN = ("net", "optimizer", "scheduler")
 
-HOW_TO_ADD = "See the README section 'Add your own dataset or model' for a complete example."
+HOW_TO_ADD = "See docs/own-components.md for a complete example."
+# The model YAML's key naming the batch layout the model takes; expkit reads it and does not pass
+# it to the class (Hydra would: it is not one of Hydra's own keys), so any class can be a model.
+INPUT_FORMAT_KEY = "_input_format_"
 
 
 def qualified_name(cls: Any) -> str:
@@ -76,6 +81,30 @@ def parameters(cls: Any) -> tuple[dict[str, inspect.Parameter], bool]:
 
 def required(params: Mapping[str, inspect.Parameter]) -> list[str]:
     return [n for n, p in params.items() if p.default is inspect.Parameter.empty]
+
+
+def model_input_format(data_cls: type, model_cls: type, chosen: Any = None, where: str = "config key `model`") -> str:
+    """The batch layout the model takes: `chosen` (the model YAML's `_input_format_`), else the
+    model class's `input_format` attribute, else the data's only layout. A layout the data cannot
+    build, or no layout where the data builds several, is a ConfigError."""
+    layouts = list(data_cls.input_formats)
+    model_name, data_name = qualified_name(model_cls), qualified_name(data_cls)
+    fmt = chosen if chosen is not None else getattr(model_cls, "input_format", None)
+    if fmt is None:
+        if len(layouts) == 1:
+            return layouts[0]
+        raise ConfigError(
+            f"{where}: data module {data_name} builds several batch layouts ({layouts}) and model {model_name} does "
+            f"not say which it takes. Add `{INPUT_FORMAT_KEY}: {layouts[0]}` (one of {layouts}) to the model's YAML, or "
+            f"a class attribute `input_format = \"{layouts[0]}\"` to the model. {HOW_TO_ADD}"
+        )
+    if fmt not in layouts:
+        said = f"its YAML's {INPUT_FORMAT_KEY}" if chosen is not None else "its class attribute input_format"
+        raise ConfigError(
+            f"{where}: model {model_name} takes {fmt!r} batches ({said}), but data module {data_name} builds only "
+            f"{layouts}. Choose a model made for this data (or data for this model)."
+        )
+    return str(fmt)
 
 
 def check_data_class(cls: type) -> None:
@@ -115,18 +144,7 @@ def check_components(
     check_data_class(data_cls)
     data_name, model_name, task_name = map(qualified_name, (data_cls, model_cls, task_cls))
 
-    fmt = getattr(model_cls, "input_format", None)
-    if fmt is None:
-        raise ConfigError(
-            f"{where('model')}: model {model_name} does not say which batches it takes. Add a class attribute "
-            f"`input_format = \"...\"` naming one of the layouts the data builds (here {list(data_cls.input_formats)}). "
-            f"{HOW_TO_ADD}"
-        )
-    if fmt not in data_cls.input_formats:
-        raise ConfigError(
-            f"{where('model')}: model {model_name} takes {fmt!r} batches, but data module {data_name} builds only "
-            f"{list(data_cls.input_formats)}. Choose a model made for this data (or data for this model)."
-        )
+    model_input_format(data_cls, model_cls, model_keys.get(INPUT_FORMAT_KEY), where("model"))
     task_type = getattr(task_cls, "task_type", None)
     if task_type is None:
         raise ConfigError(
@@ -150,7 +168,7 @@ def check_components(
             f"key{'s' if len(missing) > 1 else ''} to the model's YAML, or return {'them' if len(missing) > 1 else 'it'} "
             "from the data module's model_dims() and list it in model_dims_keys."
         )
-    unknown = [k for k in model_keys if k not in params and not var_kw]
+    unknown = [k for k in model_keys if k not in params and k != INPUT_FORMAT_KEY and not var_kw]
     if unknown:
         raise ConfigError(
             f"{where('model')}: model {model_name} has no argument {', '.join(map(repr, unknown))}; it accepts "
@@ -204,11 +222,12 @@ def task_arguments(datamodule: Any, task_cls: type) -> dict[str, Any]:
 
 
 def plain_keys(node: DictConfig | Mapping[str, Any] | None) -> dict[str, Any]:
-    """A component's config keys without Hydra's `_target_`, `_partial_`, ... entries."""
+    """A component's config keys without Hydra's `_target_`, `_partial_`, ... entries (expkit's
+    own `_input_format_` is kept: the contract reads it)."""
     if node is None:
         return {}
     items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
-    return {str(k): v for k, v in items if not str(k).startswith("_")}
+    return {str(k): v for k, v in items if not str(k).startswith("_") or str(k) == INPUT_FORMAT_KEY}
 
 
 def node_keys(cfg: DictConfig, key: str) -> dict[str, Any]:
