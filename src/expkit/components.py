@@ -198,18 +198,31 @@ def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
         )
 
 
-def build_loggers(cfg: DictConfig, resume_step: int | None = None) -> list[Any]:
-    """The configured loggers. A resumed run's TensorBoard writer purges what the interrupted
-    run logged after its checkpoint (`purge_step`), so the curves have no duplicated steps."""
+def build_loggers(cfg: DictConfig, resume_step: int | None = None, run_id: str | None = None) -> list[Any]:
+    """The configured loggers, each tied to the run's identity `run_id` (metrics.json's) so that a
+    resumed run (`resume_step` given) continues the same tracker run (`expkit.run.trackers`). A
+    resumed run's TensorBoard writer purges what the interrupted run logged after its checkpoint
+    (`purge_step`), so the curves have no duplicated steps."""
     from pytorch_lightning.loggers import TensorBoardLogger
+
+    from expkit.run.trackers import continued, identity_arguments
 
     loggers = []
     for name, node in (cfg.get("logger") or {}).items():
         if not node:
             continue
-        logger = instantiate_node(cfg, f"logger.{name}")
-        if resume_step is not None and isinstance(logger, TensorBoardLogger):
-            logger = instantiate_node(cfg, f"logger.{name}", purge_step=resume_step)
+        key = f"logger.{name}"
+        logger_cls = component_target(cfg, key)
+        kwargs = identity_arguments(logger_cls, run_id) if run_id and isinstance(logger_cls, type) else {}
+        if "tags" in kwargs:  # the YAML's own tags stay
+            kwargs["tags"] = {**(OmegaConf.to_container(node, resolve=True).get("tags") or {}), **kwargs["tags"]}
+        if resume_step is not None and isinstance(logger_cls, type) and issubclass(logger_cls, TensorBoardLogger):
+            kwargs["purge_step"] = resume_step
+        logger = instantiate_node(cfg, key, **kwargs)
+        if resume_step is not None and run_id:
+            more = continued(logger, run_id)
+            if more:
+                logger = instantiate_node(cfg, key, **kwargs, **more)
         loggers.append(logger)
     return loggers
 

@@ -51,7 +51,7 @@ is code. `${expkit_stamp:DIR}` creates folders, `oc.create`/`oc.decode` and a `{
 `oc.select` create new nodes (with a `_target_` that was never walked), `oc.env` copies secrets
 into values the run may send out (a download URL). A file may therefore only refer to its own
 keys (`${paths.run_dir}`) and use the resolvers in `FILE_RESOLVERS` (`hydra`: the run's own
-Hydra settings; `expkit_data`: a file shipped in the package), with no dict or list literal in
+Hydra settings; `expkit_data`: a file shipped in the package; `expkit_run`: the run folder's name), with no dict or list literal in
 their arguments. A config written by expkit passes: its snapshot uses only these.
 
 What this does not judge: the values given to an allowed class (a checkpoint `dirpath` or a
@@ -70,9 +70,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from expkit.errors import ConfigError, ExpkitError
 
-# Resolvers a config from a file may call: both only read (Hydra's own settings of this run, the
-# path of a data file shipped with expkit).
-FILE_RESOLVERS = frozenset({"hydra", "expkit_data"})
+# Resolvers a config from a file may call: all only read (Hydra's own settings of this run, the
+# path of a data file shipped with expkit, the run folder's name for a tracker).
+FILE_RESOLVERS = frozenset({"hydra", "expkit_data", "expkit_run"})
 # Root keys that are instructions to Hydra, not values of the run.
 HYDRA_ROOT_KEYS = ("hydra", "defaults")
 # The config key (in the user's conf/train.yaml) that lists the user's own trusted modules.

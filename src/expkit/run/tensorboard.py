@@ -141,12 +141,12 @@ def write_layout(writer: Any) -> None:
 
 
 def write_run_summary(writer: Any, params: Mapping[str, Any], final: Mapping[str, float],
-                      best: BestValidationMetrics | None, varying: Sequence[str] = (), name: str = "") -> None:
-    """HPARAMS for a finished run (`varying`: the columns its sweep varies; `name`: its trial
-    name), and the `best/*` scalars its metric columns read."""
+                      best: Mapping[str, float], best_step: int = 0, varying: Sequence[str] = (), name: str = "") -> None:
+    """HPARAMS for a finished run (`best`: the best epoch's validation metrics, logged at
+    `best_step`; `varying`: the columns its sweep varies; `name`: its trial name), and the
+    `best/*` scalars its metric columns read."""
     from expkit.run.hparams import BEST_PREFIX, hparams_metrics, write_hparams
 
-    best_metrics = dict(best.metrics) if best is not None else {}
-    for metric, value in sorted(best_metrics.items()):
-        writer.add_scalar(BEST_PREFIX + metric, value, best.step if best is not None else 0)
-    write_hparams(writer, params, hparams_metrics(final, best_metrics), varying, name)
+    for metric, value in sorted(best.items()):
+        writer.add_scalar(BEST_PREFIX + metric, value, best_step)
+    write_hparams(writer, params, hparams_metrics(final, best), varying, name)
