@@ -170,7 +170,7 @@ def build_task(cfg: DictConfig, datamodule: Any) -> Any:
     from expkit.contract import INPUT_FORMAT_KEY, model_arguments, model_input_format, task_arguments
 
     model_factory = instantiate_node(cfg, "model", drop=(INPUT_FORMAT_KEY,))
-    net = model_factory(**model_arguments(datamodule, model_factory.func))
+    net = model_factory(**model_arguments(datamodule, model_factory.func, model_factory.keywords))
     datamodule.set_input_format(model_input_format(
         type(datamodule), type(net), OmegaConf.select(cfg, f"model.{INPUT_FORMAT_KEY}"), config_source("model")))
     optimizer = instantiate_node(cfg, "optimizer")

@@ -50,6 +50,9 @@ from omegaconf import DictConfig, OmegaConf
 from expkit.errors import ConfigError
 
 TASK_TYPES = ("classification", "regression")
+# A data module that feeds either task, decided by its config (`data=dataset`); its instance's
+# `task_type` says which once it is built, and is checked against the task then.
+ANY_TASK = "any"
 DATA_ATTRIBUTES = ("task_type", "input_formats", "model_dims_keys", "task_facts_keys")
 DATA_METHODS = ("model_dims", "task_facts", "set_input_format", "predict_inputs", "state_dict", "load_state_dict")
 # Arguments the framework itself passes to every task.
@@ -118,7 +121,7 @@ def check_data_class(cls: type) -> None:
             "defaults) and set task_type, input_formats, model_dims_keys and task_facts_keys, then "
             f"implement model_dims(), task_facts() and predict_inputs(). {HOW_TO_ADD}"
         )
-    if cls.task_type not in TASK_TYPES:
+    if cls.task_type not in TASK_TYPES and cls.task_type != ANY_TASK:
         raise ConfigError(
             f"{qualified_name(cls)}.task_type = {cls.task_type!r}; use one of {', '.join(TASK_TYPES)}."
         )
@@ -151,7 +154,7 @@ def check_components(
             f"{where('task')}: task {task_name} has no `task_type` class attribute; set it to one of "
             f"{', '.join(TASK_TYPES)}. {HOW_TO_ADD}"
         )
-    if task_type != data_cls.task_type:
+    if task_type != data_cls.task_type and data_cls.task_type != ANY_TASK:
         raise ConfigError(
             f"{where('task')}: the task is {task_type} ({task_name}) but the data ({data_name}, {where('data')}) is "
             f"for {data_cls.task_type}. Use task={data_cls.task_type} with this data, or an experiment that sets "
@@ -207,15 +210,33 @@ def _declared(datamodule: Any, method: str, keys_attr: str) -> dict[str, Any]:
     return dict(values)
 
 
-def model_arguments(datamodule: Any, model_cls: type) -> dict[str, Any]:
-    """The `model_dims()` entries this model's signature takes (all of them with **kwargs)."""
+def model_arguments(datamodule: Any, model_cls: type, model_keys: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The `model_dims()` entries this model's signature takes (all of them with **kwargs).
+    `model_keys` (the YAML's keys, when known) lets a size the data turned out not to give be
+    reported here rather than as a TypeError from the class."""
     dims = _declared(datamodule, "model_dims", "model_dims_keys")
     params, var_kw = parameters(model_cls)
+    if model_keys is not None:
+        missing = [n for n in required(params) if n not in dims and n not in model_keys]
+        if missing:
+            raise ConfigError(
+                f"model {qualified_name(model_cls)} needs {', '.join(missing)}, which this data does not give (it gives "
+                f"{sorted(dims) or 'nothing'}). Add the value to the model's YAML (model.{missing[0]}=...) or, for "
+                "data=dataset, to data.sizes."
+            )
     return dims if var_kw else {k: v for k, v in dims.items() if k in params}
 
 
 def task_arguments(datamodule: Any, task_cls: type) -> dict[str, Any]:
     """The `task_facts()` entries this task's signature takes (all of them with **kwargs)."""
+    data_type, task_type = getattr(datamodule, "task_type", None), getattr(task_cls, "task_type", None)
+    if type(datamodule).task_type == ANY_TASK and task_type is not None and data_type != task_type:
+        raise ConfigError(
+            f"the data is for {data_type} ({qualified_name(type(datamodule))}: "
+            f"{'it has classes' if data_type == 'classification' else 'no classes given or found'}) but the task is "
+            f"{task_type} ({qualified_name(task_cls)}). Use task={data_type}, or "
+            f"{'set data.classes to the class names' if task_type == 'classification' else 'set data.classes=null'}."
+        )
     facts = _declared(datamodule, "task_facts", "task_facts_keys")
     params, var_kw = parameters(task_cls)
     return facts if var_kw else {k: v for k, v in facts.items() if k in params}

@@ -1,0 +1,141 @@
+"""A researcher's own torch Dataset (the course's image folder with an annotations file) as a
+run's data with `data=dataset`, and a DataModule subclass from the user's own package: trained
+with --config-dir, evaluated on another annotations file and predicted with --trust-module."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from PIL import Image
+
+DATASET = '''
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+
+class AnnotatedImages(Dataset):
+    """Images listed in an annotations CSV (file,label), the course's own Dataset."""
+
+    classes = ["dark", "light"]
+
+    def __init__(self, root, annotations="annotations.csv"):
+        self.root = Path(root)
+        with open(self.root / annotations, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.files = [r["file"] for r in rows]
+        self.targets = [self.classes.index(r["label"]) for r in rows]
+
+    def __len__(self):
+        return len(self.files)
+
+    def load_image(self, path):
+        image = Image.open(self.root / path).convert("L")
+        return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).unsqueeze(0)
+
+    def __getitem__(self, i):
+        return self.load_image(self.files[i]), self.targets[i]
+'''
+
+MODEL = '''
+import torch
+
+
+class Flat(torch.nn.Module):
+    def __init__(self, in_channels, image_size, num_classes):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_channels * image_size[0] * image_size[1], num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+'''
+
+
+def write_images(root: Path, csv_name: str, count: int, seed: int) -> None:
+    """`count` 6x6 PNGs per class (dark ~40, light ~210, with noise) and their annotations CSV."""
+    rng = np.random.default_rng(seed)
+    lines = ["file,label"]
+    for label, level in (("dark", 40), ("light", 210)):
+        for i in range(count):
+            name = f"{csv_name[:-4]}_{label}_{i}.png"
+            pixels = np.clip(level + rng.normal(0, 20, (6, 6)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, mode="L").save(root / name)
+            lines.append(f"{name},{label}")
+    (root / csv_name).write_text("\n".join(lines) + "\n")
+
+
+def make_lab(root: Path) -> tuple[Path, Path, dict]:
+    images = root / "images"
+    images.mkdir(parents=True)
+    write_images(images, "annotations.csv", 20, seed=0)
+    write_images(images, "other.csv", 6, seed=1)
+    # The same new images with every label swapped: evaluating on it proves which file eval read.
+    swapped = (images / "other.csv").read_text().replace(",dark", ",DARK").replace(",light", ",dark").replace(",DARK", ",light")
+    (images / "swapped.csv").write_text(swapped)
+    (root / "pets_lab").mkdir()
+    (root / "pets_lab" / "__init__.py").write_text("")
+    (root / "pets_lab" / "data.py").write_text(DATASET)
+    (root / "pets_lab" / "models.py").write_text(MODEL)
+    conf = root / "conf"
+    (conf / "data").mkdir(parents=True)
+    (conf / "model").mkdir()
+    (conf / "data" / "pets.yaml").write_text(textwrap.dedent(f"""\
+        defaults:
+          - dataset
+          - _self_
+        train:
+          _target_: pets_lab.data.AnnotatedImages
+          root: {images}
+        val_fraction: 0.2
+        test_fraction: 0.2
+        item_loader: load_image
+        batch_size: 8
+    """))
+    (conf / "model" / "flat.yaml").write_text("_target_: pets_lab.models.Flat\n_partial_: true\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    return conf, images, env
+
+
+@pytest.mark.slow
+def test_own_dataset_trains_evaluates_on_another_file_and_predicts(workdir):
+    conf, images, env = make_lab(workdir / "lab")
+    trust = ["--trust-module", "pets_lab"]
+    result = run_cli("train", "--config-dir", str(conf), "~experiment", "data=pets", "model=flat",
+                     "task=classification", "optimizer=adam", "optimizer.lr=0.05", "trainer=cpu",
+                     "trainer.max_epochs=8", cwd=workdir, env=env)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs("pets")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["test/acc"] == 1.0, metrics
+
+    other = run_cli("eval", str(run_dir),
+                    f"data.test={{_target_:pets_lab.data.AnnotatedImages,root:{images},annotations:other.csv}}",
+                    "--out", str(workdir / "other.json"), *trust, cwd=workdir, env=env)
+    assert other.returncode == 0, other.output
+    assert json.loads((workdir / "other.json").read_text())["test/acc"] == 1.0
+    swapped = run_cli("eval", str(run_dir),
+                      f"data.test={{_target_:pets_lab.data.AnnotatedImages,root:{images},annotations:swapped.csv}}",
+                      "--out", str(workdir / "swapped.json"), *trust, cwd=workdir, env=env)
+    assert swapped.returncode == 0, swapped.output
+    assert json.loads((workdir / "swapped.json").read_text())["test/acc"] == 0.0
+
+    predicted = run_cli("predict", str(run_dir), "other_dark_0.png", "other_light_3.png", "--json", *trust,
+                        cwd=workdir, env=env)
+    assert predicted.returncode == 0, predicted.output
+    rows = [json.loads(line) for line in predicted.stdout.splitlines() if line.startswith("{")]
+    assert [r["predictions"][0]["label"] for r in rows] == ["dark", "light"], rows
+
+    refused = run_cli("train", "--config-dir", str(conf), "~experiment", "data=pets", "model=flat",
+                      "task=regression", cwd=workdir, env=env)
+    assert refused.returncode == 2 and "use task=classification" in refused.stderr.lower().replace("`", "")
+    assert "Traceback" not in refused.output
