@@ -139,3 +139,65 @@ def test_own_dataset_trains_evaluates_on_another_file_and_predicts(workdir):
                       "task=regression", cwd=workdir, env=env)
     assert refused.returncode == 2 and "use task=classification" in refused.stderr.lower().replace("`", "")
     assert "Traceback" not in refused.output
+
+
+DATAMODULE = '''
+from typing import Any, Sequence
+
+import torch
+
+from expkit.data.base import DataModule
+from expkit.data.sampling import TensorBatches
+
+
+class Squares(DataModule):
+    """y = x1^2 + x2 on a seeded grid: a DataModule of the user's own package."""
+
+    task_type = "regression"
+    input_formats = ("features",)
+    model_dims_keys = ("in_features",)
+
+    def __init__(self, n: int = 300, batch_size: int = 32, seed: int = 0) -> None:
+        super().__init__(batch_size=batch_size)
+        self.n, self.seed = n, seed
+
+    def setup(self, stage=None):
+        if self.splits:
+            return
+        x = torch.rand(self.n, 2, generator=torch.Generator().manual_seed(self.seed))
+        y = (x[:, :1] ** 2 + x[:, 1:]).float()
+        cut = [int(self.n * 0.8), int(self.n * 0.9)]
+        self.splits = {"train": TensorBatches(x[:cut[0]], y[:cut[0]]), "val": TensorBatches(x[cut[0]:cut[1]], y[cut[0]:cut[1]]),
+                       "test": TensorBatches(x[cut[1]:], y[cut[1]:])}
+
+    def model_dims(self) -> dict[str, Any]:
+        return {"in_features": 2}
+
+    def predict_inputs(self, items: Sequence[str]):
+        return (torch.tensor([[float(v) for v in item.split(",")] for item in items]),)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+'''
+
+
+@pytest.mark.slow
+def test_own_datamodule_subclass_from_the_users_package(workdir):
+    lab = workdir / "lab"
+    (lab / "squares_lab").mkdir(parents=True)
+    (lab / "squares_lab" / "__init__.py").write_text("")
+    (lab / "squares_lab" / "data.py").write_text(DATAMODULE)
+    (lab / "conf" / "data").mkdir(parents=True)
+    (lab / "conf" / "data" / "squares.yaml").write_text("_target_: squares_lab.data.Squares\nn: 300\nbatch_size: 32\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(lab), os.environ.get("PYTHONPATH", "")])}
+    result = run_cli("train", "--config-dir", str(lab / "conf"), "experiment=regression", "data=squares", "model=mlp",
+                     "optimizer=adam", "optimizer.lr=0.01", "trainer.max_epochs=3", cwd=workdir, env=env)
+    assert result.returncode == 0, result.output
+    (run_dir,) = result.run_dirs("regression")
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+    predicted = run_cli("predict", str(run_dir), "0.5,0.5", "--json", "--trust-module", "squares_lab", cwd=workdir, env=env)
+    assert predicted.returncode == 0, predicted.output
+    assert isinstance(json.loads(predicted.stdout.splitlines()[-1])["prediction"], float)
