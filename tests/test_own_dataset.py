@@ -157,7 +157,7 @@ class Squares(DataModule):
     input_formats = ("features",)
     model_dims_keys = ("in_features",)
 
-    def __init__(self, n: int = 300, batch_size: int = 32, seed: int = 0) -> None:
+    def __init__(self, n: int = 300, batch_size: int | None = 32, seed: int = 0) -> None:
         super().__init__(batch_size=batch_size)
         self.n, self.seed = n, seed
 

@@ -213,9 +213,8 @@ def build_loggers(cfg: DictConfig, resume_step: int | None = None, run_id: str |
             continue
         key = f"logger.{name}"
         logger_cls = component_target(cfg, key)
-        kwargs = identity_arguments(logger_cls, run_id) if run_id and isinstance(logger_cls, type) else {}
-        if "tags" in kwargs:  # the YAML's own tags stay
-            kwargs["tags"] = {**(OmegaConf.to_container(node, resolve=True).get("tags") or {}), **kwargs["tags"]}
+        keys = OmegaConf.to_container(node, resolve=True)
+        kwargs = identity_arguments(logger_cls, run_id, keys) if run_id and isinstance(logger_cls, type) else {}
         if resume_step is not None and isinstance(logger_cls, type) and issubclass(logger_cls, TensorBoardLogger):
             kwargs["purge_step"] = resume_step
         logger = instantiate_node(cfg, key, **kwargs)

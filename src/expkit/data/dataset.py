@@ -23,6 +23,7 @@ input as its `__getitem__` does.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -32,6 +33,8 @@ from torch.utils.data import Dataset, Subset, default_collate
 from expkit.contract import ANY_TASK
 from expkit.data.base import DataModule
 from expkit.errors import ConfigError, DataError
+
+log = logging.getLogger("expkit")
 
 ITEMS = "items"
 # Every size this module may pass to a model (those the data reveals are the instance's).
@@ -131,6 +134,9 @@ class DatasetDataModule(DataModule):
             if self.datasets[split] is not None:
                 self.splits[split] = self.datasets[split]
         self._read_dims()
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
+        task = f"classes {', '.join(self.class_names)}" if self.class_names is not None else "regression"
+        log.info("data: %s items (%s); model sizes from the items: %s", sizes, task, self.found_dims or "none")
 
     def _labels(self, dataset: Dataset) -> np.ndarray:
         """Every item's class index (read once, to stratify the split)."""

@@ -63,11 +63,12 @@ class RunSummary:
     config_file: Path | None = None
 
 
-def identity_arguments(logger_cls: type, run_id: str) -> dict[str, Any]:
-    """Constructor arguments that tie a tracker run to expkit's run (metrics.json's `run_id`)."""
+def identity_arguments(logger_cls: type, run_id: str, keys: Mapping[str, Any]) -> dict[str, Any]:
+    """Constructor arguments that tie a tracker run to expkit's run (metrics.json's `run_id`),
+    given the logger's resolved YAML keys."""
     for base, tracker in _TRACKERS:
         if _is(logger_cls, base):
-            return tracker.identity(run_id)
+            return tracker.identity(run_id, keys)
     return {}
 
 
@@ -126,8 +127,14 @@ def _is(cls: type, dotted: str) -> bool:
 
 class _MLflow:
     @staticmethod
-    def identity(run_id: str) -> dict[str, Any]:
-        return {"tags": {RUN_ID_TAG: run_id}}
+    def identity(run_id: str, keys: Mapping[str, Any]) -> dict[str, Any]:
+        arguments: dict[str, Any] = {"tags": {**dict(keys.get("tags") or {}), RUN_ID_TAG: run_id}}
+        uri = str(keys.get("tracking_uri") or "")
+        if uri.startswith("sqlite:///") and not keys.get("artifact_location"):
+            # A local store keeps a new experiment's files beside its database (MLflow's default is
+            # ./mlruns in whatever folder the command ran in); a server keeps them where it is told.
+            arguments["artifact_location"] = str(Path(uri[len("sqlite:///"):]).parent.resolve() / "mlartifacts")
+        return arguments
 
     @staticmethod
     def continued(logger: Any, run_id: str) -> dict[str, Any]:
@@ -150,7 +157,7 @@ class _MLflow:
 
 class _Wandb:
     @staticmethod
-    def identity(run_id: str) -> dict[str, Any]:
+    def identity(run_id: str, keys: Mapping[str, Any]) -> dict[str, Any]:
         return {"id": run_id}  # WandbLogger resumes a run of the same id ("allow")
 
     @staticmethod
