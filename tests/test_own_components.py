@@ -165,3 +165,17 @@ def test_contract_still_refuses_a_real_mismatch():
         check_components(RegressionDataModule, Plain, RegressionTask, {"_input_format_": "image", "vocab_size": 3}, {})
     # One layout and no declaration: the model takes it.
     check_components(RegressionDataModule, Plain, RegressionTask, {"vocab_size": 3}, {})
+
+
+def test_a_tracker_without_its_package_is_refused_before_the_run(monkeypatch):
+    import importlib.util
+
+    import expkit
+    from expkit.errors import ConfigError
+    from expkit.validation import validate
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    cfg = expkit.compose(["experiment=regression", "logger=[tensorboard,wandb]", "paths.run_dir=/tmp/x"])
+    with pytest.raises(ConfigError, match=r"logger.wandb needs the wandb package.*pip install 'expkit\[wandb\]'"):
+        validate(cfg)

@@ -119,6 +119,16 @@ def finish(loggers: Sequence[Any], status: str) -> None:
                     log.warning("%s could not end its run: %s", type(logger).__name__, err)
 
 
+def missing_package(logger_cls: type) -> str | None:
+    """The optional package (an `expkit[...]` extra) this logger needs and this environment lacks."""
+    import importlib.util
+
+    for base, tracker in _TRACKERS:
+        if _is(logger_cls, base) and importlib.util.find_spec(tracker.package) is None:
+            return tracker.package
+    return None
+
+
 # -- the trackers ---------------------------------------------------------------------------------
 def _is(cls: type, dotted: str) -> bool:
     """Whether `cls` subclasses the class named `dotted`, without importing its optional package."""
@@ -126,6 +136,8 @@ def _is(cls: type, dotted: str) -> bool:
 
 
 class _MLflow:
+    package = "mlflow"
+
     @staticmethod
     def identity(run_id: str, keys: Mapping[str, Any]) -> dict[str, Any]:
         arguments: dict[str, Any] = {"tags": {**dict(keys.get("tags") or {}), RUN_ID_TAG: run_id}}
@@ -156,6 +168,8 @@ class _MLflow:
 
 
 class _Wandb:
+    package = "wandb"
+
     @staticmethod
     def identity(run_id: str, keys: Mapping[str, Any]) -> dict[str, Any]:
         return {"id": run_id}  # WandbLogger resumes a run of the same id ("allow")
