@@ -200,12 +200,12 @@ def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
 
 def build_loggers(cfg: DictConfig, resume_step: int | None = None, run_id: str | None = None) -> list[Any]:
     """The configured loggers, each tied to the run's identity `run_id` (metrics.json's) so that a
-    resumed run (`resume_step` given) continues the same tracker run (`expkit.run.trackers`). A
+    resumed run (`resume_step` given) continues the same tracker run (`expkit.trackers`). A
     resumed run's TensorBoard writer purges what the interrupted run logged after its checkpoint
     (`purge_step`), so the curves have no duplicated steps."""
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    from expkit.run.trackers import continued, identity_arguments
+    from expkit.trackers import continued, identity_arguments
 
     loggers = []
     for name, node in (cfg.get("logger") or {}).items():

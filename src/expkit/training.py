@@ -16,7 +16,7 @@ from expkit.components import build_callbacks, build_datamodule, build_loggers, 
 from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard, RunFolderGuard
 from expkit.run.record import RUN_ID_KEY, RunRecord, RunRecordCallback, plain_metrics
-from expkit.run.trackers import finish as finish_trackers
+from expkit.trackers import finish as finish_trackers
 from expkit.run.tensorboard import BestValidationMetrics
 
 log = logging.getLogger("expkit")
@@ -186,14 +186,14 @@ def _describe_run(loggers: list[Any], resolved_yaml: str) -> None:
 
 def _publish_summary(loggers: list[Any], cfg: DictConfig, folder: RunFolder, metrics: dict[str, float],
                      best: BestValidationMetrics) -> None:
-    """Every logger's summary of the run (`expkit.run.trackers`): the run's headline keys, the keys
+    """Every logger's summary of the run (`expkit.trackers`): the run's headline keys, the keys
     its sweep varies and its overrides (`.hydra/overrides.yaml`, which a sweep job's Hydra overrides
     and a reproduced run's merged overrides are written to), with its final and best-checkpoint
     metrics (`expkit.run.hparams`) and the resolved config."""
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
     from expkit.run.hparams import run_hparams, session_name, swept_keys, sweep_overrides
-    from expkit.run.trackers import RunSummary, publish
+    from expkit.run.summary import RunSummary, publish
 
     if rank_zero_only.rank != 0 or not loggers or not metrics:
         return

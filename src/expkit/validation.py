@@ -67,7 +67,7 @@ def check_tracker_packages(cfg: DictConfig) -> None:
     """A tracker's optional package is installed (`logger=mlflow` needs `expkit[mlflow]`); said
     before the run starts, not as Lightning's ImportError once the run folder exists."""
     from expkit.components import component_target, config_source
-    from expkit.run.trackers import missing_package
+    from expkit.trackers import missing_package
 
     for name, node in (cfg.get("logger") or {}).items():
         if not node:

@@ -63,7 +63,7 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("expkit_name"):
         OmegaConf.register_new_resolver("expkit_name", run_name)
     if not OmegaConf.has_resolver("expkit_run"):
-        from expkit.run.trackers import run_label
+        from expkit.trackers import run_label
 
         OmegaConf.register_new_resolver("expkit_run", run_label)
     if not OmegaConf.has_resolver("expkit_data"):

@@ -13,25 +13,26 @@ logger gets the same curation, whatever it is:
   keys and the run's overrides; never a `_target_` or a path), through `log_hyperparams`;
 - metrics: `best/val/*`, the validation metrics of the best checkpoint's epoch, logged at that
   epoch's step through `log_metrics`; the final metrics are each curve's last value;
-- the resolved config as a file, where the tracker keeps files (`CONFIG_ARTIFACT`);
+- the resolved config as a file, where the tracker keeps files (`resolved.yaml`);
 - the run's identity, metrics.json's `run_id`: a resumed run continues the same tracker run.
 
 The few things Lightning's logger interface cannot say (a file, which run to continue, ending a
-run) are told to each tracker class in `_TRACKERS`, the one place that names them.
-TensorBoard's HPARAMS come from the same values (`expkit.run.tensorboard.write_run_summary`).
+run) are told to each tracker class in `_TRACKERS`, the one place that names them. The end-of-run
+summary is handed out by `expkit.run.summary.publish`; TensorBoard's HPARAMS come from the
+same values (`expkit.run.tensorboard.write_run_summary`).
+
+Below `expkit.components` (which builds the loggers) and free of torch: nothing here imports an
+optional tracker package.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 log = logging.getLogger("expkit")
 
-# The name of the resolved config among a tracker run's files.
-CONFIG_ARTIFACT = "config.yaml"
 # MLflow tag holding metrics.json's run_id: how a resumed run finds its MLflow run again.
 RUN_ID_TAG = "expkit.run_id"
 
@@ -48,19 +49,6 @@ def run_label(which: str, *, _root_: Any) -> str:
         except ValueError:
             return run_dir.parent.name
     raise ValueError(f"${{expkit_run:{which}}}: use `name` or `group`")
-
-
-@dataclass
-class RunSummary:
-    """The curation every tracker gets at the end of a run."""
-
-    params: dict[str, Any]
-    final: dict[str, float]
-    best: dict[str, float] = field(default_factory=dict)  # `val/*` of the best epoch
-    best_step: int = 0
-    varying: list[str] = field(default_factory=list)  # the keys the run's sweep varies
-    name: str = ""  # TensorBoard's session name
-    config_file: Path | None = None
 
 
 def identity_arguments(logger_cls: type, run_id: str, keys: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,30 +69,11 @@ def continued(logger: Any, run_id: str) -> dict[str, Any]:
     return {}
 
 
-def publish(loggers: Sequence[Any], summary: RunSummary) -> None:
-    """Hand the run's curation to every logger (TensorBoard: HPARAMS; the others: params, best
-    metrics and the config file). A tracker that fails is reported, not fatal: the run is done."""
-    from pytorch_lightning.loggers import TensorBoardLogger
-
-    from expkit.run.hparams import BEST_PREFIX
-    from expkit.run.tensorboard import write_run_summary
-
-    for logger in loggers:
-        try:
-            if isinstance(logger, TensorBoardLogger):
-                write_run_summary(logger.experiment, summary.params, summary.final, summary.best, summary.best_step,
-                                  summary.varying, summary.name)
-                continue
-            logger.log_hyperparams(dict(summary.params))
-            if summary.best:
-                logger.log_metrics({BEST_PREFIX + k: v for k, v in sorted(summary.best.items())}, step=summary.best_step)
-            if summary.config_file is not None:
-                for base, tracker in _TRACKERS:
-                    if _is(type(logger), base):
-                        tracker.save_file(logger, summary.config_file)
-            logger.save()
-        except Exception as err:  # noqa: BLE001 - a tracker's server or disk; the run's own records are written
-            log.warning("%s could not record the run's summary: %s", type(logger).__name__, err)
+def save_file(logger: Any, path: Path) -> None:
+    """`path` among the tracker run's files, where the tracker keeps files (nothing for the others)."""
+    for base, tracker in _TRACKERS:
+        if _is(type(logger), base):
+            tracker.save_file(logger, path)
 
 
 def finish(loggers: Sequence[Any], status: str) -> None:
