@@ -82,6 +82,9 @@ def test_mlflow_sweep_is_one_experiment_with_a_run_per_job(workdir):
     assert sorted(r.info.run_name for r in runs) == jobs and len(jobs) == 2
     assert sorted(r.data.params["optimizer.lr"] for r in runs) == ["0.1", "0.4"]
     assert all(r.info.status == "FINISHED" and "best/val/loss" in r.data.metrics for r in runs)
+    # `expkit diff` reads the run folders, whatever the logger.
+    compared = run_cli("diff", *(str(sweep_dir / job) for job in jobs), cwd=workdir)
+    assert compared.returncode == 0 and "optimizer.lr" in compared.output, compared.output
 
 
 def free_port() -> int:

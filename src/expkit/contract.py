@@ -6,7 +6,8 @@ A run joins three components that are chosen independently in the config (`data=
 **Data module** (a `LightningDataModule`; `expkit.data.base.DataModule` implements the plumbing).
 Class attributes, read before any data is loaded:
 
-- `task_type`: the task it feeds, one of `TASK_TYPES` (`"classification"`, `"regression"`).
+- `task_type`: the task it feeds, one of `TASK_TYPES` (`"classification"`, `"regression"`), or
+  `ANY_TASK` for a module whose config decides (`data=dataset`; its instance says which).
 - `input_formats`: the batch layouts it can build, e.g. `("bag", "padded")` for text,
   `("image",)` for images, `("features",)` for tabular rows. The first is its default.
 - `model_dims_keys`: the names of the sizes `model_dims()` returns (`"num_classes"`, ...).
