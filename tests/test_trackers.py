@@ -153,7 +153,7 @@ def wandb_records(run_file: Path):
 
 
 def read_wandb_run(run_dir: Path) -> dict:
-    (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")  # one W&B run for the job
     out: dict = {"config": {}, "summary": {}, "files": [], "runs": [], "exit": None}
     for record in wandb_records(run_file):
         kind = record.WhichOneof("record_type")
@@ -193,3 +193,10 @@ def test_wandb_offline_sweep_has_one_finished_run_per_job(workdir):
         assert run["summary"]["test/loss"] == pytest.approx(record["test/loss"])
         assert "resolved.yaml" in run["files"] and run["exit"] == 0
     assert len(ids) == 2
+
+    # A resumed job continues its W&B run: the same run id, in a second offline run folder.
+    resumed = run_cli("resume", str(job_dirs[0]), "trainer.max_epochs=3", cwd=workdir)
+    assert resumed.returncode == 0, resumed.output
+    files = sorted(job_dirs[0].glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(files) == 2 and all(f.stem == "run-" + json.loads((job_dirs[0] / "metrics.json").read_text())["run_id"]
+                                   for f in files)
