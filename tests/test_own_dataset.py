@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from conftest import run_cli
 from PIL import Image
@@ -19,6 +20,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import torch
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
@@ -201,3 +203,66 @@ def test_own_datamodule_subclass_from_the_users_package(workdir):
     predicted = run_cli("predict", str(run_dir), "0.5,0.5", "--json", "--trust-module", "squares_lab", cwd=workdir, env=env)
     assert predicted.returncode == 0, predicted.output
     assert isinstance(json.loads(predicted.stdout.splitlines()[-1])["prediction"], float)
+
+
+class Rows:
+    """Regression items: 3 features and a number."""
+
+    def __len__(self):
+        return 50
+
+    def __getitem__(self, i):
+        import torch
+
+        return torch.tensor([i, i / 2, 1.0]), float(i)
+
+
+class Labelled:
+    """Classification items, 30 of class 0 and 10 of class 1, without a `classes` attribute."""
+
+    def __init__(self):
+        self.targets = [0] * 30 + [1] * 10
+
+    def __len__(self):
+        return 40
+
+    def __getitem__(self, i):
+        import torch
+
+        return torch.zeros(2, 4, 4), self.targets[i]
+
+
+def test_dataset_module_reads_the_task_and_sizes_and_splits_like_the_built_ins():
+    from expkit.contract import model_arguments, task_arguments
+    from expkit.data.dataset import DatasetDataModule
+    from expkit.errors import ConfigError
+    from expkit.tasks.classification import ClassificationTask
+    from expkit.tasks.regression import RegressionTask
+
+    rows = DatasetDataModule(Rows(), val_fraction=0.2, test_fraction=0.2, sizes={"out_features": 1}, batch_size=8)
+    rows.setup("fit")
+    assert rows.task_type == "regression" and rows.task_facts() == {}
+    assert rows.model_dims() == {"in_features": 3, "out_features": 1}
+    x, y = rows.batches("train")[[0, 1, 2]]
+    assert x.shape == (3, 3) and y.shape == (3, 1) and y.dtype.is_floating_point
+    assert task_arguments(rows, RegressionTask) == {}
+    with pytest.raises(ConfigError, match="Use task=regression, or set data.classes"):
+        task_arguments(rows, ClassificationTask)
+
+    labelled = DatasetDataModule(Labelled(), classes=["a", "b"], val_fraction=0.1, test_fraction=0.2, split_seed=3)
+    labelled.setup("fit")
+    again = DatasetDataModule(Labelled(), classes=["a", "b"], val_fraction=0.1, test_fraction=0.2, split_seed=3)
+    again.setup("fit")
+    # Stratified (each class in proportion) and seeded (the same split for the same seed).
+    test_labels = sorted(labelled.splits["test"].dataset.targets[i] for i in labelled.splits["test"].indices)
+    assert test_labels == [0] * 6 + [1] * 2
+    assert labelled.splits["val"].indices == again.splits["val"].indices
+    assert labelled.model_dims() == {"in_channels": 2, "image_size": [4, 4], "num_classes": 2}
+    assert task_arguments(labelled, ClassificationTask) == {"num_classes": 2, "class_names": ["a", "b"]}
+
+    class NeedsVocab(torch.nn.Module):
+        def __init__(self, vocab_size: int, num_classes: int) -> None:
+            super().__init__()
+
+    with pytest.raises(ConfigError, match=r"needs vocab_size.*data.sizes"):
+        model_arguments(labelled, NeedsVocab, {})
