@@ -29,6 +29,18 @@ def compose_cfg(tmp_path: Path, *overrides: str):
         )
 
 
+class Rows:
+    """A torch Dataset in its plainest form: __len__ and __getitem__ giving (input, target)."""
+
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int):
+        import torch
+
+        return torch.tensor([float(i)]), float(i)
+
+
 def test_every_group_has_options():
     for group in ("data", "model", "task", "optimizer", "scheduler", "trainer", "logger", "callbacks", "paths"):
         assert (group, "default") in OPTIONS or any(g == group for g, _ in OPTIONS), group
@@ -43,7 +55,9 @@ def test_experiment_composes(tmp_path, experiment):
 
 @pytest.mark.parametrize("group,option", OPTIONS)
 def test_option_composes_and_instantiates(tmp_path, group, option):
-    cfg = compose_cfg(tmp_path, f"{group}={option}", *matching_overrides(group, option))
+    # Trackers that keep one store for all runs (MLflow's database) keep it under the output root.
+    roots = [f"paths.output_root={tmp_path}"] if group == "logger" else []
+    cfg = compose_cfg(tmp_path, f"{group}={option}", *matching_overrides(group, option), *roots)
     if group == "data":
         build_datamodule(cfg)
     elif group in ("model", "task", "optimizer", "scheduler"):
@@ -61,7 +75,7 @@ def test_option_composes_and_instantiates(tmp_path, group, option):
         assert trainer.max_epochs == cfg.trainer.max_epochs
     elif group == "logger":
         for logger in build_loggers(cfg):
-            assert str(tmp_path) in str(logger.save_dir)
+            assert str(tmp_path) in str(logger.save_dir or getattr(logger, "_tracking_uri", ""))
     elif group == "callbacks":
         callbacks = build_callbacks(cfg, with_logger=True)
         assert all(not isinstance(c, functools.partial) for c in callbacks)
@@ -80,6 +94,8 @@ def matching_overrides(group: str, option: str) -> list[str]:
         return ["experiment=dbpedia_sample"]
     if (group, option) in {("model", "cnn"), ("data", "digits")}:
         return ["experiment=digits"]
+    if (group, option) == ("data", "dataset"):  # its train is mandatory (???): any torch Dataset
+        return ["experiment=regression", "data.train={_target_:test_config_groups.Rows}"]
     if (group, option) == ("data", "image_folder"):  # its train_path is mandatory (???)
         return ["experiment=digits", "data.train_path=${expkit_data:digits/labels.csv}"]
     return ["experiment=regression"]

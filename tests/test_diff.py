@@ -121,3 +121,13 @@ def test_missing_or_unreadable_environment_records_are_not_no_differences(pair, 
     both = compare.diff_runs([a, lost]).environment
     assert both["environment.json"] == ["recorded", "missing"] and both["python"] == ["3.11.7", None]
     assert compare.diff_runs([a, a]).environment == {}
+
+
+def test_tracker_run_names_are_per_run_not_differences():
+    from expkit.run.table import is_per_run_key
+
+    own = ["/x/outputs/regression/multirun/2026-12-06_06-46-37/0_optimizer.lr=0.1"]
+    assert is_per_run_key("logger.wandb.name", "0_optimizer.lr=0.1", own)
+    assert is_per_run_key("logger.mlflow.experiment_name", "regression/multirun/2026-12-06_06-46-37", own)
+    assert not is_per_run_key("logger.wandb.project", "other", own)
+    assert not is_per_run_key("name", "regression", ["/x/outputs/regression/2026-12-06_06-46-37"])

@@ -80,8 +80,9 @@ def _accepted(func: Any) -> str:
         return "?"
 
 
-def instantiate_node(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
-    """Instantiate `cfg[key]`; raise ConfigError naming the file and key on any mistake."""
+def instantiate_node(cfg: DictConfig, key: str, drop: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """Instantiate `cfg[key]`, without its keys named in `drop` (expkit's own, not the class's);
+    raise ConfigError naming the file and key on any mistake."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
@@ -91,6 +92,13 @@ def instantiate_node(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
             f"{config_source(key)}: `{key}` needs a `_target_` (the class to build), got {node!r}. "
             f"Choose a config group option with `{key}=<option>` in `expkit train`, or set `{key}._target_`."
         )
+    if any(k in node for k in drop):
+        from omegaconf import open_dict
+
+        node = node.copy()  # a shallow copy keeps the interpolations pointing at the whole config
+        with open_dict(node):
+            for k in drop:
+                node.pop(k, None)
     try:
         obj = instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as err:
@@ -162,11 +170,12 @@ def check_contract(cfg: DictConfig) -> None:
 
 def build_task(cfg: DictConfig, datamodule: Any) -> Any:
     """The LightningModule: the network sized by the data, plus optimizer/scheduler factories."""
-    from expkit.contract import model_arguments, task_arguments
+    from expkit.contract import INPUT_FORMAT_KEY, model_arguments, model_input_format, task_arguments
 
-    model_factory = instantiate_node(cfg, "model")
-    net = model_factory(**model_arguments(datamodule, model_factory.func))
-    datamodule.set_input_format(type(net).input_format)
+    model_factory = instantiate_node(cfg, "model", drop=(INPUT_FORMAT_KEY,))
+    net = model_factory(**model_arguments(datamodule, model_factory.func, model_factory.keywords))
+    datamodule.set_input_format(model_input_format(
+        type(datamodule), type(net), OmegaConf.select(cfg, f"model.{INPUT_FORMAT_KEY}"), config_source("model")))
     optimizer = instantiate_node(cfg, "optimizer")
     check_sparse_support(net, optimizer)
     scheduler = instantiate_node(cfg, "scheduler") if cfg.get("scheduler") else None
@@ -192,18 +201,30 @@ def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
         )
 
 
-def build_loggers(cfg: DictConfig, resume_step: int | None = None) -> list[Any]:
-    """The configured loggers. A resumed run's TensorBoard writer purges what the interrupted
-    run logged after its checkpoint (`purge_step`), so the curves have no duplicated steps."""
+def build_loggers(cfg: DictConfig, resume_step: int | None = None, run_id: str | None = None) -> list[Any]:
+    """The configured loggers, each tied to the run's identity `run_id` (metrics.json's) so that a
+    resumed run (`resume_step` given) continues the same tracker run (`expkit.trackers`). A
+    resumed run's TensorBoard writer purges what the interrupted run logged after its checkpoint
+    (`purge_step`), so the curves have no duplicated steps."""
     from pytorch_lightning.loggers import TensorBoardLogger
+
+    from expkit.trackers import continued, identity_arguments
 
     loggers = []
     for name, node in (cfg.get("logger") or {}).items():
         if not node:
             continue
-        logger = instantiate_node(cfg, f"logger.{name}")
-        if resume_step is not None and isinstance(logger, TensorBoardLogger):
-            logger = instantiate_node(cfg, f"logger.{name}", purge_step=resume_step)
+        key = f"logger.{name}"
+        logger_cls = component_target(cfg, key)
+        keys = OmegaConf.to_container(node, resolve=True)
+        kwargs = identity_arguments(logger_cls, run_id, keys) if run_id and isinstance(logger_cls, type) else {}
+        if resume_step is not None and isinstance(logger_cls, type) and issubclass(logger_cls, TensorBoardLogger):
+            kwargs["purge_step"] = resume_step
+        logger = instantiate_node(cfg, key, **kwargs)
+        if resume_step is not None and run_id:
+            more = continued(logger, run_id)
+            if more:
+                logger = instantiate_node(cfg, key, **kwargs, **more)
         loggers.append(logger)
     return loggers
 

@@ -170,7 +170,7 @@ def load_export(path: str | Path, map_location: Any = "cpu", trusted_modules: Se
     datamodule = instantiate(data_cfg, _convert_="all")
     datamodule.load_state_dict(data_state)
     net = instantiate({"_target_": architecture, **model_args}, _convert_="all")
-    datamodule.set_input_format(type(net).input_format)
+    datamodule.set_input_format(str(config.get("input_format") or getattr(type(net), "input_format", None) or datamodule.input_format))
     device = torch.device(map_location) if isinstance(map_location, str) else map_location
     try:
         net.load_state_dict(load_file(folder / WEIGHTS, device=str(device)))

@@ -6,6 +6,7 @@ Called by `expkit.api.fit`, which validates the config and owns the run folder f
 from __future__ import annotations
 
 import logging
+import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -15,8 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, instantiate_node
 from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard, RunFolderGuard
-from expkit.run.record import AFTER_FIT, RunRecord, RunRecordCallback, plain_metrics
+from expkit.run.record import AFTER_FIT, RUN_ID_KEY, RunRecord, RunRecordCallback, plain_metrics
 from expkit.run.tensorboard import BestValidationMetrics
+from expkit.trackers import finish as finish_trackers
 from expkit.torch_threads import torch_threads
 
 log = logging.getLogger("expkit")
@@ -72,7 +74,6 @@ def _train(
 ) -> dict[str, Any]:
     import pytorch_lightning as pl
     from lightning_fabric.utilities.rank_zero import rank_zero_only
-    from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if datamodule is None:
@@ -83,9 +84,23 @@ def _train(
     check_splits(datamodule, cfg)
     task = build_task(cfg, datamodule)
     resume_step = checkpoint_step(ckpt_path)
-    loggers = build_loggers(cfg, resume_step=resume_step)
-    closing.callback(close_writers, loggers)
     record = RunRecord(folder)
+    # The run's identity (kept by a resume) exists before the loggers: each tracker's run is tied to it.
+    record.data.setdefault(RUN_ID_KEY, uuid.uuid4().hex)
+    loggers = build_loggers(cfg, resume_step=resume_step, run_id=record.data[RUN_ID_KEY])
+    closing.callback(close_writers, loggers)
+    try:
+        return _fit(cfg, folder, ckpt_path, extra_callbacks, source, datamodule, task, loggers, record, resume_step)
+    finally:
+        finish_trackers(loggers, "success" if record.data.get("status") == "finished" else "failed")
+
+
+def _fit(cfg: DictConfig, folder: RunFolder, ckpt_path: str | None, extra_callbacks: list[Any] | None,
+         source: dict[str, Any] | None, datamodule: Any, task: Any, loggers: list[Any], record: RunRecord,
+         resume_step: int | None) -> dict[str, Any]:
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+    from pytorch_lightning.callbacks import ModelSummary, ProgressBar
+
     guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
     best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
     callbacks = [guard, RunFolderGuard(folder), *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record),
@@ -148,7 +163,7 @@ def _train(
             metrics.update(plain_metrics(results[0] if results else {}))
         # From here the run is complete: a SIGTERM now changes nothing that was asked for.
         record.update(status="finished", **metrics)
-        _log_hparams(task, cfg, folder, metrics, best_epoch)
+        _publish_summary(loggers, cfg, folder, metrics, best_epoch)
     return dict(record.data)
 
 
@@ -203,23 +218,27 @@ def _describe_run(loggers: list[Any], resolved_yaml: str, metric_names: Sequence
             write_layout(logger.experiment, metric_names)
 
 
-def _log_hparams(task: Any, cfg: DictConfig, folder: RunFolder, metrics: dict[str, float],
-                 best: BestValidationMetrics) -> None:
-    """HPARAMS: the run's headline keys, the keys its sweep varies (marked as differing) and its
-    overrides (`.hydra/overrides.yaml`, which a sweep job's Hydra overrides and a reproduced run's
-    merged overrides are written to), with its final and best-checkpoint metrics (`expkit.run.hparams`)."""
+def _publish_summary(loggers: list[Any], cfg: DictConfig, folder: RunFolder, metrics: dict[str, float],
+                     best: BestValidationMetrics) -> None:
+    """Every logger's summary of the run (`expkit.trackers`): the run's headline keys, the keys
+    its sweep varies and its overrides (`.hydra/overrides.yaml`, which a sweep job's Hydra overrides
+    and a reproduced run's merged overrides are written to), with its final and best-checkpoint
+    metrics (`expkit.run.hparams`) and the resolved config."""
     from lightning_fabric.utilities.rank_zero import rank_zero_only
 
     from expkit.run.hparams import other_metric_names, run_hparams, session_name, swept_keys, sweep_overrides
-    from expkit.run.tensorboard import write_run_summary
+    from expkit.run.summary import RunSummary, publish
 
-    writer = task.tensorboard()
-    if rank_zero_only.rank == 0 and writer is not None and metrics:
-        swept = swept_keys(sweep_overrides(folder.path))
-        overrides = folder.read_overrides()
-        others = other_metric_names(_other_runs_metrics(Path(cfg.paths.output_root), folder.path))
-        write_run_summary(writer, run_hparams(cfg, overrides, swept), metrics, best, swept,
-                          session_name(folder.path, cfg.paths.output_root, overrides), others)
+    if rank_zero_only.rank != 0 or not loggers or not metrics:
+        return
+    swept = swept_keys(sweep_overrides(folder.path))
+    overrides = folder.read_overrides()
+    others = other_metric_names(_other_runs_metrics(Path(cfg.paths.output_root), folder.path))
+    publish(loggers, RunSummary(
+        params=run_hparams(cfg, overrides, swept), final=metrics, best=dict(best.metrics), best_step=best.step,
+        varying=swept, name=session_name(folder.path, cfg.paths.output_root, overrides), monitor=best.monitor,
+        others=others, config_file=folder / RunFolder.RESOLVED,
+    ))
 
 
 def _other_runs_metrics(output_root: Path, run_dir: Path) -> list[tuple[str | None, list[str]]]:

@@ -19,6 +19,8 @@ The allow-list (`_FAMILIES`), each a dotted-path prefix plus the base classes a 
   checkpoint IO, cluster environments, layer sync), strategies, accelerators and profilers, under
   `pytorch_lightning` or `lightning.pytorch` (plugins defined in `lightning_fabric` included);
 - torchmetrics metrics (`Metric` subclasses and `MetricCollection`);
+- torch's layers (classes under `torch.nn` that subclass `torch.nn.Module`), so that
+  `_target_: torch.nn.Linear` can be a run's model;
 - the user's own modules, named by the user: `--trust-module PKG` on the command line, or a
   top-level `trusted_modules: [PKG]` in `conf/train.yaml`. A file never vouches for itself: its
   own `trusted_modules` key is ignored.
@@ -49,7 +51,7 @@ is code. `${expkit_stamp:DIR}` creates folders, `oc.create`/`oc.decode` and a `{
 `oc.select` create new nodes (with a `_target_` that was never walked), `oc.env` copies secrets
 into values the run may send out (a download URL). A file may therefore only refer to its own
 keys (`${paths.run_dir}`) and use the resolvers in `FILE_RESOLVERS` (`hydra`: the run's own
-Hydra settings; `expkit_data`: a file shipped in the package), with no dict or list literal in
+Hydra settings; `expkit_data`: a file shipped in the package; `expkit_run`: the run folder's name), with no dict or list literal in
 their arguments. A config written by expkit passes: its snapshot uses only these.
 
 What this does not judge: the values given to an allowed class (a checkpoint `dirpath` or a
@@ -68,9 +70,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from expkit.errors import ConfigError, ExpkitError
 
-# Resolvers a config from a file may call: both only read (Hydra's own settings of this run, the
-# path of a data file shipped with expkit).
-FILE_RESOLVERS = frozenset({"hydra", "expkit_data"})
+# Resolvers a config from a file may call: all only read (Hydra's own settings of this run, the
+# path of a data file shipped with expkit, the run folder's name for a tracker).
+FILE_RESOLVERS = frozenset({"hydra", "expkit_data", "expkit_run"})
 # Root keys that are instructions to Hydra, not values of the run.
 HYDRA_ROOT_KEYS = ("hydra", "defaults")
 # The config key (in the user's conf/train.yaml) that lists the user's own trusted modules.
@@ -83,10 +85,10 @@ _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 ALLOWED_SUMMARY = (
     "expkit's component classes, torch optimizers and LR schedulers, Lightning's Trainer, callbacks, loggers "
-    "and plugins, torchmetrics metrics"
+    "and plugins, torchmetrics metrics, torch.nn layers"
 )
 
-MODEL_SUMMARY = "expkit's model classes"
+MODEL_SUMMARY = "expkit's model classes and torch.nn layers"
 
 
 class UntrustedConfigError(ExpkitError):
@@ -154,8 +156,13 @@ _FAMILIES = (
     _Family("a torch optimizer or LR scheduler", ("torch.optim",), ("torch.optim",), _torch_optim_bases),
     _Family("a Lightning Trainer, callback, logger or plugin", _LIGHTNING_ROOTS, _LIGHTNING_ROOTS, _lightning_bases),
     _Family("a torchmetrics metric", ("torchmetrics",), ("torchmetrics",), _torchmetrics_bases),
+    # torch's own layers (`_target_: torch.nn.Linear` as a model): building one allocates tensors, nothing more.
+    _Family("a torch.nn layer", ("torch.nn",), ("torch.nn",), lambda: (_torch_module(),)),
 )
-_MODEL_FAMILY = _Family("an expkit model class", ("expkit.models",), ("expkit.models",), lambda: (_torch_module(),))
+_MODEL_FAMILIES = (
+    _Family("an expkit model class", ("expkit.models",), ("expkit.models",), lambda: (_torch_module(),)),
+    _Family("a torch.nn layer", ("torch.nn",), ("torch.nn",), lambda: (_torch_module(),)),
+)
 
 
 def _torch_module() -> type:
@@ -207,7 +214,7 @@ def check_architecture(name: Any, source: str, trusted_modules: Sequence[str] = 
     """An export's `architecture`: an expkit model class (a `torch.nn.Module` under
     `expkit.models`) or a class or function of a trusted module; refused otherwise."""
     trusted = _user_trusted(trusted_modules)
-    family = _check_target_name(name, key, source, trusted, (), families=(_MODEL_FAMILY,), allowed=MODEL_SUMMARY)
+    family = _check_target_name(name, key, source, trusted, (), families=_MODEL_FAMILIES, allowed=MODEL_SUMMARY)
     _check_target_object(name, key, source, family, trusted, allowed=MODEL_SUMMARY)
 
 

@@ -62,7 +62,26 @@ def validate(cfg: DictConfig) -> None:
         for name, node in (cfg.get(group) or {}).items():
             if node:
                 check_component(cfg, f"{group}.{name}")
+    check_tracker_packages(cfg)
     check_values(cfg)
+
+
+def check_tracker_packages(cfg: DictConfig) -> None:
+    """A tracker's optional package is installed (`logger=mlflow` needs `expkit[mlflow]`); said
+    before the run starts, not as Lightning's ImportError once the run folder exists."""
+    from expkit.components import component_target, config_source
+    from expkit.trackers import missing_package
+
+    for name, node in (cfg.get("logger") or {}).items():
+        if not node:
+            continue
+        target = component_target(cfg, f"logger.{name}")
+        package = missing_package(target) if isinstance(target, type) else None
+        if package:
+            raise ConfigError(
+                f"{config_source('logger')}: logger.{name} needs the {package} package, which is not installed. Install "
+                f"it with `pip install 'expkit[{package}]'`, or choose another logger (logger=tensorboard)."
+            )
 
 
 def check_component(cfg: DictConfig, key: str) -> None:

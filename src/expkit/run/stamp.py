@@ -55,13 +55,18 @@ def run_name(experiment: str | None, data: str | None) -> str:
 
 def register_resolvers() -> None:
     """Make `${expkit_stamp:PARENT}`, `${expkit_name:EXPERIMENT,DATA}`, `${expkit_data:FILE}` (a packaged data file)
-    and `${expkit_job_folder:NAME}` (a sweep job's folder name made safe) available."""
+    and `${expkit_job_folder:NAME}` (a sweep job's folder name made safe) and `${expkit_run:name|group}` (the run
+    folder's name and group, for trackers) available."""
     from expkit.config_files import packaged_data_path
 
     if not OmegaConf.has_resolver("expkit_stamp"):
         OmegaConf.register_new_resolver("expkit_stamp", claim_stamp)
     if not OmegaConf.has_resolver("expkit_name"):
         OmegaConf.register_new_resolver("expkit_name", run_name)
+    if not OmegaConf.has_resolver("expkit_run"):
+        from expkit.trackers import run_label
+
+        OmegaConf.register_new_resolver("expkit_run", run_label)
     if not OmegaConf.has_resolver("expkit_data"):
         OmegaConf.register_new_resolver("expkit_data", packaged_data_path)
     if not OmegaConf.has_resolver("expkit_job_folder"):

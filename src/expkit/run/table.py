@@ -352,7 +352,15 @@ def is_per_run_key(key: str, value: Any, own_paths: Sequence[str]) -> bool:
     between any two runs and say nothing about what was trained."""
     if key.startswith(CONFIG_NOISE_PREFIXES):
         return True
-    return isinstance(value, str) and any(path and path in value for path in own_paths)
+    if not isinstance(value, str):
+        return False
+    if key.startswith("logger.") and value:
+        # A tracker's run name and group are the run folder's name and where it lies
+        # (`${expkit_run:name}`, `${expkit_run:group}`): they differ between any two runs.
+        for path in own_paths:
+            if path.endswith("/" + value) or path.rsplit("/", 1)[0].endswith("/" + value):
+                return True
+    return any(path and path in value for path in own_paths)
 
 
 def is_plumbing_key(key: str) -> bool:

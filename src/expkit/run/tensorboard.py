@@ -146,15 +146,14 @@ def write_layout(writer: Any, metric_names: Sequence[str]) -> None:
 
 
 def write_run_summary(writer: Any, params: Mapping[str, Any], final: Mapping[str, float],
-                      best: BestValidationMetrics | None, varying: Sequence[str] = (), name: str = "",
-                      others: Sequence[str] = ()) -> None:
-    """HPARAMS for a finished run (`varying`: the columns its sweep varies; `name`: its trial
-    name; `others`: other runs' metric columns, expkit.run.hparams.other_metric_names), and the
-    `best/*` scalars its metric columns read."""
+                      best: Mapping[str, float], best_step: int = 0, varying: Sequence[str] = (), name: str = "",
+                      monitor: str | None = None, others: Sequence[str] = ()) -> None:
+    """HPARAMS for a finished run (`best`: the best epoch's validation metrics, logged at
+    `best_step`; `varying`: the columns its sweep varies; `name`: its trial name; `monitor`: the
+    metric whose best value is the first column; `others`: other runs' metric columns,
+    expkit.run.hparams.other_metric_names), and the `best/*` scalars its metric columns read."""
     from expkit.run.hparams import BEST_PREFIX, hparams_metrics, write_hparams
 
-    best_metrics = dict(best.metrics) if best is not None else {}
-    for metric, value in sorted(best_metrics.items()):
-        writer.add_scalar(BEST_PREFIX + metric, value, best.step if best is not None else 0)
-    monitor = best.monitor if best is not None else None
-    write_hparams(writer, params, hparams_metrics(final, best_metrics, monitor, others), varying, name)
+    for metric, value in sorted(best.items()):
+        writer.add_scalar(BEST_PREFIX + metric, value, best_step)
+    write_hparams(writer, params, hparams_metrics(final, best, monitor, others), varying, name)
