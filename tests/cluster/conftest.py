@@ -94,12 +94,14 @@ def release_held(job_ids: set[str]) -> set[str]:
 
 
 def job_ids_of(sweep_dir: Path) -> dict[int, str]:
-    """Hydra job number -> Slurm job id ("<array>_<task>"), from the jobs' submitit logs."""
+    """Array task index -> Slurm job id, from the jobs' submitit folders (`.submitit/<id>/`,
+    `<array>_<task>`, or `<id>` alone for a sweep of one job, which submitit does not send as an
+    array). For a new sweep the task index is the Hydra job number."""
     found: dict[int, str] = {}
-    for log in (sweep_dir / ".submitit").glob("*/*_log.out"):
-        match = re.match(r"(\d+_\d+)_\d+_log\.out", log.name)
-        if match:
-            found[int(match.group(1).split("_")[1])] = match.group(1)
+    for folder in (sweep_dir / ".submitit").glob("*"):
+        match = re.fullmatch(r"(\d+)(?:_(\d+))?", folder.name)
+        if match and folder.is_dir():
+            found[int(match.group(2) or 0)] = folder.name
     return found
 
 
