@@ -176,6 +176,8 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
     from expkit.validation import is_multi_process
 
     launcher = next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra/launcher=")), "basic")
+    if "slurm" in launcher:
+        check_slurm_nodes(cfg, overrides)
     if is_multi_process(cfg.trainer) and "slurm" not in launcher:
         raise ConfigError(
             f"-m with trainer.devices={cfg.trainer.get('devices')} (strategy {cfg.trainer.get('strategy')}) is not "
@@ -183,6 +185,28 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
             "which would re-run the sweep (Lightning #11300). Sweep on one device per job (trainer.devices=1), run each "
             "multi-device job with its own `expkit train trainer=ddp ...`, or send the sweep to SLURM with "
             "hydra/launcher=slurm, where SLURM starts the processes (hydra.launcher.tasks_per_node=trainer.devices)."
+        )
+
+
+def check_slurm_nodes(cfg: Any, overrides: list[str]) -> None:
+    """hydra.launcher.nodes is the one key for several nodes: each job sets trainer.num_nodes to
+    it (`adapt_to_submitit`), as tasks_per_node follows trainer.devices. A trainer.num_nodes set
+    by hand to another value would make Lightning wait for ranks Slurm never starts: refused
+    before anything is submitted."""
+    from expkit.errors import ConfigError
+
+    given = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("hydra.launcher.nodes=")]
+    try:
+        nodes = int(given[-1]) if given else 1
+    except ValueError:
+        raise ConfigError(f"hydra.launcher.nodes={given[-1]} is not a number of nodes; give one, e.g. "
+                          "hydra.launcher.nodes=2.") from None
+    num_nodes = cfg.trainer.get("num_nodes")
+    if num_nodes is not None and int(num_nodes) != nodes:
+        raise ConfigError(
+            f"trainer.num_nodes={num_nodes} but hydra.launcher.nodes={nodes}: Slurm would start {nodes} node(s) and "
+            f"Lightning wait for {num_nodes}. Set only hydra.launcher.nodes=N (trainer.num_nodes follows it; with "
+            "trainer.devices ranks on each node), and drop trainer.num_nodes."
         )
 
 
