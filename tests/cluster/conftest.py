@@ -93,16 +93,17 @@ def release_held(job_ids: set[str]) -> set[str]:
     return released
 
 
-def job_ids_of(sweep_dir: Path) -> dict[int, str]:
-    """Array task index -> Slurm job id, from the jobs' submitit folders (`.submitit/<id>/`,
-    `<array>_<task>`, or `<id>` alone for a sweep of one job, which submitit does not send as an
-    array). For a new sweep the task index is the Hydra job number."""
-    found: dict[int, str] = {}
+def job_ids_of(sweep_dir: Path) -> list[str]:
+    """The Slurm job ids of the jobs submitted from the sweep folder, from their submitit folders
+    (`.submitit/<array>_<task>/`, or `.submitit/<id>/` for a submission of one job, which submitit
+    does not send as an array), in submission order: for a new sweep, index = Hydra job number."""
+    found = []
     for folder in (sweep_dir / ".submitit").glob("*"):
         match = re.fullmatch(r"(\d+)(?:_(\d+))?", folder.name)
-        if match and folder.is_dir():
-            found[int(match.group(2) or 0)] = folder.name
-    return found
+        # `<array>/` itself holds the array's submission script, no job's log.
+        if match and (folder / f"{folder.name}_0_log.out").is_file():
+            found.append(((int(match.group(1)), int(match.group(2) or 0)), folder.name))
+    return [name for _, name in sorted(found)]
 
 
 def wait_until(condition, timeout: float, proc: subprocess.Popen | None = None, every: float = 1.0):

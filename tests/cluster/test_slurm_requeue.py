@@ -37,7 +37,7 @@ def test_preempted_job_resumes_in_place_with_the_metrics_of_an_uninterrupted_run
         ckpt = wait_until(lambda: next(sweep.glob("0_*/checkpoints/last.ckpt"), None), 300, proc)
         assert ckpt is not None, proc.stdout.read() if proc.poll() is not None else "no epoch finished"
         run_dir = ckpt.parents[1]
-        job = job_ids_of(sweep)[0]
+        (job,) = job_ids_of(sweep)
         # What a preemption (or `scancel --signal=USR2`) sends: submitit's requeue signal.
         subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=30)
         assert wait_until(lambda: release_held({job}), 180, proc), "the job was not requeued"
@@ -76,7 +76,7 @@ def test_time_limit_requeues_then_out_of_requeues_the_sweep_continues_from_last_
     released: set[str] = set()
     try:
         while proc.poll() is None:
-            jobs = set(job_ids_of(sweep).values())
+            jobs = set(job_ids_of(sweep))
             released |= release_held(jobs) if jobs else set()
             wait_until(lambda: proc.poll() is not None, 3)
         out, _ = proc.communicate(timeout=60)
