@@ -25,6 +25,9 @@ for tool in slurmctld slurmd munged scontrol sinfo; do
 done
 
 mkdir -p "$state/ctld" "$state/d-n1" "$state/d-n2" /etc/slurm
+# pytest -n 2 starts the session fixture in each worker: one of them starts the daemons.
+exec 9>"$state/start.lock"
+flock 9
 grep -qE '^127\.0\.0\.1.*\bn1\b' /etc/hosts || echo "127.0.0.1 n1 n2" >> /etc/hosts
 sed "s|@STATE@|$state|g" "$here/slurm.conf.in" > "$conf.new"
 if ! cmp -s "$conf.new" "$conf"; then
