@@ -5,6 +5,7 @@ saved, the summary reports them and the command exits 1 with the way to continue
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 
@@ -33,7 +34,12 @@ def test_cancelled_and_killed_jobs_are_reported_while_the_others_finish(slurm_cl
             proc.kill()
     assert proc.returncode == 1, out[-3000:]
     assert "Bypassing sacct" not in out and "Traceback" not in out, out[-3000:]
-    assert "Slurm: 3 running" in out, out[-3000:]
+    # One line per change of the sweep's state (how many run at once depends on the cluster's load).
+    states = re.findall(r"Slurm: (.*)", out)
+    # The killed job is noticed as lost; the cancelled one reports back itself (or, killed after
+    # KillWait on a busy machine, is lost too).
+    assert states and states[-1] in ("2 done, 1 lost", "1 done, 2 lost"), states
+    assert all(a != b for a, b in zip(states, states[1:])), states
     assert "2 job(s) of the sweep were stopped before the end" in out and f"hydra.sweep.dir={sweep}" in out
     cancelled, killed, finished = (read_metrics(next(sweep.glob(f"{n}_*"))) for n in (0, 1, 2))
     assert finished["status"] == "finished"

@@ -4,6 +4,7 @@ is reported while the others finish, and continuing the sweep submits only the u
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,9 @@ def test_four_jobs_two_at_a_time_one_fails_and_continuing_reruns_only_it(slurm_c
     most_running, array = 0, None
     try:
         while proc.poll() is None:
-            # What Slurm runs: the sweep's array tasks in state RUNNING.
-            running = [line.split()[0] for line in squeue("-r", "-t", "RUNNING", "-n", "train", "-o", "%i %T")]
+            # What Slurm runs: this sweep's array tasks (submitted from tmp_path) in state RUNNING.
+            lines = [line.split("|") for line in squeue("-r", "-t", "RUNNING", "-o", "%i|%Z")]
+            running = [job for job, workdir in lines if Path(workdir) == tmp_path]
             most_running = max(most_running, len(running))
             array = array or next((job.split("_")[0] for job in running), None)
             try:
