@@ -59,3 +59,15 @@ def test_num_nodes_set_by_hand_must_match_the_launcher_nodes():
     with pytest.raises(ConfigError, match="trainer.num_nodes=2 but hydra.launcher.nodes=1"):
         check_slurm_nodes(cfg, [])
     check_slurm_nodes(expkit.compose(["experiment=regression"]), ["hydra.launcher.nodes=4"])
+
+
+def test_a_job_lost_before_it_started_gets_a_record_the_summary_lists(tmp_path, monkeypatch):
+    from expkit.run import table
+
+    folder = tmp_path / "0_a"  # never created: the job died before Hydra made its folder
+    monkeypatch.setattr(slurm_launcher, "RESULT_GRACE_S", 0.0)
+    monkeypatch.setattr(slurm_launcher, "queue_states", lambda ids: {"9_0": "FAILED"})
+    (ret,) = slurm_launcher.SweepWait([fake_job(tmp_path, "9_0", None)], [["a=1"]], [folder], poll_s=0.01).wait()
+    assert ret.return_value["status"] == "failed"
+    (row,) = table.read_runs(tmp_path)
+    assert row.status == "failed" and RunRecord(folder).data["slurm_state"] == "FAILED"

@@ -141,21 +141,26 @@ class SweepWait:
             return self._return(i, {"status": "failed"})
 
     def _lost(self, i: int, job: Any, state: Optional[str]) -> JobReturn:
+        from expkit.errors import ExpkitError
         from expkit.run.record import RunRecord
-        from expkit.run.table import effective_status
 
         ended = state or "gone from the queue"
         folder = self.folders[i]
         message = (f"Slurm job {job.job_id} ended ({ended}) without reporting a result; its output: "
                    f"{job.paths.stdout}")
-        status = "failed"
-        if (folder / "metrics.json").is_file():
+        try:
             record = RunRecord(folder)
-            if record.data.get("status") in ("running", "interrupted") or effective_status(record.data) == "running":
-                # It trained: keep what it saved; continuing the sweep resumes it from last.ckpt.
-                status = "interrupted"
-            if record.data.get("status") not in ("finished", "pruned", "failed"):
-                record.update(status=status, error=message, slurm_state=ended)
+        except ExpkitError as err:  # a damaged metrics.json: left as it is, the job counted failed
+            log.error("%s; %s", message, err)
+            self.lost.add(i)
+            return self._return(i, {"status": "failed"})
+        status = record.data.get("status")
+        if status not in ("finished", "pruned", "failed"):
+            # Started: keep what it saved (continuing the sweep resumes it from last.ckpt). Never
+            # started: a record all the same, so that the summary lists the job.
+            status = "interrupted" if status in ("running", "interrupted") else "failed"
+            folder.mkdir(parents=True, exist_ok=True)
+            record.update(status=status, error=message, slurm_state=ended)
         log.error("%s; recorded %s in %s", message, status, folder)
         self.lost.add(i)
         return self._return(i, {"status": status})
