@@ -264,6 +264,8 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
     from expkit.validation import is_multi_process
 
     launcher = next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra/launcher=")), "basic")
+    if "slurm" in launcher:
+        check_slurm_nodes(cfg, overrides)
     if is_multi_process(cfg.trainer) and "slurm" not in launcher:
         raise ConfigError(
             f"-m with trainer.devices={cfg.trainer.get('devices')} (strategy {cfg.trainer.get('strategy')}) is not "
@@ -271,6 +273,28 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
             "which would re-run the sweep (Lightning #11300). Sweep on one device per job (trainer.devices=1), run each "
             "multi-device job with its own `expkit train trainer=ddp ...`, or send the sweep to SLURM with "
             "hydra/launcher=slurm, where SLURM starts the processes (hydra.launcher.tasks_per_node=trainer.devices)."
+        )
+
+
+def check_slurm_nodes(cfg: Any, overrides: list[str]) -> None:
+    """hydra.launcher.nodes is the one key for several nodes: each job sets trainer.num_nodes to
+    it (`adapt_to_submitit`), as tasks_per_node follows trainer.devices. A trainer.num_nodes set
+    by hand to another value would make Lightning wait for ranks Slurm never starts: refused
+    before anything is submitted."""
+    from expkit.errors import ConfigError
+
+    given = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("hydra.launcher.nodes=")]
+    try:
+        nodes = int(given[-1]) if given else 1
+    except ValueError:
+        raise ConfigError(f"hydra.launcher.nodes={given[-1]} is not a number of nodes; give one, e.g. "
+                          "hydra.launcher.nodes=2.") from None
+    num_nodes = cfg.trainer.get("num_nodes")
+    if num_nodes is not None and int(num_nodes) != nodes:
+        raise ConfigError(
+            f"trainer.num_nodes={num_nodes} but hydra.launcher.nodes={nodes}: Slurm would start {nodes} node(s) and "
+            f"Lightning wait for {num_nodes}. Set only hydra.launcher.nodes=N (trainer.num_nodes follows it; with "
+            "trainer.devices ranks on each node), and drop trainer.num_nodes."
         )
 
 
@@ -290,6 +314,7 @@ def previous_attempt(run_dir: Path) -> tuple[Path | None, dict[str, Any] | None]
     """
     from expkit.errors import ExpkitError
     from expkit.run.folder import RunFolder, process_rank
+    from expkit.run.requeue import requeue_count
 
     folder = RunFolder(run_dir)
     previous = folder.read_metrics()
@@ -302,7 +327,11 @@ def previous_attempt(run_dir: Path) -> tuple[Path | None, dict[str, Any] | None]
         except ExpkitError:
             ckpt = None
         if ckpt is not None:
-            return ckpt, {"run_dir": str(run_dir.resolve()), "command": "resume", "overrides": [],
+            # Slurm counts the requeues of a job (submitit's, after its requeue signal): the
+            # lineage says which attempt this is.
+            restarts = requeue_count()
+            command = {"command": "requeue", "requeue": restarts} if restarts else {"command": "resume"}
+            return ckpt, {"run_dir": str(run_dir.resolve()), **command, "overrides": [],
                           "checkpoint": folder.relative(ckpt), "previous_status": status}
     if process_rank() > 0:
         # The other SLURM tasks of a multi-device job: rank 0 may already have started this
@@ -338,8 +367,12 @@ def run_job(cfg: Any) -> dict[str, Any]:
     with open_dict(cfg):
         if OmegaConf.is_interpolation(cfg, "name"):
             cfg.name = str(cfg.name)
+    requeue_signal = adapt_to_submitit(cfg, hydra_cfg.launcher, extra_callbacks)
     ckpt_path, source = previous_attempt(run_dir)
-    if ckpt_path is not None:
+    if ckpt_path is not None and source.get("command") == "requeue":
+        log.info("Requeued by Slurm (restart %d): resuming the %s job from %s", source["requeue"],
+                 source["previous_status"], ckpt_path)
+    elif ckpt_path is not None:
         log.info("Resuming the %s job from %s", source["previous_status"], ckpt_path)
     elif source is not None:
         log.info("Running the %s job again from the start", source["previous_status"])
@@ -363,6 +396,8 @@ def run_job(cfg: Any) -> dict[str, Any]:
         log.exception("Job failed")
         return {"status": "failed"}
     report(result)
+    if result.status == "interrupted" and requeue_signal is not None:
+        return requeue_after_signal(requeue_signal, run_dir, result)
     if result.status == "interrupted":
         # A signal stops the whole sweep, not just this job: the scheduler wants the process gone.
         if cfg.get("optuna_trial"):
@@ -373,6 +408,50 @@ def run_job(cfg: Any) -> dict[str, Any]:
                   + (command or f"the same command with hydra.sweep.dir={hydra_cfg.sweep.dir}"), file=sys.stderr)
         raise SystemExit(result_exit_code(result))
     return result.metrics
+
+
+def adapt_to_submitit(cfg: Any, launcher: Any, extra_callbacks: list[Any]) -> Any:
+    """A job that submitit runs on Slurm: Lightning's own SLURM auto-requeue off, submitit's
+    requeue signal handled by `expkit.run.requeue.RequeueSignal` (returned; None elsewhere), and
+    trainer.num_nodes from hydra.launcher.nodes when not set by hand (the sweep's check refused a
+    different value before submitting)."""
+    from omegaconf import open_dict
+
+    from expkit.run.requeue import SUBMITIT_SLURM_ENVIRONMENT, RequeueSignal, submitit_executor
+
+    if submitit_executor() != "slurm":
+        return None
+    with open_dict(cfg):
+        plugins = list(cfg.trainer.get("plugins") or [])
+        cfg.trainer.plugins = [*plugins, dict(SUBMITIT_SLURM_ENVIRONMENT)]
+        nodes = launcher.get("nodes") if launcher is not None else None
+        if nodes and cfg.trainer.get("num_nodes") in (None, 1):
+            cfg.trainer.num_nodes = int(nodes)
+    signal_callback = RequeueSignal()
+    extra_callbacks.append(signal_callback)
+    return signal_callback
+
+
+def requeue_after_signal(requeue_signal: Any, run_dir: Path, result: Any) -> dict[str, Any]:
+    """A submitit job's fit was stopped by a signal. Slurm's requeue signal: the record says so
+    and submitit requeues the job (it exits here). Any other (scancel's SIGTERM), or a job out of
+    requeues: the job returns its record, so that submitit writes its result and the sweep's
+    command reports it instead of waiting for it; continuing the sweep resumes it."""
+    from expkit.run.folder import process_rank
+    from expkit.run.record import RunRecord
+
+    if requeue_signal.received and process_rank() == 0:
+        import signal as signals
+
+        name = signals.Signals(requeue_signal.signum).name
+        RunRecord(run_dir).update(signal=name, error=f"stopped by Slurm's requeue signal {name} (preemption or time "
+                                  "limit); the requeued job continues from checkpoints/last.ckpt")
+        try:
+            requeue_signal.requeue()  # submitit: checkpoint(), scontrol requeue, exit
+        except Exception as err:  # noqa: BLE001 - submitit's UncompletedJobError: out of requeues
+            RunRecord(run_dir).update(error=f"{err} Continue it with the sweep's command and hydra.sweep.dir=.")
+            log.error("Job not requeued: %s", err)
+    return dict(RunRecord(run_dir).data) if process_rank() == 0 else {"status": result.status}
 
 
 def shell_completion(argv: list[str]) -> int:

@@ -108,9 +108,18 @@ class SweepSummary(HydraCallback):
                 f.write("\n" + "\n\n".join(best) + "\n")
             print("\n".join(best))
         log.info("Sweep summary: %s (%d jobs, %d failed)", sweep_dir / "summary.md", len(rows), len(failed))
+        # Jobs stopped from outside (scancel, a time limit past its requeues): they reach the
+        # summary only with a launcher whose jobs are processes of their own (Slurm).
+        stopped = [str(row.run_dir) for row in rows if row.status == "interrupted"]
         if failed:
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
+        if stopped:
+            command = continue_command(sweep_dir)
+            print(f"error: {len(stopped)} job(s) of the sweep were stopped before the end: {', '.join(stopped)}. "
+                  "Continue the sweep (finished jobs are skipped, stopped ones resume from their last.ckpt): "
+                  + (command or f"the same command with hydra.sweep.dir={sweep_dir}"), file=sys.stderr)
+        if failed or stopped:
             raise SystemExit(1)
 
 

@@ -1,0 +1,191 @@
+"""hydra/launcher=slurm: hydra-submitit-launcher's SlurmLauncher, waiting on the jobs with squeue.
+
+submitit waits for a job's result file and asks `sacct` how the job is doing. On clusters without
+accounting (many small ones) every poll logs `Bypassing sacct error ... status may be inaccurate`,
+and a job that ended without writing its result (cancelled, killed past its KillWait, out of
+memory, node lost) is waited for forever. Here one `squeue` call per poll follows the whole
+sweep: a line when its state changes (`2 running, 1 pending, 1 done`), and a job that Slurm has
+ended without a result is recorded in its run folder (`interrupted` when it had started, so
+continuing the sweep resumes it from its last.ckpt; `failed` otherwise) and reported in the
+summary, while the others go on.
+
+Submission, the job's callable and its `checkpoint()` (a requeued job runs the same callable with
+the same arguments, so in the same run folder) are submitit's and hydra-submitit-launcher's.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from omegaconf import OmegaConf, open_dict
+
+try:
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
+except ImportError:  # without expkit[sweep]: Hydra's plugin scan imports this module all the same
+    SlurmLauncher = object  # type: ignore[misc,assignment]
+
+log = logging.getLogger("expkit")
+
+# squeue states of a job that will not run again (it may still be listed for MinJobAge seconds).
+ENDED_STATES = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
+                "DEADLINE", "PREEMPTED", "SPECIAL_EXIT", "REVOKED"}
+# A job gone from the queue gets this long to show its result file (a shared file system's delay).
+RESULT_GRACE_S = 30.0
+
+
+class ExpkitSlurmLauncher(SlurmLauncher):
+    """SlurmLauncher whose sweep waits with squeue (see the module's docstring)."""
+
+    poll_s: float = 5.0
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.config is not None and self.hydra_context is not None
+        executor = self._executor()
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        log.info("Submitting %d job(s) to Slurm; sweep folder %s", len(job_overrides), sweep_dir)
+        job_params: List[Any] = []
+        folders: List[Path] = []
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
+            job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
+            folders.append(sweep_dir / self._job_subdir(overrides, idx))
+        jobs = executor.map_array(self, *zip(*job_params))
+        return SweepWait(jobs, job_overrides, folders, self.poll_s).wait()
+
+    def _executor(self) -> Any:
+        """submitit's executor with this launcher's parameters (as SlurmLauncher.launch builds it)."""
+        import submitit
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+        init_keys = {"max_num_timeout", "submitit_folder"}
+        executor = submitit.AutoExecutor(cluster=self._EXECUTOR, folder=self.params["submitit_folder"],
+                                         slurm_max_num_timeout=self.params["max_num_timeout"])
+        base = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(**{k if k in base else f"{self._EXECUTOR}_{k}": v
+                                      for k, v in self.params.items() if k not in init_keys})
+        return executor
+
+    def _job_subdir(self, overrides: Sequence[str], num: int) -> str:
+        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with open_dict(cfg):
+            cfg.hydra.job.id = num
+            cfg.hydra.job.num = num
+        return str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
+
+
+class SweepWait:
+    """Waits for a sweep's Slurm jobs: result files, and one squeue call per poll."""
+
+    def __init__(self, jobs: Sequence[Any], overrides: Sequence[Sequence[str]], folders: Sequence[Path],
+                 poll_s: float) -> None:
+        self.jobs, self.overrides, self.folders, self.poll_s = list(jobs), overrides, list(folders), poll_s
+        self.results: Dict[int, JobReturn] = {}
+        self.gone_since: Dict[int, float] = {}
+        self.lost: set = set()
+
+    def wait(self) -> List[JobReturn]:
+        shown = ""
+        while len(self.results) < len(self.jobs):
+            states = queue_states({job.job_id.split("_")[0] for job in self.jobs})
+            counts: Counter = Counter()
+            for i, job in enumerate(self.jobs):
+                state = None if states is None else states.get(job.job_id)
+                if i not in self.results:
+                    self._check(i, job, state, queue_known=states is not None)
+                counts[self._shown_state(i, state)] += 1
+            line = ", ".join(f"{counts[k]} {k}" for k in ("running", "pending", "requeued", "done", "lost") if counts[k])
+            if line != shown:
+                log.info("Slurm: %s", line)
+                shown = line
+            if len(self.results) < len(self.jobs):
+                time.sleep(self.poll_s)
+        return [self.results[i] for i in range(len(self.jobs))]
+
+    def _shown_state(self, i: int, state: Optional[str]) -> str:
+        if i in self.results:
+            return "lost" if i in self.lost else "done"
+        if state in ("PENDING", "CONFIGURING"):
+            return "pending"
+        if state in ("REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"):
+            return "requeued"
+        return "running"
+
+    def _check(self, i: int, job: Any, state: Optional[str], queue_known: bool) -> None:
+        tasks = [job.task(t) for t in range(job.num_tasks)] if job.num_tasks > 1 else [job]
+        if all(task.paths.result_pickle.exists() for task in tasks):
+            self.results[i] = self._collect(i, job)
+            return
+        if not queue_known or (state is not None and state not in ENDED_STATES):
+            # Queued, running, requeued; or squeue did not answer (slurmctld restarting).
+            self.gone_since.pop(i, None)
+            return
+        first_seen = self.gone_since.setdefault(i, time.monotonic())
+        if time.monotonic() - first_seen >= RESULT_GRACE_S:
+            self.results[i] = self._lost(i, job, state)
+
+    def _collect(self, i: int, job: Any) -> JobReturn:
+        """The job's JobReturn, or a completed one saying `failed` when its process raised (its
+        record says why): one job's failure is reported in the summary, not raised here."""
+        try:
+            return job.results()[0]
+        except Exception as err:  # noqa: BLE001 - submitit's FailedJobError carries the job's traceback
+            log.error("Slurm job %s (%s) failed:\n%s", job.job_id, self.folders[i].name, err)
+            return self._return(i, {"status": "failed"})
+
+    def _lost(self, i: int, job: Any, state: Optional[str]) -> JobReturn:
+        from expkit.errors import ExpkitError
+        from expkit.run.record import RunRecord
+
+        ended = state or "gone from the queue"
+        folder = self.folders[i]
+        message = (f"Slurm job {job.job_id} ended ({ended}) without reporting a result; its output: "
+                   f"{job.paths.stdout}")
+        try:
+            record = RunRecord(folder)
+        except ExpkitError as err:  # a damaged metrics.json: left as it is, the job counted failed
+            log.error("%s; %s", message, err)
+            self.lost.add(i)
+            return self._return(i, {"status": "failed"})
+        status = record.data.get("status")
+        if status not in ("finished", "pruned", "failed"):
+            # Started: keep what it saved (continuing the sweep resumes it from last.ckpt). Never
+            # started: a record all the same, so that the summary lists the job.
+            status = "interrupted" if status in ("running", "interrupted") else "failed"
+            folder.mkdir(parents=True, exist_ok=True)
+            record.update(status=status, error=message, slurm_state=ended)
+        log.error("%s; recorded %s in %s", message, status, folder)
+        self.lost.add(i)
+        return self._return(i, {"status": status})
+
+    def _return(self, i: int, value: Dict[str, Any]) -> JobReturn:
+        ret = JobReturn(overrides=list(self.overrides[i]), status=JobStatus.COMPLETED, _return_value=value)
+        ret.working_dir = str(self.folders[i])
+        return ret
+
+
+def queue_states(array_ids: set) -> Optional[Dict[str, str]]:
+    """`<array>_<task>` -> squeue's state for the given job arrays' tasks; None when squeue does
+    not answer (the next poll asks again; result files are checked regardless)."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-o", "%i %T", "-j", ",".join(sorted(array_ids))],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        log.debug("squeue: %s", err)
+        return None
+    if out.returncode != 0:
+        # Ids that slurmctld has forgotten (MinJobAge after they ended) are refused: all ended.
+        return {} if "Invalid job id" in out.stderr else None
+    states = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            states[parts[0]] = parts[1]
+    return states

@@ -1,0 +1,105 @@
+"""Preemption and time limits on the real cluster: the job is requeued and continues in its own
+run folder from last.ckpt (no epoch trained twice, steps continuous), and with deterministic=true
+ends with the metrics of an uninterrupted run. A job out of requeues is recorded `interrupted`,
+and continuing the sweep resumes it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import SMALL_JOB, job_ids_of, read_metrics, read_scalars, release_held, run_cli, start_sweep, wait_until
+
+# ~250 small steps an epoch, a few seconds each here; full determinism for the comparison.
+TRAINING = ["experiment=regression", "trainer=cpu", "callbacks.progress_bar=null", "data.n_samples=1000",
+            "data.batch_size=4", "deterministic=true", "optimizer.lr=0.05"]
+
+
+def epochs_logged(run_dir: Path, max_epochs: int) -> list[int]:
+    """The epochs train.log reports as done, in order (each attempt appends to the same log)."""
+    return [int(n) for n in re.findall(rf"\] epoch (\d+)/{max_epochs}\b", (run_dir / "train.log").read_text())]
+
+
+def assert_steps_continuous(run_dir: Path) -> None:
+    steps = [step for step, _ in read_scalars(run_dir)["train/loss"]]
+    assert steps == sorted(set(steps)), f"duplicated or unordered train/loss steps: {steps}"
+
+
+@pytest.mark.slow
+def test_preempted_job_resumes_in_place_with_the_metrics_of_an_uninterrupted_run(slurm_cluster, tmp_path):
+    args = [*TRAINING, "trainer.max_epochs=4"]
+    sweep = tmp_path / "sweep"
+    proc = start_sweep([*SMALL_JOB, *args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    try:
+        ckpt = wait_until(lambda: next(sweep.glob("0_*/checkpoints/last.ckpt"), None), 300, proc)
+        assert ckpt is not None, proc.stdout.read() if proc.poll() is not None else "no epoch finished"
+        run_dir = ckpt.parents[1]
+        (job,) = job_ids_of(sweep)
+        # What a preemption (or `scancel --signal=USR2`) sends: submitit's requeue signal.
+        subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=30)
+        assert wait_until(lambda: release_held({job}), 180, proc), "the job was not requeued"
+        out, _ = proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-3000:]
+    assert "Bypassing sacct" not in out
+    metrics = read_metrics(run_dir)
+    assert metrics["status"] == "finished", metrics
+    lineage = metrics["lineage"]
+    assert [entry["command"] for entry in lineage] == ["requeue"], lineage
+    assert lineage[0]["previous_status"] == "interrupted" and lineage[0]["checkpoint"] == "checkpoints/last.ckpt"
+    assert epochs_logged(run_dir, 4) == [1, 2, 3, 4]
+    log = (run_dir / "train.log").read_text()
+    assert "Received SIGUSR2" in log and "Requeued by Slurm (restart 1): resuming" in log
+    assert_steps_continuous(run_dir)
+
+    reference = run_cli("train", *args, cwd=tmp_path, timeout=400)
+    assert reference.returncode == 0, reference.output
+    expected = read_metrics(reference.run_dirs()[0])
+    for key in ("global_step", "epochs_done", "val/loss", "test/loss", "test/mae"):
+        assert metrics[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-12), key
+
+
+@pytest.mark.slow
+def test_time_limit_requeues_then_out_of_requeues_the_sweep_continues_from_last_ckpt(slurm_cluster, tmp_path):
+    # Slurm's time limit is two minutes; submitit's signal comes 60 s before it (Slurm checks its
+    # timers every 30 s: the job lives 60-90 s). One requeue after a time limit (max_num_timeout=1):
+    # the second time limit ends the job for good. 500 steps an epoch: neither attempt reaches epoch 40.
+    args = [*[a for a in TRAINING if not a.startswith("data.batch_size=")], "data.batch_size=2", "trainer.max_epochs=40"]
+    limits = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", "hydra.launcher.max_num_timeout=1"]
+    sweep = tmp_path / "sweep"
+    proc = start_sweep([*SMALL_JOB, *limits, *args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    released: set[str] = set()
+    try:
+        while proc.poll() is None:
+            jobs = set(job_ids_of(sweep))
+            released |= release_held(jobs) if jobs else set()
+            wait_until(lambda: proc.poll() is not None, 3)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run_dir = next(sweep.glob("0_*"))
+    metrics = read_metrics(run_dir)
+    # Reported, not waited for: the sweep ends, says the job stopped, and how to continue it.
+    assert proc.returncode == 1, out[-3000:]
+    assert "were stopped before the end" in out and f"hydra.sweep.dir={sweep}" in out, out[-3000:]
+    assert metrics["status"] == "interrupted", metrics
+    assert "timed-out too many times" in metrics["error"], metrics
+    assert [entry["command"] for entry in metrics["lineage"]] == ["requeue"], metrics["lineage"]
+    done = metrics["epochs_done"]
+    assert 1 <= done < 40 and epochs_logged(run_dir, 40) == list(range(1, done + 1))
+
+    # The same sweep continued (here with a longer time limit): the job resumes from last.ckpt.
+    resumed = run_cli("train", "-m", *SMALL_JOB, "hydra.launcher.timeout_min=20", *args, f"hydra.sweep.dir={sweep}",
+                      cwd=tmp_path, timeout=600)
+    assert resumed.returncode == 0, resumed.output[-3000:]
+    metrics = read_metrics(run_dir)
+    assert metrics["status"] == "finished" and metrics["epochs_done"] == 40, metrics
+    assert [entry["command"] for entry in metrics["lineage"]] == ["requeue", "resume"], metrics["lineage"]
+    assert epochs_logged(run_dir, 40) == list(range(1, 41))
+    assert_steps_continuous(run_dir)

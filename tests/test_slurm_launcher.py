@@ -1,0 +1,73 @@
+"""The Slurm launcher's own logic, in-process (tests/cluster/ runs it against a real Slurm)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from hydra.core.utils import JobReturn, JobStatus
+
+pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+
+from hydra_plugins.expkit_sweeper import slurm_launcher  # noqa: E402
+
+import expkit  # noqa: E402
+from expkit.commands.train import check_slurm_nodes  # noqa: E402
+from expkit.errors import ConfigError  # noqa: E402
+from expkit.run.record import RunRecord  # noqa: E402
+
+
+def fake_job(tmp_path: Path, job_id: str, result: dict | None) -> SimpleNamespace:
+    paths = SimpleNamespace(result_pickle=tmp_path / f"{job_id}_result.pkl", stdout=tmp_path / f"{job_id}.out")
+    if result is not None:
+        paths.result_pickle.write_bytes(b"")
+    # What hydra-submitit-launcher's job returns: Hydra's JobReturn.
+    done = JobReturn(overrides=[], status=JobStatus.COMPLETED, _return_value=result)
+    return SimpleNamespace(job_id=job_id, num_tasks=1, paths=paths, results=lambda: [done])
+
+
+def test_a_job_gone_from_the_queue_without_a_result_is_recorded_and_returned(tmp_path, monkeypatch):
+    folders = [tmp_path / "0_a", tmp_path / "1_b"]
+    for folder in folders:
+        folder.mkdir()
+    record = RunRecord(folders[1])
+    record.start(experiment="x", monitor="val/loss", mode="min")
+    record.update(epochs_done=3, pid=2**22 + 12345)  # a process that is not alive
+    jobs = [fake_job(tmp_path, "7_0", {"status": "finished"}), fake_job(tmp_path, "7_1", None)]
+    monkeypatch.setattr(slurm_launcher, "RESULT_GRACE_S", 0.0)
+    monkeypatch.setattr(slurm_launcher, "queue_states", lambda ids: {})  # slurmctld no longer lists them
+    returns = slurm_launcher.SweepWait(jobs, [["a=1"], ["b=2"]], folders, poll_s=0.01).wait()
+    assert [r.return_value["status"] for r in returns] == ["finished", "interrupted"]
+    lost = RunRecord(folders[1]).data
+    assert lost["status"] == "interrupted" and lost["epochs_done"] == 3
+    assert "Slurm job 7_1 ended (gone from the queue) without reporting a result" in lost["error"]
+
+
+def test_a_queue_that_does_not_answer_is_not_taken_for_ended_jobs(tmp_path, monkeypatch):
+    job = fake_job(tmp_path, "8_0", None)
+    wait = slurm_launcher.SweepWait([job], [["a=1"]], [tmp_path], poll_s=0.01)
+    monkeypatch.setattr(slurm_launcher, "RESULT_GRACE_S", 0.0)
+    wait._check(0, job, None, queue_known=False)
+    wait._check(0, job, "RUNNING", queue_known=True)
+    assert wait.results == {}
+
+
+def test_num_nodes_set_by_hand_must_match_the_launcher_nodes():
+    cfg = expkit.compose(["experiment=regression", "+trainer.num_nodes=2"])
+    check_slurm_nodes(cfg, ["hydra.launcher.nodes=2"])
+    with pytest.raises(ConfigError, match="trainer.num_nodes=2 but hydra.launcher.nodes=1"):
+        check_slurm_nodes(cfg, [])
+    check_slurm_nodes(expkit.compose(["experiment=regression"]), ["hydra.launcher.nodes=4"])
+
+
+def test_a_job_lost_before_it_started_gets_a_record_the_summary_lists(tmp_path, monkeypatch):
+    from expkit.run import table
+
+    folder = tmp_path / "0_a"  # never created: the job died before Hydra made its folder
+    monkeypatch.setattr(slurm_launcher, "RESULT_GRACE_S", 0.0)
+    monkeypatch.setattr(slurm_launcher, "queue_states", lambda ids: {"9_0": "FAILED"})
+    (ret,) = slurm_launcher.SweepWait([fake_job(tmp_path, "9_0", None)], [["a=1"]], [folder], poll_s=0.01).wait()
+    assert ret.return_value["status"] == "failed"
+    (row,) = table.read_runs(tmp_path)
+    assert row.status == "failed" and RunRecord(folder).data["slurm_state"] == "FAILED"
