@@ -52,7 +52,7 @@ def test_a_file_error_seen_while_rm_is_still_at_work_is_put_down_to_the_deletion
     # has removed only the insides, and another write has re-created checkpoints/ meanwhile.
     import errno
 
-    from expkit.api import lost_to_deletion
+    from expkit.fitting import lost_to_deletion
     from expkit.run.folder import RunFolder
 
     folder = RunFolder(tmp_path / "run")

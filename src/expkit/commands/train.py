@@ -179,7 +179,7 @@ def fit_into_requested_folder(cfg: Any, run_dir: Path, overrides: list[str]) -> 
     """`expkit.fit` into the folder `hydra.run.dir` named, made here; a run refused before it
     started (no metrics.json) leaves no folder behind, as one in <paths.output_root> would not."""
     import expkit
-    from expkit.api import discard_untouched
+    from expkit.fitting import discard_untouched
     from expkit.errors import ExpkitError
     from expkit.run.folder import RunFolder
 
@@ -235,7 +235,7 @@ def check_sweep(argv: list[str], config_dir: str | None) -> None:
     try:
         jobs = sweep_job_overrides(overrides)
     except HydraException as err:
-        from expkit.api import _hydra_error
+        from expkit.composition import hydra_error as _hydra_error
 
         raise _hydra_error(err) from None
     # Every job is composed (a misspelled option or key is refused before any folder), the first
