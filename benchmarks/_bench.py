@@ -357,7 +357,7 @@ STEP_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
 EPOCH_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("checkpoint saving (ModelCheckpoint, torch.save)", ("ModelCheckpoint", "save_checkpoint", "torch/serialization.py",
                                                          "_atomic_save", "dump_checkpoint")),
-    ("metrics.json update (RunRecord)", ("expkit/run/record.py", "expkit/run/files.py")),
+    ("metrics.json update (RunRecord)", ("expkit/run/record.py", "expkit/files.py")),
     ("LR monitor + logger writes", ("LearningRateMonitor", "LearningRateLogger", "TensorBoardLogger", "SummaryWriter", "tensorboard/")),
     ("progress bar", ("TQDMProgressBar", "tqdm/", "Tqdm.", "ProgressBar.")),
     ("scheduler step", ("lr_scheduler.py", "_update_learning_rates")),

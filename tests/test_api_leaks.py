@@ -57,7 +57,7 @@ def test_fit_puts_back_a_sweeps_sigterm_handler(tmp_path):
     an in-process sweep must find it again (not the default action, which kills silently)."""
     import signal
 
-    from expkit.run.sweep import SweepTerminatedHandler
+    from expkit.runs.sweep import SweepTerminatedHandler
 
     from omegaconf import OmegaConf
 

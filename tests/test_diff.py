@@ -91,7 +91,7 @@ def test_run_folder_with_missing_or_damaged_config_snapshot(pair, tmp_path):
     import shutil
 
     from expkit.errors import ExpkitError
-    from expkit.run import compare
+    from expkit.runs import compare
 
     _, a, _ = pair
     lost = shutil.copytree(a, tmp_path / "lost")
@@ -110,7 +110,7 @@ def test_run_folder_with_missing_or_damaged_config_snapshot(pair, tmp_path):
 def test_missing_or_unreadable_environment_records_are_not_no_differences(pair, tmp_path):
     import shutil
 
-    from expkit.run import compare
+    from expkit.runs import compare
 
     _, a, _ = pair
     lost, damaged = shutil.copytree(a, tmp_path / "lost"), shutil.copytree(a, tmp_path / "damaged")
@@ -124,7 +124,7 @@ def test_missing_or_unreadable_environment_records_are_not_no_differences(pair, 
 
 
 def test_tracker_run_names_are_per_run_not_differences():
-    from expkit.run.table import is_per_run_key
+    from expkit.runs.table import is_per_run_key
 
     own = ["/x/outputs/regression/multirun/2026-12-06_06-46-37/0_optimizer.lr=0.1"]
     assert is_per_run_key("logger.wandb.name", "0_optimizer.lr=0.1", own)

@@ -54,7 +54,7 @@ def test_digits_reaches_the_accuracy_target(digits_run):
 def _predict(run_dir: Path, files: list[str], top_k: int = 1) -> list[dict]:
     """What `expkit predict RUN image.png ...` prints, computed in-process from the run folder
     through the contract: the data module's predict_inputs and the task's describe_predictions."""
-    from expkit.run.loading import load_run
+    from expkit.runs.loading import load_run
 
     run = load_run(run_dir)
     with torch.no_grad():

@@ -464,7 +464,7 @@ def test_resume_refuses_a_folder_that_is_not_a_run(workdir):
 
 @pytest.mark.slow
 def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys):
-    from expkit.run.sweep import is_sweep_folder, refuse_non_sweep_folder
+    from expkit.runs.sweep import is_sweep_folder, refuse_non_sweep_folder
 
     # A single run's folder as hydra.sweep.dir: its jobs would be written inside it, and the
     # summary (every run under the folder) would list only the single run.

@@ -343,7 +343,7 @@ def test_listed_in_expkit_help(tmp_path):
 
 def test_table_module_reusable_without_the_cli(zoo):
     """What a sweep summary needs: read job folders, render csv/md with extra metric columns."""
-    from expkit.run import table
+    from expkit.runs import table
 
     sweep = zoo / "outputs" / "regression" / "multirun" / "2026-01-12_10-00-00"
     rows = table.sort_rows(table.read_runs(sweep), key="metric")

@@ -255,7 +255,7 @@ def test_sweep_over_seeds_summarises_them(tmp_path):
 
 
 def test_group_statistics_say_how_many_runs_they_cover(tmp_path):
-    from expkit.run import table
+    from expkit.runs import table
 
     # Three seeds, one diverged: the mean over the other two must not pass for a mean over three.
     out = tmp_path / "outputs"
@@ -272,7 +272,7 @@ def test_group_statistics_say_how_many_runs_they_cover(tmp_path):
 
 
 def test_a_column_named_twice_is_shown_once(tmp_path):
-    from expkit.run import table
+    from expkit.runs import table
 
     run = fake_run(tmp_path / "outputs", "regression/2026-06-01_10-00-00", lr=0.1, seed=1, metrics={"best_score": 0.2})
     rows = table.read_runs(run)
@@ -308,7 +308,7 @@ def model_sweep(root: Path) -> list[Path]:
 
 @pytest.mark.slow
 def test_a_swept_group_shows_as_its_option_name(tmp_path):
-    from expkit.run import table
+    from expkit.runs import table
 
     model_sweep(tmp_path / "outputs")
     rows = table.read_runs(tmp_path / "outputs")
@@ -333,7 +333,7 @@ def test_a_swept_group_shows_as_its_option_name(tmp_path):
 
 
 def test_runs_without_recorded_choices_name_groups_by_class(tmp_path):
-    from expkit.run import table
+    from expkit.runs import table
 
     jobs = model_sweep(tmp_path / "outputs")
     (jobs[0] / ".hydra" / "hydra.yaml").unlink()  # a run of an older expkit

@@ -62,7 +62,7 @@ def test_num_nodes_set_by_hand_must_match_the_launcher_nodes():
 
 
 def test_a_job_lost_before_it_started_gets_a_record_the_summary_lists(tmp_path, monkeypatch):
-    from expkit.run import table
+    from expkit.runs import table
 
     folder = tmp_path / "0_a"  # never created: the job died before Hydra made its folder
     monkeypatch.setattr(slurm_launcher, "RESULT_GRACE_S", 0.0)

@@ -53,7 +53,7 @@ PAYLOADS = {
     "shutil.rmtree": {"path": "/tmp/x"},
     "hydra.utils.instantiate": {"config": {"_target_": "torch.optim.SGD"}},
     "hydra.utils.get_method": {"path": "os.system"},
-    "expkit.run.files.write_text_atomic": {"path": "/tmp/x", "text": ""},
+    "expkit.files.write_text_atomic": {"path": "/tmp/x", "text": ""},
 }
 
 
@@ -187,9 +187,9 @@ def test_a_target_that_is_not_a_string_is_refused(value):
 
 @pytest.mark.parametrize("target,why", [
     # Functions and methods under allowed prefixes: only classes are built.
-    ("expkit.run.files.write_text_atomic", "a function"),
-    ("expkit.run.files.atomic_open", "a function"),
-    ("expkit.run.loading.load_checkpoint", "a function"),
+    ("expkit.files.write_text_atomic", "a function"),
+    ("expkit.files.atomic_open", "a function"),
+    ("expkit.runs.loading.load_checkpoint", "a function"),
     ("pytorch_lightning.utilities.rank_zero.rank_zero_only", "a function"),
     ("pytorch_lightning.seed_everything", "a function"),
     ("pytorch_lightning.LightningModule.load_from_checkpoint", "a function"),
@@ -204,7 +204,7 @@ def test_a_target_that_is_not_a_string_is_refused(value):
     ("expkit.models.regression.nn.Module", "not an expkit component class"),
     ("pytorch_lightning.callbacks.model_checkpoint.torch.optim.SGD", "not a Lightning"),
     ("torch.optim.Optimizer.__class__", "not a torch optimizer"),
-    ("expkit.run.sweep.Path", "not an expkit component class"),
+    ("expkit.runs.sweep.Path", "not an expkit component class"),
     # Classes of the right package that are not components.
     ("expkit.text.vocab.Vocab", "subclasses none of"),
     ("expkit.data.sampling.EpochShuffleSampler", "subclasses none of"),
@@ -229,7 +229,7 @@ def test_allowed_prefix_but_not_a_component_is_refused(target, why):
     "pytorch_lightning.plugins.precision.DoublePrecision", "pytorch_lightning.plugins.TorchCheckpointIO",
     "pytorch_lightning.strategies.SingleDeviceStrategy", "pytorch_lightning.profilers.SimpleProfiler",
     "torchmetrics.classification.MulticlassAccuracy", "torchmetrics.MeanSquaredError", "torchmetrics.MetricCollection",
-    "expkit.optimizers.LazyAdam", "expkit.run.pruning.OptunaPruning", "expkit.run.sweep.SweepSummary",
+    "expkit.optimizers.LazyAdam", "expkit.run.pruning.OptunaPruning", "expkit.runs.sweep.SweepSummary",
     "expkit.data.text.TextClassificationDataModule", "expkit.data.text.DBpediaDataModule",
     "expkit.tasks.classification.ClassificationTask", "expkit.models.text.LSTMClassifier",
 ])
@@ -349,7 +349,7 @@ def test_trusted_modules_from_the_users_conf(tmp_path):
 
 
 @pytest.mark.parametrize("key,value", [
-    ("hydra", {"callbacks": {"evil": {"_target_": "expkit.run.sweep.SweepSummary"}}}),
+    ("hydra", {"callbacks": {"evil": {"_target_": "expkit.runs.sweep.SweepSummary"}}}),
     ("hydra", {"searchpath": ["file:///tmp"]}),
     ("hydra", {"job_logging": {"handlers": {"evil": {"()": "builtins.open"}}}}),
     ("defaults", ["_self_", {"override hydra/launcher": "joblib"}]),

@@ -13,7 +13,7 @@ made. Hydra's `hydra.main` is only used by the CLI for sweeps (`-m`) and Hydra's
 
 The stages live in modules of their own, each importing only the ones before it:
 `expkit.composition` (the config), `expkit.fitting` (validate it once, fit it into a run folder),
-`expkit.rerun` (reproduce, resume); `expkit.run.loading` opens a finished run.
+`expkit.rerun` (reproduce, resume); `expkit.runs.loading` opens a finished run.
 """
 
 from __future__ import annotations
@@ -21,6 +21,6 @@ from __future__ import annotations
 from expkit.composition import compose, workload_overrides
 from expkit.fitting import RunResult, fit, validate
 from expkit.rerun import reproduce, resume
-from expkit.run.loading import LoadedRun, load_run
+from expkit.runs.loading import LoadedRun, load_run
 
 __all__ = ["compose", "validate", "fit", "load_run", "reproduce", "resume", "RunResult", "LoadedRun", "workload_overrides"]

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from expkit.errors import ConfigError
-from expkit.run.loading import override_list
+from expkit.runs.loading import override_list
 
 
 # Choosing one of these groups without `experiment=` means another workload: the default

@@ -98,8 +98,8 @@ def _write_export(run_dir: str | Path, out_dir: Path, which: str, trusted_module
     from safetensors.torch import save_file
 
     from expkit.version import __version__
-    from expkit.run.files import write_json_atomic, write_text_atomic
-    from expkit.run.loading import load_run
+    from expkit.files import write_json_atomic, write_text_atomic
+    from expkit.runs.loading import load_run
 
     run = load_run(run_dir, which=which, trusted_modules=trusted_modules)
     dm, task, cfg = run.datamodule, run.task, run.cfg
@@ -146,11 +146,11 @@ def load_export(path: str | Path, map_location: Any = "cpu", trusted_modules: Se
     from safetensors.torch import load_file
 
     from expkit.contract import task_arguments
-    from expkit.run.files import read_json
-    from expkit.run.loading import LoadedRun
+    from expkit.files import read_json
+    from expkit.runs.loading import LoadedRun
     from expkit.trust import check_config_targets, check_export_config
 
-    from expkit.run.loading import check_device
+    from expkit.runs.loading import check_device
 
     check_device(map_location)
     folder = Path(path)

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from expkit.errors import ExpkitError
 from expkit.run.folder import RUN_DIR_ENV, RunFolder, process_rank
-from expkit.run.loading import override_list
+from expkit.runs.loading import override_list
 
 log = logging.getLogger("expkit")
 

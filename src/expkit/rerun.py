@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from expkit.errors import ConfigError, ExpkitError
 from expkit.run.folder import RunFolder, process_rank
-from expkit.run.loading import load_checkpoint, override_list
+from expkit.runs.loading import load_checkpoint, override_list
 
 log = logging.getLogger("expkit")
 
@@ -35,7 +35,7 @@ def snapshot_config(
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from expkit.run.loading import read_config_file
+    from expkit.runs.loading import read_config_file
     from expkit.run.stamp import register_resolvers
     from expkit.trust import check_config_targets
 

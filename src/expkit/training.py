@@ -199,7 +199,7 @@ def checkpoint_step(ckpt_path: str | None) -> int | None:
         return None
     from pathlib import Path
 
-    from expkit.run.loading import load_checkpoint
+    from expkit.runs.loading import load_checkpoint
 
     return int(load_checkpoint(Path(ckpt_path)).get("global_step", 0))
 
@@ -244,7 +244,7 @@ def _publish_summary(loggers: list[Any], cfg: DictConfig, folder: RunFolder, met
 def _other_runs_metrics(output_root: Path, run_dir: Path) -> list[tuple[str | None, list[str]]]:
     """(monitored metric, metric names) of every other run under the output root, for the
     HPARAMS metric columns (TensorBoard shows one run's list for the whole log folder)."""
-    from expkit.run.table import read_runs
+    from expkit.runs.table import read_runs
 
     if not output_root.is_dir():
         return []

@@ -12,7 +12,7 @@ The allow-list (`_FAMILIES`), each a dotted-path prefix plus the base classes a 
 
 - expkit's own component classes: models, tasks, data modules, optimizers, callbacks (classes
   under `expkit` that subclass `torch.nn.Module`, `LightningDataModule`, `torch.optim.Optimizer`,
-  `LRScheduler`, a Lightning `Callback`, `Logger` or `CheckpointIO` plugin), and the sweep summary `expkit.run.sweep.SweepSummary`;
+  `LRScheduler`, a Lightning `Callback`, `Logger` or `CheckpointIO` plugin), and the sweep summary `expkit.runs.sweep.SweepSummary`;
 - torch optimizers and LR schedulers (classes under `torch.optim` that subclass `Optimizer` or
   `LRScheduler`; the `Optimizer` base itself is a harmless class and passes);
 - the Lightning Trainer and what it is built with: callbacks, loggers, plugins (precision,
@@ -35,7 +35,7 @@ before the whole file has passed:
 2. Only then is each target located exactly as Hydra locates it, and must be a class (not a
    function, a module or an instance) defined under its family's prefix (so an allowed package's
    imported name, `pytorch_lightning.callbacks.model_checkpoint.torch.load`, is refused) that
-   subclasses one of the family's base classes (so `expkit.run.files.write_text_atomic` and the
+   subclasses one of the family's base classes (so `expkit.files.write_text_atomic` and the
    functions of `pytorch_lightning.utilities` are refused). A trusted user module passes any class
    or function defined in it.
 
@@ -152,7 +152,7 @@ _LIGHTNING_ROOTS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"
 _FAMILIES = (
     # SweepSummary is a Hydra callback (listed by name: Hydra's Callback base would also admit
     # any other Hydra callback class expkit might grow, which should be a decision, not a side effect).
-    _Family("an expkit component class", ("expkit",), ("expkit",), _expkit_bases, exact=("expkit.run.sweep.SweepSummary",)),
+    _Family("an expkit component class", ("expkit",), ("expkit",), _expkit_bases, exact=("expkit.runs.sweep.SweepSummary",)),
     _Family("a torch optimizer or LR scheduler", ("torch.optim",), ("torch.optim",), _torch_optim_bases),
     _Family("a Lightning Trainer, callback, logger or plugin", _LIGHTNING_ROOTS, _LIGHTNING_ROOTS, _lightning_bases),
     _Family("a torchmetrics metric", ("torchmetrics",), ("torchmetrics",), _torchmetrics_bases),

@@ -170,7 +170,7 @@ def test_disk_full_on_a_real_tmpfs_stops_the_run_and_resume_continues(small_disk
 
 
 def test_a_full_disk_under_metrics_json_is_said_as_such(tmp_path, monkeypatch):
-    import expkit.run.files as files
+    import expkit.files as files
 
     real_write = files.write_json_atomic
     writes = []

@@ -53,7 +53,7 @@ def test_the_message_says_per_job_what_continuing_will_do(tmp_path):
 
     import yaml
 
-    from expkit.run.sweep import SWEEP_CONFIG, sweep_kept_message
+    from expkit.runs.sweep import SWEEP_CONFIG, sweep_kept_message
 
     sweep = tmp_path / "sweep"
     jobs = {"0_lr=1": ("finished", 3, True), "1_lr=2": ("running", 4, True), "2_lr=3": ("failed", 2, True),

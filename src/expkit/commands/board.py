@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from expkit.errors import ExpkitError
-    from expkit.run.board import link_runs
+    from expkit.runs.board import link_runs
 
     if not 0 <= args.port <= 65535:
         raise ExpkitError(f"--port {args.port} is not a port; give a number from 1 to 65535 (or 0 for any free port).")

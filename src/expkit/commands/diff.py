@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if len(args.runs) < 2:
         p.error("give two or more run folders to compare")
-    from expkit.run import compare
+    from expkit.runs import compare
 
     diff = compare.diff_runs(args.runs)
     if args.format == "json":

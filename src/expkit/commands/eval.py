@@ -27,9 +27,9 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from expkit.errors import ExpkitError
     from expkit.report import print_metrics
-    from expkit.run.files import write_json_atomic
+    from expkit.files import write_json_atomic
     from expkit.run.folder import RunFolder
-    from expkit.run.loading import load_run
+    from expkit.runs.loading import load_run
 
     out = Path(args.out) if args.out else Path(args.run_dir) / RunFolder.EVAL
     if out.is_dir():

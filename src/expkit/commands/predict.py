@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     if not items:
         parser().error("give inputs to predict, or --file FILE")
     from expkit.export_folder import is_export, load_export
-    from expkit.run.loading import load_run
+    from expkit.runs.loading import load_run
 
     if is_export(args.path):
         model = load_export(args.path, map_location=args.device, trusted_modules=args.trust_module)

@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     from pathlib import Path
 
     from expkit.errors import ExpkitError
-    from expkit.run.sweep import continue_command, is_sweep_folder
+    from expkit.runs.sweep import continue_command, is_sweep_folder
 
     if is_sweep_folder(Path(args.run_dir)):
         # A sweep continues through its sweeper (finished jobs skipped), not job by job.

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from expkit.run.table import SORT_KEYS, STATUSES
+from expkit.runs.table import SORT_KEYS, STATUSES
 
 FORMATS = ("table", "csv", "json", "md")
 
@@ -70,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from expkit.errors import ExpkitError
-    from expkit.run import table
+    from expkit.runs import table
 
     root = Path(args.path)
     if not root.is_dir():
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
 
 def _show(fmt: str, title: str, rows: list, columns: list, fit_by_dropping: bool, wide: bool = False,
           notes: list[str] | None = None) -> int:
-    from expkit.run import table
+    from expkit.runs import table
 
     if fmt == "table":
         table.print_rich_table(title, rows, columns, fit_by_dropping=fit_by_dropping, wide=wide, notes=notes or [])

@@ -139,7 +139,7 @@ def record_choices(run_dir: Path) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from expkit.run.files import write_text_atomic
+    from expkit.files import write_text_atomic
 
     path = Path(run_dir) / ".hydra" / "hydra.yaml"
     if path.exists() or not HydraConfig.initialized() or not path.parent.is_dir():
@@ -353,7 +353,7 @@ def run_job(cfg: Any) -> dict[str, Any]:
     from expkit.errors import ExpkitError
     from expkit.logs import quiet_third_party
     from expkit.run.record import RunRecord, is_pruned
-    from expkit.run.sweep import adapt_to_launcher, continue_command
+    from expkit.runs.sweep import adapt_to_launcher, continue_command
 
     quiet_third_party()  # joblib/submitit workers are processes of their own
     hydra_cfg = HydraConfig.get()

@@ -22,7 +22,7 @@ import pooch
 from expkit.data.download import ChecksumError, DownloadError, download_file
 from expkit.data.safe_tar import extract_tar_safely
 from expkit.errors import DataError
-from expkit.run.files import exclusive_lock
+from expkit.files import exclusive_lock
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from expkit.data.base import DataModule
 from expkit.data.labelled import read_class_names, stratified_fold_split, stratified_split
 from expkit.data.text_files import read_labeled_csv, require_data_file
 from expkit.errors import ConfigError, DataError
-from expkit.run.files import atomic_open
+from expkit.files import atomic_open
 from expkit.text.encode import ENCODER, encode_corpus, encode_new_vocabulary
 from expkit.text.vocab import Vocab
 

@@ -1,1 +1,2 @@
-"""A run folder and what is written into it (metrics.json, resolved config, environment)."""
+"""One run folder's records: its names and statuses (`RunFolder`), metrics.json, checkpoints,
+TensorBoard and tracker summaries, the signals and guards of a running fit."""

@@ -33,7 +33,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import AsyncCheckpointIO
 from expkit.errors import NoRoom
-from expkit.run.files import NO_ROOM, no_room_reason
+from expkit.files import NO_ROOM, no_room_reason
 from expkit.run.folder import RunFolder
 
 log = logging.getLogger("expkit")

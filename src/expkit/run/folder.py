@@ -180,14 +180,14 @@ class RunFolder:
     # -- records -------------------------------------------------------------------------------
     def read_metrics(self) -> dict[str, Any]:
         """metrics.json ({} when absent); a damaged file is an ExpkitError naming it."""
-        from expkit.run.files import read_json
+        from expkit.files import read_json
 
         path = self / self.METRICS
         return read_json(path) if path.is_file() else {}
 
     def write_metrics(self, data: dict[str, Any]) -> None:
         from expkit.errors import NoRoom
-        from expkit.run.files import NO_ROOM, no_room_reason, write_json_atomic
+        from expkit.files import NO_ROOM, no_room_reason, write_json_atomic
 
         self.require_present()
         try:
@@ -204,7 +204,7 @@ class RunFolder:
         """The run's command-line overrides ([] when the file is absent); a damaged file is an
         ExpkitError naming it, as they become part of a reproduced or resumed run's record."""
         import yaml
-        from expkit.run.files import safe_load_yaml
+        from expkit.files import safe_load_yaml
 
         path = self / self.OVERRIDES
         if not path.is_file():
@@ -224,7 +224,7 @@ class RunFolder:
 
     def write_snapshot(self, config_yaml: str, overrides: Sequence[str]) -> None:
         """`.hydra/config.yaml` and `.hydra/overrides.yaml`, as Hydra writes them for its runs."""
-        from expkit.run.files import write_text_atomic
+        from expkit.files import write_text_atomic
         import yaml
 
         self.require_present()
@@ -232,14 +232,14 @@ class RunFolder:
         write_text_atomic(self / self.OVERRIDES, yaml.safe_dump(list(overrides), default_flow_style=False))
 
     def write_resolved(self, resolved_yaml: str) -> None:
-        from expkit.run.files import write_text_atomic
+        from expkit.files import write_text_atomic
 
         self.require_present()
         write_text_atomic(self / self.RESOLVED, resolved_yaml)
 
     def write_environment(self, record: dict[str, Any], resumed_step: int | None = None) -> None:
         """environment.json; a resumed run keeps its original and adds environment.resumed-<step>.json."""
-        from expkit.run.files import write_json_atomic
+        from expkit.files import write_json_atomic
 
         self.require_present()
         path = self / self.ENVIRONMENT
@@ -248,7 +248,7 @@ class RunFolder:
         write_json_atomic(path, record)
 
     def read_environment(self) -> dict[str, Any]:
-        from expkit.run.files import read_json
+        from expkit.files import read_json
 
         path = self / self.ENVIRONMENT
         return read_json(path) if path.is_file() else {}
@@ -367,7 +367,7 @@ class RunFolder:
             yield
         except BaseException:
             if stamp(self / self.LAST_CHECKPOINT) == last_before and self.path.is_dir():
-                from expkit.run.files import atomic_open
+                from expkit.files import atomic_open
 
                 for name, content in kept.items():
                     if (self / name).is_file() and (self / name).read_bytes() == content:
@@ -390,7 +390,7 @@ class RunFolder:
         """
         from filelock import Timeout
 
-        from expkit.run.files import file_lock, release_and_remove
+        from expkit.files import file_lock, release_and_remove
 
         path = self / self.LOCK
         holder = json.dumps({"pid": os.getpid(), "command": what, "since": now_text()}).encode()

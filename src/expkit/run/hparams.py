@@ -126,7 +126,7 @@ def sweep_overrides(run_dir: Path) -> list[str]:
     run): from Hydra's `multirun.yaml` in the sweep folder, else (a sweeper that writes none) from
     the search space in this job's Hydra config."""
     import yaml
-    from expkit.run.files import safe_load_yaml
+    from expkit.files import safe_load_yaml
 
     from expkit.run.folder import SWEEP_CONFIG
 

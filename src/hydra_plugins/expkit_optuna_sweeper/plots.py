@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, Dict, List
 
-from expkit.run.sweep import OPTUNA_PARETO_PLOT, OPTUNA_PLOTS
+from expkit.runs.sweep import OPTUNA_PARETO_PLOT, OPTUNA_PLOTS
 
 log = logging.getLogger("expkit")
 

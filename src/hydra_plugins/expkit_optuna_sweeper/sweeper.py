@@ -17,7 +17,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from expkit.run.sweep import OPTUNA_BEST, SWEEP_CONFIG, refuse_non_sweep_folder
+from expkit.runs.sweep import OPTUNA_BEST, SWEEP_CONFIG, refuse_non_sweep_folder
 from hydra_plugins.expkit_optuna_sweeper.algorithms import ChoiceError, make_pruner, make_sampler
 from hydra_plugins.expkit_optuna_sweeper.plots import write_plots
 from hydra_plugins.expkit_optuna_sweeper.search_space import SearchSpaceError, grid_space, to_distribution
@@ -71,7 +71,7 @@ def objective_values(result: Any, metrics: Optional[List[str]], n_objectives: in
     metric is its best checkpoint's (best_score, what the sweep summary ranks by); another metric's
     is its last value in the record. A plain Hydra app returns a number, or one number per
     objective. Anything else raises UnusableResult."""
-    from expkit.run.table import best_value
+    from expkit.runs.table import best_value
 
     if isinstance(result, dict):
         status = result.get("status")
@@ -251,7 +251,7 @@ class ExpkitOptunaSweeper(Sweeper):
                 raise SystemExit(0)
             sweep_dir = Path(cfg.hydra.sweep.dir)
             refuse_non_sweep_folder(sweep_dir)
-            from expkit.run.sweep import sweep_lock
+            from expkit.runs.sweep import sweep_lock
 
             with sweep_lock(sweep_dir):
                 OmegaConf.save(cfg, sweep_dir / SWEEP_CONFIG)
@@ -263,7 +263,7 @@ class ExpkitOptunaSweeper(Sweeper):
             print(f"error: {stopped}", file=sys.stderr)
             try:
                 if expkit_job:  # the sweep summary still comes, as Hydra would call it after the sweep
-                    from expkit.run.sweep import SweepSummary
+                    from expkit.runs.sweep import SweepSummary
 
                     SweepSummary().on_multirun_end(config=cfg)
             finally:
@@ -447,7 +447,7 @@ class ExpkitOptunaSweeper(Sweeper):
     def _write_best(self, study: Any, metrics: Optional[List[str]], directions: List[str], sweep_dir: Path) -> dict:
         from optuna.trial import TrialState
 
-        from expkit.run.files import write_text_atomic
+        from expkit.files import write_text_atomic
 
         complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
         names = metrics or [f"value {i}" for i in range(len(directions))]

@@ -25,7 +25,7 @@ class ExpkitBasicSweeper(BasicSweeper):
         self.launcher = ContinuingLauncher(self.launcher, hydra_context, config)
 
     def sweep(self, arguments: List[str]) -> Any:
-        from expkit.run.sweep import refuse_non_sweep_folder, sweep_lock
+        from expkit.runs.sweep import refuse_non_sweep_folder, sweep_lock
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         # Checked before Hydra writes multirun.yaml into the folder.
@@ -58,8 +58,8 @@ class ContinuingLauncher:
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from expkit.errors import ExpkitError
         from expkit.run.folder import RunFolder
-        from expkit.run.sweep import DONE_STATUSES
-        from expkit.run.table import effective_status
+        from expkit.runs.sweep import DONE_STATUSES
+        from expkit.runs.table import effective_status
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         existing = [p.name for p in sweep_dir.iterdir() if p.is_dir()] if sweep_dir.is_dir() else []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from expkit.errors import ExpkitError
-from expkit.run import table
+from expkit.runs import table
 
 from expkit.run.folder import RunFolder
 
@@ -56,7 +56,7 @@ def require_run(path: str | Path) -> Path:
     if resolved.is_file():
         # A damaged snapshot would read as a run with no config: every key of the others "differs".
         import yaml
-        from expkit.run.files import safe_load_yaml
+        from expkit.files import safe_load_yaml
 
         try:
             config = safe_load_yaml(resolved.read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ from expkit.run.folder import RunFolder
 
 def read_config_file(path: Path, what: str) -> DictConfig:
     """A YAML config written into a run folder; a damaged one is an ExpkitError naming it."""
-    from expkit.run.files import safe_load_yaml
+    from expkit.files import safe_load_yaml
 
     try:
         text = path.read_text(encoding="utf-8")

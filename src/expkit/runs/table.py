@@ -923,7 +923,7 @@ def json_safe(value: Any) -> Any:
 def _read_yaml(path: Path) -> Any:
     """A YAML file's content, or None when it is absent or unreadable."""
     import yaml
-    from expkit.run.files import safe_load_yaml
+    from expkit.files import safe_load_yaml
 
     try:
         return safe_load_yaml(path.read_text(encoding="utf-8"))

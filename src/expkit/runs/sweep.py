@@ -75,8 +75,8 @@ class SweepSummary(HydraCallback):
             signal.signal(signal.SIGTERM, SweepTerminatedHandler(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from expkit.run import table
-        from expkit.run.files import write_text_atomic
+        from expkit.runs import table
+        from expkit.files import write_text_atomic
 
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = table.sort_rows(table.read_runs(sweep_dir), "metric") if sweep_dir.is_dir() else []
@@ -191,7 +191,7 @@ def refuse_non_sweep_folder(sweep_dir: Path) -> None:
     """Exit 2 when hydra.sweep.dir names a folder that holds runs other than a sweep's jobs (a
     single run's folder, outputs/, a folder of several sweeps): the jobs would be written among
     them and the summary, which lists every run under the folder, would mix them in."""
-    from expkit.run.table import find_run_dirs, is_run_dir
+    from expkit.runs.table import find_run_dirs, is_run_dir
 
     if not sweep_dir.is_dir():
         return
@@ -241,7 +241,7 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
 def is_sweep_folder(path: Path) -> bool:
     """A sweep's folder: it holds multirun.yaml, or (that file deleted) job folders `<N>_<overrides>`
     and is not itself a run."""
-    from expkit.run.table import is_run_dir
+    from expkit.runs.table import is_run_dir
 
     if (path / SWEEP_CONFIG).is_file():
         return True
@@ -257,7 +257,7 @@ def continue_command(sweep_dir: Path) -> str | None:
     import shlex
 
     import yaml
-    from expkit.run.files import safe_load_yaml
+    from expkit.files import safe_load_yaml
 
     try:
         recorded = safe_load_yaml((sweep_dir / SWEEP_CONFIG).read_text(encoding="utf-8"))
@@ -274,7 +274,7 @@ def optuna_best_lines(sweep_dir: Path) -> list[str]:
     study, the trial, its value and its exact parameters, its run folder and the plots. [] for
     other sweeps. The best trial may come from an earlier sweep folder of a continued study."""
     import yaml
-    from expkit.run.files import safe_load_yaml
+    from expkit.files import safe_load_yaml
 
     path = sweep_dir / OPTUNA_BEST
     try:
@@ -311,7 +311,7 @@ def optuna_best_lines(sweep_dir: Path) -> list[str]:
 
 def summary_columns(rows: list) -> list:
     """The sweep's parameters, the run facts, the test metrics any job has, the job folder."""
-    from expkit.run import table
+    from expkit.runs import table
 
     tests = sorted({m for row in rows for m in row.metrics if m.startswith("test/")})
     names = ["params", "status", "monitor", "best", *tests, "epochs", "wall_time_s", "started", "run_dir"]
