@@ -115,7 +115,9 @@ def run(knobs: dict, dm, seed: int) -> dict:
             members.append(TfidfLinear(v, c, train_idf(dm), knobs["tfidf_scale"], sparse=not knobs["tfidf_dense"]))
     tfidf = [p for m in members if isinstance(m, TfidfLinear) for p in m.parameters()]
     other = [p for m in members if not isinstance(m, TfidfLinear) for p in m.parameters()]
-    groups = [dict(params=other, weight_decay=knobs["weight_decay"])] + ([dict(params=tfidf, weight_decay=knobs["tfidf_wd"])] if tfidf else [])
+    groups = [dict(params=other, weight_decay=knobs["weight_decay"])]
+    if tfidf:
+        groups.append(dict(params=tfidf, weight_decay=knobs["tfidf_wd"]))
     optimizer = LazyAdam(groups, lr=knobs["lr"])
     train, order = dm.splits["train"], torch.Generator().manual_seed(seed)
     for _ in range(knobs["epochs"]):
