@@ -27,7 +27,7 @@ def only_run_dir(workdir: Path, experiment: str) -> Path:
 
 def assert_single_writer(run_dir: Path) -> None:
     """One .hydra/, one checkpoints/ set, TensorBoard's event files in the run folder, nothing from rank 1."""
-    assert sorted(p.name for p in (run_dir / ".hydra").iterdir()) == ["config.yaml", "overrides.yaml", "resolved.yaml"]
+    assert sorted(p.name for p in (run_dir / ".hydra").iterdir()) == ["config.yaml", "hydra.yaml", "overrides.yaml", "resolved.yaml"]
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1] == "last.ckpt"
     assert [p.name for p in run_dir.iterdir() if p.is_dir() and p.name not in (".hydra", "checkpoints")] == [], \
         "a TensorBoard version folder"

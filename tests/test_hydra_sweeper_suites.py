@@ -13,6 +13,20 @@ from hydra.test_utils.launcher_common_tests import (
 SWEEPER = ["hydra/sweeper=expkit_basic"]
 
 
+@pytest.fixture(autouse=True)
+def hydras_default_version_base():
+    """Hydra keeps the version base of the last `initialize`/`hydra.main` in a process-wide
+    singleton: after any test of this worker composed through expkit (version_base 1.3: jobs do
+    not change directory) the suites, written for Hydra's default, would see no job folders."""
+    from hydra.version import _UNSPECIFIED_, VersionBase
+
+    base = VersionBase.instance()
+    before = base.version_base
+    base.version_base = _UNSPECIFIED_  # what a fresh process has: Hydra's compatibility default
+    yield
+    base.version_base = before
+
+
 @pytest.mark.parametrize("launcher_name, overrides", [("basic", SWEEPER)])
 class TestExpkitBasicSweeperWithHydrasLauncherSuite(LauncherTestSuite):
     def get_task_function(self):

@@ -68,8 +68,10 @@ def test_preempted_job_resumes_in_place_with_the_metrics_of_an_uninterrupted_run
 def test_time_limit_requeues_then_out_of_requeues_the_sweep_continues_from_last_ckpt(slurm_cluster, tmp_path):
     # Slurm's time limit is two minutes; submitit's signal comes 60 s before it (Slurm checks its
     # timers every 30 s: the job lives 60-90 s). One requeue after a time limit (max_num_timeout=1):
-    # the second time limit ends the job for good. 500 steps an epoch: neither attempt reaches epoch 40.
-    args = [*[a for a in TRAINING if not a.startswith("data.batch_size=")], "data.batch_size=2", "trainer.max_epochs=40"]
+    # the second time limit ends the job for good. 1,500 steps an epoch, 60,000 in all: about three
+    # minutes of training on an idle 2-core machine, so the two attempts (30-90 s each) cannot finish.
+    args = [*[a for a in TRAINING if not a.startswith(("data.batch_size=", "data.n_samples="))], "data.n_samples=1500",
+            "data.batch_size=1", "trainer.max_epochs=40"]
     limits = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", "hydra.launcher.max_num_timeout=1"]
     sweep = tmp_path / "sweep"
     proc = start_sweep([*SMALL_JOB, *limits, *args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
