@@ -9,6 +9,8 @@ import os
 import textwrap
 from pathlib import Path
 
+import re
+
 import numpy as np
 import torch
 import pytest
@@ -18,6 +20,8 @@ from PIL import Image
 DATASET = '''
 import csv
 from pathlib import Path
+
+import re
 
 import numpy as np
 import torch
@@ -266,3 +270,46 @@ def test_dataset_module_reads_the_task_and_sizes_and_splits_like_the_built_ins()
 
     with pytest.raises(ConfigError, match=r"needs vocab_size.*data.sizes"):
         model_arguments(labelled, NeedsVocab, {})
+
+
+class OddItems(torch.utils.data.Dataset):
+    """Items a user's Dataset may return by mistake: `kind` says which."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int):
+        x = torch.ones(3 if self.kind != "ragged" or i % 2 == 0 else 4)
+        return {"dict": {"x": x, "y": i % 2}, "badlabel": (x, 5), "str": (x, "a"), "ragged": (x, i % 2),
+                "fine": (x, i % 2)}[self.kind]
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("dict", "data.train item 0 is dict, not an (input, target) pair"),
+    ("badlabel", "has class index 5, but there are 2 classes"),
+    ("str", "has target 'a': classification targets are class indices"),
+    ("ragged", "'s inputs have shape [(4,)], item 0's [(3,)]: the items of a batch must have one shape"),
+])
+def test_items_that_cannot_train_are_named_before_the_run(kind, says):
+    from expkit.data.dataset import DatasetDataModule
+    from expkit.errors import DataError
+
+    data = DatasetDataModule(OddItems(kind), classes=["a", "b"], val_fraction=0.2, test_fraction=0.2)
+    with pytest.raises(DataError, match=re.escape(says)):
+        data.setup("fit")
+
+
+def test_classes_that_do_not_fit_the_dataset_are_refused():
+    from expkit.data.dataset import DatasetDataModule
+    from expkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="classification needs two or more"):
+        DatasetDataModule(OddItems("fine"), classes=["x"])
+    own = OddItems("fine")
+    own.classes = ["a", "b"]
+    with pytest.raises(ConfigError, match="differs from data.train's own classes"):
+        DatasetDataModule(own, classes=["x", "y", "z"])
+    DatasetDataModule(own, classes=["a", "b"]).setup("fit")  # the same names: fine

@@ -388,3 +388,16 @@ def test_runs_are_found_through_linked_folders(tmp_path):
     assert len(records) == 4 and all(r["run_dir"].startswith("outputs/regression/multirun/") for r in records)
     shown = runs(cwd=tmp_path, env={"COLUMNS": "100"})
     assert shown.returncode == 0 and len(table_rows(shown.stdout)) == 4 and "No runs" not in shown.stderr
+
+
+def test_a_key_swept_across_options_of_a_varying_group_stays_a_parameter():
+    # optimizer=adam,sgd x optimizer.lr=0.1,0.2: the option does not determine lr, so lr is a
+    # column (and a grouping key) of its own; a key each option sets alike stays folded in.
+    from expkit.run.params import varying_in
+
+    runs = [({"optimizer": opt}, {"optimizer._target_": opt.upper(), "optimizer.lr": lr, "seed": 1})
+            for opt in ("adam", "sgd") for lr in (0.1, 0.2)]
+    assert varying_in(runs) == ["optimizer", "optimizer.lr"]
+    fixed = [({"optimizer": "adam"}, {"optimizer._target_": "A", "optimizer.lr": 0.001}),
+             ({"optimizer": "sgd"}, {"optimizer._target_": "S", "optimizer.lr": 0.1})]
+    assert varying_in(fixed) == ["optimizer"]

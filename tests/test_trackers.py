@@ -200,3 +200,20 @@ def test_wandb_offline_sweep_has_one_finished_run_per_job(workdir):
     files = sorted(job_dirs[0].glob("wandb/offline-run-*/run-*.wandb"))
     assert len(files) == 2 and all(f.stem == "run-" + json.loads((job_dirs[0] / "metrics.json").read_text())["run_id"]
                                    for f in files)
+
+
+def test_a_tracking_server_that_does_not_answer_is_refused_before_the_run(tmp_path, monkeypatch):
+    # MLflow's client retries a server that is down for minutes, then fails with a traceback.
+    import socket
+
+    import expkit
+    from expkit.errors import ConfigError
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    cfg = expkit.compose(["experiment=regression", "logger=mlflow", f"logger.mlflow.tracking_uri=http://127.0.0.1:{port}"])
+    with pytest.raises(ConfigError, match=rf"tracking server http://127.0.0.1:{port} cannot be reached"):
+        expkit.api.validate(cfg)
+    assert not (tmp_path / "outputs").exists()

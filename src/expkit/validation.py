@@ -63,6 +63,7 @@ def validate(cfg: DictConfig) -> None:
             if node:
                 check_component(cfg, f"{group}.{name}")
     check_tracker_packages(cfg)
+    check_tracker_servers(cfg)
     check_values(cfg)
 
 
@@ -82,6 +83,35 @@ def check_tracker_packages(cfg: DictConfig) -> None:
                 f"{config_source('logger')}: logger.{name} needs the {package} package, which is not installed. Install "
                 f"it with `pip install 'expkit[{package}]'`, or choose another logger (logger=tensorboard)."
             )
+
+
+def check_tracker_servers(cfg: DictConfig) -> None:
+    """A tracking server named by URL (`logger.mlflow.tracking_uri=http://host:5000`, or
+    MLFLOW_TRACKING_URI) answers a connection now: MLflow's client retries a server that is down for
+    minutes and then fails with a traceback, after the run folder was made."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    from expkit.components import source_of_key
+
+    for name, node in (cfg.get("logger") or {}).items():
+        if not node or "tracking_uri" not in node:
+            continue
+        uri = node.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+        parts = urlsplit(str(uri)) if uri else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            continue
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=5).close()
+        except OSError as err:
+            where = source_of_key(f"logger.{name}.tracking_uri") if node.get("tracking_uri") else "MLFLOW_TRACKING_URI"
+            raise ConfigError(
+                f"{where}: the tracking server {uri} cannot be reached ({err.strerror or err}). Start it (e.g. "
+                f"`mlflow server --host {parts.hostname} --port {port}`), fix the address, or leave "
+                f"logger.{name}.tracking_uri unset for a local store under paths.output_root."
+            ) from None
 
 
 def check_component(cfg: DictConfig, key: str) -> None:

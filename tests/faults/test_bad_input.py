@@ -415,3 +415,12 @@ def test_yaml_alias_bomb_in_a_run_folder_is_refused_at_once(command, name, finis
         assert "found the YAML alias *a" in result.stderr or "is damaged" in result.stderr, result.stderr
     assert digests(run_dir) == before
     assert [p.name for p in (tmp_path / "outputs" / "regression").iterdir()] == ["copy"]
+
+
+@pytest.mark.parametrize("sweep, says", [
+    ("optimizer.lr=range(0.01,0.05,step=0.0)", "the range gives no values Hydra can sweep"),
+    ("optimizer.lr=range(0.05,0.01,step=0.01)", "optimizer.lr sweeps no value at all"),
+])
+def test_a_range_that_sweeps_nothing_is_one_paragraph(sweep, says, tmp_path, monkeypatch):
+    refused(cli("train", "-m", *TINY, sweep, cwd=tmp_path, monkeypatch=monkeypatch), says)
+    assert run_folders(tmp_path) == []

@@ -214,9 +214,24 @@ def sweep_job_overrides(overrides: list[str]) -> list[list[str]]:
             continue
         try:
             values = list(override.sweep_string_iterator())
-        except Exception:  # noqa: BLE001 - ranges/intervals of a search space
-            continue
+        except Exception as err:  # noqa: BLE001 - an interval is a search space: the sweeper draws it
+            from hydra.core.override_parser.types import RangeSweep
+
+            if not isinstance(override.value(), RangeSweep):
+                continue
+            from expkit.errors import ConfigError
+
+            raise ConfigError(
+                f"command line `{text}`: the range gives no values Hydra can sweep ({str(err).split(' (')[0]}). "
+                "Give range(start, stop, step=S) with a step that is not 0 and moves from start toward stop, e.g. "
+                f"'{override.get_key_element()}=range(1,5,step=1)'."
+            ) from None
         key = override.get_key_element()
+        if not values:
+            from expkit.errors import ConfigError
+
+            raise ConfigError(f"command line `{text}`: {key} sweeps no value at all (an empty range or list). Give "
+                              f"at least one value, e.g. '{key}=range(1,5,step=1)' (the stop is left out).")
         swept.append((len(first), key, values[1:]))
         first.append(f"{key}={values[0]}")
     jobs = [first]

@@ -39,6 +39,9 @@ log = logging.getLogger("expkit")
 ITEMS = "items"
 # Every size this module may pass to a model (those the data reveals are the instance's).
 ALL_MODEL_DIMS = ("num_classes", "in_features", "in_channels", "image_size")
+# Items of each split checked before the run (shapes alike, targets fit the task): enough to catch
+# a Dataset that returns the wrong thing, few enough to cost nothing next to an epoch.
+CHECKED_ITEMS = 64
 
 
 class CollatedBatches(Dataset):
@@ -101,8 +104,21 @@ class DatasetDataModule(DataModule):
             )
         self.datasets = {"train": train, "val": val, "test": test}
         self.val_fraction, self.test_fraction, self.split_seed = val_fraction, test_fraction, split_seed
-        given = classes if classes is not None else getattr(train, "classes", None)
+        own = getattr(train, "classes", None)
+        if classes is not None and own is not None and [str(c) for c in classes] != [str(c) for c in own]:
+            raise ConfigError(
+                f"data.classes={[str(c) for c in classes]} differs from data.train's own classes "
+                f"{[str(c) for c in own]}: the targets are indices into the Dataset's list. Leave data.classes out, "
+                "or give the same names in the same order."
+            )
+        given = classes if classes is not None else own
         self.class_names = [str(c) for c in given] if given is not None else None
+        if self.class_names is not None and len(self.class_names) < 2:
+            raise ConfigError(
+                f"data.classes holds {len(self.class_names)} class ({self.class_names}): classification needs two or "
+                "more. Give every class name (targets are indices into the list), or leave data.classes out for "
+                "regression."
+            )
         self.sizes = dict(sizes or {})
         self.item_loader = item_loader
         self.found_dims: dict[str, Any] = {}
@@ -133,6 +149,7 @@ class DatasetDataModule(DataModule):
         for split in ("val", "test"):
             if self.datasets[split] is not None:
                 self.splits[split] = self.datasets[split]
+        self._check_items()
         self._read_dims()
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
         task = f"classes {', '.join(self.class_names)}" if self.class_names is not None else "regression"
@@ -141,8 +158,73 @@ class DatasetDataModule(DataModule):
     def _labels(self, dataset: Dataset) -> np.ndarray:
         """Every item's class index (read once, to stratify the split)."""
         targets = getattr(dataset, "targets", None)  # torchvision's datasets keep them
-        values = targets if targets is not None else [dataset[i][-1] for i in range(len(dataset))]
-        return np.asarray([int(v) for v in values], dtype=np.int64)
+        if targets is not None:
+            values = list(targets)
+        else:
+            values = []
+            for i in range(len(dataset)):
+                values.append(self._target_of(dataset[i], f"data.train item {i}"))
+        return np.asarray([self._class_index(v, f"data.train item {i}") for i, v in enumerate(values)], dtype=np.int64)
+
+    @staticmethod
+    def _target_of(item: Any, where: str) -> Any:
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise DataError(
+                f"{where} is {type(item).__name__}, not an (input, target) pair: make __getitem__ return "
+                "(input, target), or (*inputs, target)."
+            )
+        return item[-1]
+
+    def _class_index(self, target: Any, where: str) -> int:
+        """`target` as a class index in range, or a DataError naming the item and the classes."""
+        try:
+            value = torch.as_tensor(target)
+        except (TypeError, ValueError, RuntimeError):
+            value = None
+        if value is None or value.numel() != 1 or value.is_floating_point() or value.dtype == torch.bool:
+            raise DataError(
+                f"{where} has target {target!r}: classification targets are class indices (whole numbers 0 to "
+                f"{len(self.class_names) - 1} into data.classes {self.class_names}). Return the class's index, or "
+                "leave data.classes out for regression."
+            )
+        index = int(value)
+        if not 0 <= index < len(self.class_names):
+            raise DataError(
+                f"{where} has class index {index}, but there are {len(self.class_names)} classes "
+                f"({self.class_names}): give every class in data.classes (targets index into it)."
+            )
+        return index
+
+    def _check_items(self) -> None:
+        """The first CHECKED_ITEMS items of each split can be batched and their targets fit the task,
+        before a run starts (a wrong item would stop training with a traceback from deep in torch)."""
+        classification = self.task_type == "classification"
+        for split, dataset in self.splits.items():
+            first: tuple | None = None
+            for i in range(min(len(dataset), CHECKED_ITEMS)):
+                where = f"data.{split} item {i}"
+                item = dataset[i]
+                target = self._target_of(item, where)
+                try:
+                    shapes = tuple(tuple(torch.as_tensor(x).shape) for x in item[:-1])
+                except (TypeError, ValueError, RuntimeError) as err:
+                    raise DataError(f"{where}'s input cannot be made a tensor ({err}); return tensors, numbers or "
+                                    "arrays from __getitem__.") from None
+                if first is None:
+                    first = shapes
+                elif shapes != first:
+                    raise DataError(
+                        f"{where}'s inputs have shape {list(shapes)}, item 0's {list(first)}: the items of a batch must "
+                        "have one shape. Pad, crop or resize them in the Dataset."
+                    )
+                if classification:
+                    self._class_index(target, where)
+                else:
+                    try:
+                        float(torch.as_tensor(target, dtype=torch.float32).reshape(-1)[0])
+                    except (TypeError, ValueError, RuntimeError, IndexError):
+                        raise DataError(f"{where} has target {target!r}: regression targets are numbers (give "
+                                        "data.classes for classification).") from None
 
     def _read_dims(self) -> None:
         if not len(self.splits["train"]):

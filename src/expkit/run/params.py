@@ -67,9 +67,10 @@ def comparable_runs(runs: Sequence[tuple[dict[str, str], dict[str, Any]]]) -> li
 
 def varying_in(runs: Sequence[tuple[dict[str, str], dict[str, Any]]]) -> list[str]:
     """The parameters that differ among `runs` (each a pair: its groups' options, its params),
-    in config order: a group whose option differs by its name, every key under it left out; then
-    the keys outside such groups whose value differs (present in some runs only counts), except
-    a key whose values repeat those of a key before it."""
+    in config order: a group whose option differs by its name, the keys under it left out unless
+    they also differ among runs of one option; then the keys outside such groups whose value
+    differs (present in some runs only counts), except a key whose values repeat those of a key
+    before it."""
     if len(runs) < 2:
         return []
     runs = comparable_runs(runs)
@@ -81,14 +82,22 @@ def varying_in(runs: Sequence[tuple[dict[str, str], dict[str, Any]]]) -> list[st
     seen_values: set[tuple] = set()
     for key in varying:
         group = next((g for g in chosen if key == g or key.startswith(g + ".")), None)
-        if group is None:
-            values = tuple(comparable(params.get(key, _MISSING)) for _, params in runs)
-            if values in seen_values:
+        if group is not None:
+            if group not in out:
+                out.append(group)
+            # A key under the group is the option's own unless it also varies among runs of one
+            # option (optimizer.lr swept over adam and sgd): then it is a parameter too.
+            by_option: dict[Any, set] = {}
+            for choices, params in runs:
+                by_option.setdefault(choices.get(group), set()).add(comparable(params.get(key, _MISSING)))
+            if all(len(values) < 2 for values in by_option.values()):
                 continue
-            seen_values.add(values)
-        name = group or key
-        if name not in out:
-            out.append(name)
+        values = tuple(comparable(params.get(key, _MISSING)) for _, params in runs)
+        if values in seen_values:
+            continue
+        seen_values.add(values)
+        if key not in out:
+            out.append(key)
     # A group whose option differs while no key does (two options with the same values) still varies.
     return out + [g for g in chosen if g not in out]
 
