@@ -424,3 +424,8 @@ def test_yaml_alias_bomb_in_a_run_folder_is_refused_at_once(command, name, finis
 def test_a_range_that_sweeps_nothing_is_one_paragraph(sweep, says, tmp_path, monkeypatch):
     refused(cli("train", "-m", *TINY, sweep, cwd=tmp_path, monkeypatch=monkeypatch), says)
     assert run_folders(tmp_path) == []
+
+
+def test_several_directions_for_one_metric_are_named(tmp_path, monkeypatch):
+    refused(cli("train", *TINY, "hparams_search=regression_optuna", "hydra.sweeper.direction=[minimize,maximize]",
+                cwd=tmp_path, monkeypatch=monkeypatch), "gives 2 directions for one metric (val/loss)")

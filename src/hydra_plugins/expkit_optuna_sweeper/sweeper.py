@@ -148,6 +148,11 @@ class ExpkitOptunaSweeper(Sweeper):
             return metrics, directions
         monitor = str(self.config.monitor.metric)
         mode = "maximize" if self.config.monitor.mode == "max" else "minimize"
+        if (metrics is None or len(metrics) == 1) and directions is not None and len(directions) > 1:
+            raise SearchConfigError(
+                f"hydra.sweeper.direction={list(directions)} gives {len(directions)} directions for one metric "
+                f"({(metrics or [monitor])[0]}): several objectives are a list of metrics with one direction each, "
+                f"e.g. hydra.sweeper.metric=[{monitor},val/other] hydra.sweeper.direction=[{','.join(directions)}].")
         if metrics is None or len(metrics) == 1:
             # Optuna is told what the summary ranks by: the monitored metric of each trial's best
             # checkpoint. Another metric or direction here would rank trials two ways.
