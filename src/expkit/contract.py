@@ -93,6 +93,9 @@ def model_input_format(data_cls: type, model_cls: type, chosen: Any = None, wher
     build, or no layout where the data builds several, is a ConfigError."""
     layouts = list(data_cls.input_formats)
     model_name, data_name = qualified_name(model_cls), qualified_name(data_cls)
+    if chosen is not None and not isinstance(chosen, str):
+        raise ConfigError(f"{where}: {INPUT_FORMAT_KEY}={chosen!r} is not a layout's name: give one of {layouts} "
+                          f"(model.{INPUT_FORMAT_KEY}={layouts[0]}).")
     fmt = chosen if chosen is not None else getattr(model_cls, "input_format", None)
     if fmt is None:
         if len(layouts) == 1:
@@ -106,7 +109,8 @@ def model_input_format(data_cls: type, model_cls: type, chosen: Any = None, wher
         said = f"its YAML's {INPUT_FORMAT_KEY}" if chosen is not None else "its class attribute input_format"
         raise ConfigError(
             f"{where}: model {model_name} takes {fmt!r} batches ({said}), but data module {data_name} builds only "
-            f"{layouts}. Choose a model made for this data (or data for this model)."
+            f"{layouts}: {INPUT_FORMAT_KEY} is one of {layouts}. Choose a model made for this data (or data for this "
+            f"model), or, if the model takes the data's batches as they are, set `model.{INPUT_FORMAT_KEY}={layouts[0]}`."
         )
     return str(fmt)
 

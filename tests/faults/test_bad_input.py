@@ -429,3 +429,13 @@ def test_a_range_that_sweeps_nothing_is_one_paragraph(sweep, says, tmp_path, mon
 def test_several_directions_for_one_metric_are_named(tmp_path, monkeypatch):
     refused(cli("train", *TINY, "hparams_search=regression_optuna", "hydra.sweeper.direction=[minimize,maximize]",
                 cwd=tmp_path, monkeypatch=monkeypatch), "gives 2 directions for one metric (val/loss)")
+
+
+@pytest.mark.parametrize("value, says", [
+    ("[features]", "_input_format_=['features'] is not a layout's name: give one of ['features']"),
+    ("nonsense", "takes 'nonsense' batches (its YAML's _input_format_), but data module"),
+])
+def test_a_wrong_input_format_names_the_layouts(value, says, tmp_path, monkeypatch):
+    refused(cli("train", *TINY, "model=torch_linear", f"model._input_format_={value}", cwd=tmp_path,
+                monkeypatch=monkeypatch), says, "model._input_format_=features")
+    assert run_folders(tmp_path) == []
