@@ -41,6 +41,16 @@ def cli(*args: str, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> InProcess:
     return InProcess(code, out.getvalue(), err.getvalue())
 
 
+def refused(result: InProcess, *fragments: str) -> None:
+    """The CLI refused: exit 2, one line `error: ...` holding every fragment, no traceback."""
+    assert result.returncode == 2, result.output
+    assert "Traceback" not in result.output
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
 def digests(run_dir: Path) -> dict[str, str]:
     return {name: hashlib.sha256((run_dir / name).read_bytes()).hexdigest() for name in RECORDS}
 

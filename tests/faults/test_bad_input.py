@@ -12,19 +12,10 @@ import os
 
 import pytest
 
-from inprocess import TINY, cli, digests, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
+from inprocess import TINY, cli, digests, finished_run, refused, run_folders  # noqa: F401 - finished_run is a fixture
 from expkit.data.labelled import packaged_data_path
 
 TEXT = ["experiment=dbpedia_sample", "logger=none", "trainer=debug", "paths.cache_dir=cache"]
-
-
-def refused(result, *fragments):
-    assert result.returncode == 2, result.output
-    assert "Traceback" not in result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from inprocess import cli, finished_run  # noqa: F401 - finished_run is a fixture
+from inprocess import cli, finished_run, refused  # noqa: F401 - finished_run is a fixture
 
 import expkit
-
-
-def refused(result, *fragments):
-    assert result.returncode == 2, result.output
-    assert "Traceback" not in result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
 
 
 @pytest.fixture

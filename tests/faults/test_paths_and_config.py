@@ -14,18 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from inprocess import TINY, cli, digests, finished_run, run_folders  # noqa: F401 - finished_run is a fixture
+from inprocess import TINY, cli, digests, finished_run, refused, run_folders  # noqa: F401 - finished_run is a fixture
 
 TEXT = ["experiment=dbpedia_sample", "logger=none", "trainer=debug"]
-
-
-def refused(result, *fragments):
-    assert result.returncode == 2, result.output
-    assert "Traceback" not in result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
 
 
 def nothing_written(cwd: Path) -> None:
