@@ -24,7 +24,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
+
+from hydra_plugins.expkit_sweeper.sweeper import job_subdir
 
 try:
     from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
@@ -56,7 +58,7 @@ class ExpkitSlurmLauncher(SlurmLauncher):
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
             log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
             job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
-            folders.append(sweep_dir / self._job_subdir(overrides, idx))
+            folders.append(sweep_dir / job_subdir(self.hydra_context, self.config, overrides, idx))
         jobs = executor.map_array(self, *zip(*job_params))
         return SweepWait(jobs, job_overrides, folders, self.poll_s).wait()
 
@@ -72,13 +74,6 @@ class ExpkitSlurmLauncher(SlurmLauncher):
         executor.update_parameters(**{k if k in base else f"{self._EXECUTOR}_{k}": v
                                       for k, v in self.params.items() if k not in init_keys})
         return executor
-
-    def _job_subdir(self, overrides: Sequence[str], num: int) -> str:
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        with open_dict(cfg):
-            cfg.hydra.job.id = num
-            cfg.hydra.job.num = num
-        return str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
 
 
 class SweepWait:

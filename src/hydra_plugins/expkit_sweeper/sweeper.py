@@ -49,11 +49,7 @@ class ContinuingLauncher:
 
     def job_folder_name(self, overrides: Sequence[str], num: int) -> str:
         """The folder Hydra will give job `num` (hydra.sweep.subdir resolved as the launcher does)."""
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        with open_dict(cfg):
-            cfg.hydra.job.id = num
-            cfg.hydra.job.num = num
-        return str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
+        return job_subdir(self.hydra_context, self.config, overrides, num)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from expkit.errors import ExpkitError
@@ -107,3 +103,12 @@ class ContinuingLauncher:
             for i, ret in zip(group, returns):
                 results[i] = ret
         return results
+
+
+def job_subdir(hydra_context: HydraContext, config: DictConfig, overrides: Sequence[str], num: int) -> str:
+    """`hydra.sweep.subdir` of job `num` with `overrides`, resolved as Hydra's launchers resolve it."""
+    cfg = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(cfg):
+        cfg.hydra.job.id = num
+        cfg.hydra.job.num = num
+    return str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
