@@ -194,7 +194,8 @@ def test_optuna_search_three_trials_continues_where_it_stopped(workdir):
     again = run_cli(*args, "hydra.sweeper.n_trials=4", cwd=workdir)
     assert again.returncode == 0, again.output
     newest = sweep_dirs(workdir)[-1]
-    assert len([p for p in newest.iterdir() if p.is_dir()]) == 1
+    # Its folder is numbered by its trial, after the three before it.
+    assert [p.name[:2] for p in newest.iterdir() if p.is_dir()] == ["3_"]
     assert yaml.safe_load((newest / "optuna_best.yaml").read_text())["n_trials"] == 4
     trials = optuna.load_study(study_name="regression", storage=open_storage(str(db))).trials
     assert trials[3].params not in [t.params for t in trials[:3]]

@@ -45,19 +45,19 @@ if [ ! -s /etc/munge/munge.key ]; then
 fi
 chown munge:munge /etc/munge/munge.key 2>/dev/null || true
 chmod 400 /etc/munge/munge.key
-if ! munge -n </dev/null | unmunge >/dev/null 2>&1; then
+if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
     mkdir -p /run/munge /var/lib/munge /var/log/munge
     chown munge:munge /run/munge /var/lib/munge /var/log/munge 2>/dev/null || true
-    munged --force 2>/dev/null || sudo -u munge munged --force
-    for _ in $(seq 20); do munge -n </dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.5; done
+    munged --force 9>&- 2>/dev/null || sudo -u munge munged --force 9>&-
+    for _ in $(seq 20); do munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 
 if pid_alive "$state/slurmctld.pid" && [ "$changed" = 1 ]; then
     scontrol reconfigure || true
 fi
-pid_alive "$state/slurmctld.pid" || slurmctld
+pid_alive "$state/slurmctld.pid" || slurmctld 9>&-
 for node in n1 n2; do
-    pid_alive "$state/slurmd-$node.pid" || slurmd -N "$node"
+    pid_alive "$state/slurmd-$node.pid" || slurmd -N "$node" 9>&-
 done
 
 # Up when both nodes take jobs; a node left DOWN by an earlier run is resumed.

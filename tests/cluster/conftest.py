@@ -122,8 +122,8 @@ def wait_until(condition, timeout: float, proc: subprocess.Popen | None = None, 
 
 def python_env() -> dict[str, str]:
     """The environment a job inherits from the submitting shell (sbatch exports it): this
-    checkout's expkit first on the path, one torch thread."""
-    path = os.pathsep.join(p for p in [str(REPO / "src"), os.environ.get("PYTHONPATH", "")] if p)
+    checkout's expkit first on the path (and this folder, for slow_steps.py), one torch thread."""
+    path = os.pathsep.join(p for p in [str(REPO / "src"), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")] if p)
     return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 

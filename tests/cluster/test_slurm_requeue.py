@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SMALL_JOB, job_ids_of, read_metrics, read_scalars, release_held, run_cli, start_sweep, wait_until
+from conftest import (SMALL_JOB, job_ids_of, python_env, read_metrics, read_scalars, release_held, run_cli, start_sweep,
+                      wait_until)
+from slow_steps import slow_steps
 
-# ~250 small steps an epoch, a few seconds each here; full determinism for the comparison.
+# 200 small steps an epoch; full determinism for the comparison.
 TRAINING = ["experiment=regression", "trainer=cpu", "callbacks.progress_bar=null", "data.n_samples=1000",
             "data.batch_size=4", "deterministic=true", "optimizer.lr=0.05"]
 
@@ -32,7 +34,9 @@ def assert_steps_continuous(run_dir: Path) -> None:
 def test_preempted_job_resumes_in_place_with_the_metrics_of_an_uninterrupted_run(slurm_cluster, tmp_path):
     args = [*TRAINING, "trainer.max_epochs=4"]
     sweep = tmp_path / "sweep"
-    proc = start_sweep([*SMALL_JOB, *args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    # 4 s an epoch on any machine (20 ms a step): the signal, sent within a second of the first
+    # last.ckpt, lands mid-training however fast the machine trains.
+    proc = start_sweep([*SMALL_JOB, *args, *slow_steps(0.02), f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     try:
         ckpt = wait_until(lambda: next(sweep.glob("0_*/checkpoints/last.ckpt"), None), 300, proc)
         assert ckpt is not None, proc.stdout.read() if proc.poll() is not None else "no epoch finished"
@@ -68,10 +72,10 @@ def test_preempted_job_resumes_in_place_with_the_metrics_of_an_uninterrupted_run
 def test_time_limit_requeues_then_out_of_requeues_the_sweep_continues_from_last_ckpt(slurm_cluster, tmp_path):
     # Slurm's time limit is two minutes; submitit's signal comes 60 s before it (Slurm checks its
     # timers every 30 s: the job lives 60-90 s). One requeue after a time limit (max_num_timeout=1):
-    # the second time limit ends the job for good. 1,500 steps an epoch, 60,000 in all: about three
-    # minutes of training on an idle 2-core machine, so the two attempts (30-90 s each) cannot finish.
-    args = [*[a for a in TRAINING if not a.startswith(("data.batch_size=", "data.n_samples="))], "data.n_samples=1500",
-            "data.batch_size=1", "trainer.max_epochs=40"]
+    # the second time limit ends the job for good. 60 steps an epoch of at least 125 ms each (the
+    # sleep, so that no machine is fast enough): 300 s for 40 epochs, more than the two attempts have.
+    args = [*[a for a in TRAINING if not a.startswith(("data.batch_size=", "data.n_samples="))], "data.n_samples=600",
+            "data.batch_size=8", "trainer.max_epochs=40", *slow_steps(0.125)]
     limits = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", "hydra.launcher.max_num_timeout=1"]
     sweep = tmp_path / "sweep"
     proc = start_sweep([*SMALL_JOB, *limits, *args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
@@ -98,7 +102,7 @@ def test_time_limit_requeues_then_out_of_requeues_the_sweep_continues_from_last_
 
     # The same sweep continued (here with a longer time limit): the job resumes from last.ckpt.
     resumed = run_cli("train", "-m", *SMALL_JOB, "hydra.launcher.timeout_min=20", *args, f"hydra.sweep.dir={sweep}",
-                      cwd=tmp_path, timeout=600)
+                      cwd=tmp_path, timeout=600, env=python_env())
     assert resumed.returncode == 0, resumed.output[-3000:]
     metrics = read_metrics(run_dir)
     assert metrics["status"] == "finished" and metrics["epochs_done"] == 40, metrics

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytorch_lightning as pl
+
+log = logging.getLogger("expkit")
 
 
 class OptunaPruning(pl.Callback):
@@ -17,13 +21,22 @@ class OptunaPruning(pl.Callback):
         trial_id = next(t._trial_id for t in loaded.get_trials(deepcopy=False) if t.number == number)
         self.trial = optuna.trial.Trial(loaded, trial_id)
         self.metric, self.warmup = metric, warmup
+        self.reporting = True
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         import optuna
 
-        if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
+        if not self.reporting or trainer.sanity_checking or self.metric not in trainer.callback_metrics:
             return
         epoch = trainer.current_epoch
-        self.trial.report(float(trainer.callback_metrics[self.metric]), step=epoch)
+        try:
+            self.trial.report(float(trainer.callback_metrics[self.metric]), step=epoch)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Its search ended the trial (interrupted, it marked it failed; a continued search
+            # fails trials a killed one left running): the run goes on, no longer pruned.
+            log.warning("Optuna trial %d was ended by its search: this run no longer reports to the study",
+                        self.trial.number)
+            self.reporting = False
+            return
         if epoch + 1 >= self.warmup and self.trial.should_prune():
             raise optuna.TrialPruned(f"trial {self.trial.number} pruned at epoch {epoch + 1}")

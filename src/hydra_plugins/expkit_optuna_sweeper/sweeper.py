@@ -119,7 +119,6 @@ class ExpkitOptunaSweeper(Sweeper):
         self.params = dict(params or {})
         self.config: Optional[DictConfig] = None
         self.launcher: Any = None
-        self.job_idx = 0
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -296,10 +295,11 @@ class ExpkitOptunaSweeper(Sweeper):
                 if custom is not None:
                     for trial in trials:
                         custom(cfg, trial)
-                batch = [self._job_overrides(trial, fixed, storage, metrics, directions, self.job_idx + i)
-                         for i, trial in enumerate(trials)]
-                returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
-                self.job_idx += len(batch)
+                # A job is numbered by its trial (folder `<trial number>_...`): a continued study's
+                # trials, in the same sweep folder or a new one, are told apart from the earlier ones.
+                batch = [self._job_overrides(trial, fixed, storage, metrics, directions, trial.number)
+                         for trial in trials]
+                returns = self.launcher.launch(batch, initial_job_idx=trials[0].number)
                 for trial, ret in zip(trials, returns):
                     state = self._tell(study, trial, ret, metrics, len(directions))
                     told.add(trial.number)

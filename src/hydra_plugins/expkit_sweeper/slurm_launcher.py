@@ -7,7 +7,10 @@ memory, node lost) is waited for forever. Here one `squeue` call per poll follow
 sweep: a line when its state changes (`2 running, 1 pending, 1 done`), and a job that Slurm has
 ended without a result is recorded in its run folder (`interrupted` when it had started, so
 continuing the sweep resumes it from its last.ckpt; `failed` otherwise) and reported in the
-summary, while the others go on.
+summary, while the others go on. Interrupted while it waits (Ctrl-C, SIGTERM), the command cancels
+the jobs it is waiting for (`scancel`): they stop as for any scancel, `interrupted` with their
+last.ckpt, and the same command resumes them; no job runs on unwatched (an Optuna search has
+marked those trials failed: their results would go nowhere).
 
 Submission, the job's callable and its `checkpoint()` (a requeued job runs the same callable with
 the same arguments, so in the same run folder) are submitit's and hydra-submitit-launcher's.
@@ -87,6 +90,26 @@ class SweepWait:
         self.lost: set = set()
 
     def wait(self) -> List[JobReturn]:
+        try:
+            return self._wait()
+        except BaseException:
+            self._cancel_unfinished()
+            raise
+
+    def _cancel_unfinished(self) -> None:
+        ids = [job.job_id for i, job in enumerate(self.jobs) if i not in self.results]
+        if not ids:
+            return
+        try:
+            subprocess.run(["scancel", *ids], capture_output=True, text=True, timeout=60, check=True)
+        except (OSError, subprocess.SubprocessError) as err:
+            log.error("The sweep was interrupted; cancelling its Slurm jobs %s failed (%s): cancel them with "
+                      "scancel %s", " ".join(ids), err, " ".join(ids))
+            return
+        log.warning("The sweep was interrupted: its Slurm job(s) %s cancelled (each records `interrupted` "
+                    "with what it saved; the same command resumes them)", " ".join(ids))
+
+    def _wait(self) -> List[JobReturn]:
         shown = ""
         while len(self.results) < len(self.jobs):
             states = queue_states({job.job_id.split("_")[0] for job in self.jobs})
