@@ -9,7 +9,7 @@ import pytest
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from hydra_plugins.expkit_optuna_sweeper.algorithms import PRUNERS, SAMPLERS, make_pruner, make_sampler
+from expkit.run.search_algorithms import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from hydra_plugins.expkit_optuna_sweeper.search_space import grid_values, to_distribution
 from hydra_plugins.expkit_optuna_sweeper.sweeper import ExpkitOptunaSweeper
 
@@ -182,6 +182,8 @@ def test_an_interrupted_trial_is_failed_in_the_study_and_the_search_continues(hy
             pass
     study = optuna.load_study(study_name="s", storage=open_storage(storage))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL"]
+    # What a trial's own process builds its pruner from (OptunaPruning).
+    assert study.user_attrs["pruner"] == {"name": "median", "args": {}, "warmup": 1}
     with search(hydra_sweep_runner, tmp_path / "again", interrupted_second, *options) as sweep:
         assert sweep.returns["n_complete"] == 3 and sweep.returns["n_failed"] == 1
 
@@ -225,3 +227,28 @@ def test_job_folder_names_stay_one_valid_path_component():
     assert name == job_folder_name(long) and name != job_folder_name(long + "x")
     (Path("/tmp") / name).mkdir(exist_ok=True)  # the file system takes it
     (Path("/tmp") / name).rmdir()
+
+
+def test_a_trials_own_process_prunes_with_the_pruner_its_search_chose(tmp_path):
+    """The pruning callback runs in the job's process (another node with hydra/launcher=slurm):
+    it must judge with the search's pruner, not the MedianPruner() that load_study gives, which
+    waits for five finished trials."""
+    import optuna
+
+    from expkit.run.pruning import OptunaPruning
+    from expkit.run.study import open_storage
+
+    storage = str(tmp_path / "study.journal")
+    study = optuna.create_study(study_name="s", storage=open_storage(storage))
+    study.set_user_attr("pruner", {"name": "percentile", "args": {"percentile": 40.0}, "warmup": 3})
+    for value in (1.0, 2.0):  # two finished trials: enough for expkit's percentile pruner
+        trial = study.ask()
+        trial.report(value, step=0)
+        study.tell(trial, value)
+    study.ask()
+    callback = OptunaPruning(storage, "s", number=2, metric="val/loss", warmup=1)
+    pruner = callback.trial.study.pruner
+    assert isinstance(pruner, optuna.pruners.PercentilePruner)
+    assert pruner._percentile == 40.0 and pruner._n_startup_trials == 2 and pruner._n_warmup_steps == 3
+    callback.trial.report(5.0, step=0)
+    assert not callback.trial.should_prune()  # step 0 < 3 warm-up steps

@@ -41,11 +41,11 @@ def running_jobs(tmp_path: Path) -> list[str]:
 def test_trials_run_two_at_a_time_prune_across_jobs_and_an_interrupted_search_continues(slurm_cluster, tmp_path):
     from optuna.trial import TrialState
 
-    sweep = tmp_path / "sweep"
-    args = [*SMALL_JOB, *SEARCH, *TRAINING, f"hydra.sweep.dir={sweep}"]
+    sweep = tmp_path / "first"
+    args = [*SMALL_JOB, *SEARCH, *TRAINING]
 
     # Interrupted while its first two trials train: their jobs are cancelled, the trials failed.
-    proc = start_sweep(args, cwd=tmp_path)
+    proc = start_sweep([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     try:
         both = wait_until(lambda: all(any(sweep.glob(f"{n}_*/checkpoints/last.ckpt")) for n in (0, 1)), 300, proc)
         assert both, proc.stdout.read() if proc.poll() is not None else "trials 0 and 1 did not finish an epoch"
@@ -58,9 +58,14 @@ def test_trials_run_two_at_a_time_prune_across_jobs_and_an_interrupted_search_co
     assert "Slurm job(s)" in out and "cancelled" in out, out[-3000:]
     assert wait_until(lambda: not running_jobs(tmp_path), 120), "the interrupted search's jobs still run"
     assert [t.state for t in study_trials(tmp_path)] == [TrialState.FAIL] * 2
+    cancelled = [read_metrics(next(sweep.glob(f"{n}_*"))) for n in (0, 1)]
+    assert [r["status"] for r in cancelled] == ["interrupted"] * 2, cancelled
 
-    # Continued: four more trials, never more than two jobs at once; the two bad ones are pruned.
-    proc = start_sweep(args, cwd=tmp_path)
+    # Continued (in a sweep folder of its own, as each search is by default): four more trials,
+    # never more than two jobs at once; the two bad ones are pruned, judged from the good ones'
+    # epochs that other processes reported.
+    sweep = tmp_path / "again"
+    proc = start_sweep([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     most_running = 0
     try:
         while proc.poll() is None:
@@ -78,7 +83,9 @@ def test_trials_run_two_at_a_time_prune_across_jobs_and_an_interrupted_search_co
     states = [t.state for t in study_trials(tmp_path)]
     assert states == [TrialState.FAIL] * 2 + [TrialState.COMPLETE] * 2 + [TrialState.PRUNED] * 2, states
     assert "Traceback" not in out and "Bypassing sacct" not in out, out[-3000:]
-    records = {n: read_metrics(next(sweep.glob(f"{n}_*"))) for n in range(6)}
-    assert [records[n]["status"] for n in range(6)] == ["interrupted"] * 2 + ["finished"] * 2 + ["pruned"] * 2
+    assert "Best trial 2: " in out or "Best trial 3: " in out, out[-3000:]
+    # Job folders are numbered by trial: the continued search's are 2 to 5.
+    records = {n: read_metrics(next(sweep.glob(f"{n}_*"))) for n in range(2, 6)}
+    assert [records[n]["status"] for n in range(2, 6)] == ["finished"] * 2 + ["pruned"] * 2
     assert all(records[n]["epochs_done"] == 4 for n in (2, 3))
     assert all(records[n]["epochs_done"] < 4 for n in (4, 5)), records

@@ -15,9 +15,15 @@ class OptunaPruning(pl.Callback):
     def __init__(self, storage: str, study: str, number: int, metric: str, warmup: int = 1) -> None:
         import optuna
 
+        from expkit.run.search_algorithms import make_pruner
         from expkit.run.study import open_storage
 
         loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
+        # The pruner the search chose (load_study would give Optuna's default MedianPruner, which
+        # judges nothing before five trials have finished).
+        chosen = loaded.user_attrs.get("pruner")
+        if chosen:
+            loaded.pruner = make_pruner(chosen["name"], chosen["args"], chosen["warmup"])
         trial_id = next(t._trial_id for t in loaded.get_trials(deepcopy=False) if t.number == number)
         self.trial = optuna.trial.Trial(loaded, trial_id)
         self.metric, self.warmup = metric, warmup

@@ -114,7 +114,12 @@ class SweepSummary(HydraCallback):
         if failed:
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
-        if stopped:
+        if stopped and "optuna" in str(config.hydra.sweeper.get("_target_", "")):
+            # The study has these trials as failed: continuing the search runs new trials.
+            print(f"error: {len(stopped)} trial(s) of the search were stopped before the end: {', '.join(stopped)}. "
+                  "They are failed trials in the Optuna study (their folders keep what they saved); the same command "
+                  "continues the study with new trials.", file=sys.stderr)
+        elif stopped:
             command = continue_command(sweep_dir)
             print(f"error: {len(stopped)} job(s) of the sweep were stopped before the end: {', '.join(stopped)}. "
                   "Continue the sweep (finished jobs are skipped, stopped ones resume from their last.ckpt): "

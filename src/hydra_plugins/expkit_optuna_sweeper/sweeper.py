@@ -18,7 +18,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from expkit.runs.sweep import OPTUNA_BEST, SWEEP_CONFIG, refuse_non_sweep_folder
-from hydra_plugins.expkit_optuna_sweeper.algorithms import ChoiceError, make_pruner, make_sampler
+from expkit.run.search_algorithms import ChoiceError, make_pruner, make_sampler
 from hydra_plugins.expkit_optuna_sweeper.plots import write_plots
 from hydra_plugins.expkit_optuna_sweeper.search_space import SearchSpaceError, grid_space, to_distribution
 
@@ -112,7 +112,9 @@ class ExpkitOptunaSweeper(Sweeper):
         self.metric, self.direction = as_list(metric), as_list(direction)
         self.n_trials, self.n_jobs = n_trials, max(1, n_jobs)
         self.sampler_name, self.sampler_args, self.seed = str(sampler), dict(sampler_args or {}), seed
-        self.pruner_name, self.pruner_args, self.warmup = str(pruner), dict(pruner_args or {}), pruner_warmup_epochs
+        self.pruner_name, self.warmup = str(pruner), pruner_warmup_epochs
+        # Plain values: the study keeps them (a user attribute) for the trials' own processes.
+        self.pruner_args = OmegaConf.to_container(pruner_args) if OmegaConf.is_config(pruner_args) else dict(pruner_args or {})
         self.max_failure_rate = max_failure_rate
         self.storage, self.study_name = storage, study_name
         self.custom_search_space = custom_search_space
@@ -253,6 +255,12 @@ class ExpkitOptunaSweeper(Sweeper):
                 # Ends the command here: Hydra's end-of-sweep callbacks would resolve hydra.sweep.dir,
                 # which claims a new (empty) timestamped sweep folder.
                 raise SystemExit(0)
+            # The trials' jobs judge themselves (their pruning callback, in processes of their own,
+            # on other nodes with hydra/launcher=slurm): they build the study's pruner from this.
+            pruning = {"name": "none" if len(directions) > 1 else self.pruner_name, "args": self.pruner_args,
+                       "warmup": self.warmup}
+            if study.user_attrs.get("pruner") != pruning:
+                study.set_user_attr("pruner", pruning)
             sweep_dir = Path(cfg.hydra.sweep.dir)
             refuse_non_sweep_folder(sweep_dir)
             from expkit.runs.sweep import sweep_lock
