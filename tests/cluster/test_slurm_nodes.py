@@ -1,4 +1,5 @@
-"""Several nodes with one key: hydra.launcher.nodes=N makes trainer.num_nodes N in each job."""
+"""Several nodes with one key: hydra.launcher.nodes=N makes trainer.num_nodes N in each job, as
+trainer.devices=N makes N tasks on a node."""
 
 from __future__ import annotations
 
@@ -10,23 +11,27 @@ TRAINING = ["experiment=regression", "trainer.max_epochs=2"]
 
 
 @pytest.mark.slow
-def test_two_nodes_one_rank_each_match_the_one_process_run(slurm_cluster, tmp_path):
-    sweep = tmp_path / "sweep"
-    two = run_cli("train", "-m", *SMALL_JOB, "hydra.launcher.nodes=2", "trainer=ddp_cpu", "trainer.devices=1",
-                  "data.batch_size=32", *TRAINING, f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=400)
-    assert two.returncode == 0, two.output[-3000:]
-    (run_dir,) = [p for p in sweep.iterdir() if p.name.startswith("0_")]
-    assert "num_nodes: 2" in (run_dir / ".hydra" / "resolved.yaml").read_text()
-    # One task on each node: rank 1's own submitit log says it ran as the second member.
-    (rank1_log,) = sweep.glob(".submitit/*/*_1_log.out")
-    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in rank1_log.read_text()
+def test_two_nodes_one_rank_each_and_one_node_two_ranks_match_the_one_process_run(slurm_cluster, tmp_path):
     one = run_cli("train", "trainer=cpu", "data.batch_size=64", *TRAINING, cwd=tmp_path, timeout=300)
     assert one.returncode == 0, one.output
-    a, b = read_metrics(run_dir), read_metrics(one.run_dirs()[0])
-    # 2 ranks x 32 rows and 1 process x 64 rows see the same batches (tests/test_ddp.py).
-    assert a["status"] == "finished" and a["global_step"] == b["global_step"] == 26
-    for key in ("val/loss", "val/mae", "test/loss", "test/mae"):
-        assert a[key] == pytest.approx(b[key], abs=1e-5), key
+    expected = read_metrics(one.run_dirs()[0])
+    for nodes, devices in ((2, 1), (1, 2)):
+        sweep = tmp_path / f"sweep_{nodes}x{devices}"
+        run = run_cli("train", "-m", *SMALL_JOB, f"hydra.launcher.nodes={nodes}", "trainer=ddp_cpu",
+                      f"trainer.devices={devices}", "data.batch_size=32", *TRAINING, f"hydra.sweep.dir={sweep}",
+                      cwd=tmp_path, timeout=400)
+        assert run.returncode == 0, run.output[-3000:]
+        (run_dir,) = [p for p in sweep.iterdir() if p.name.startswith("0_")]
+        resolved = (run_dir / ".hydra" / "resolved.yaml").read_text()
+        assert f"num_nodes: {nodes}" in resolved and f"devices: {devices}" in resolved
+        # Two Slurm tasks (one per node, or two on one node): rank 1's own submitit log says so.
+        (rank1_log,) = sweep.glob(".submitit/*/*_1_log.out")
+        assert "GLOBAL_RANK: 1, MEMBER: 2/2" in rank1_log.read_text()
+        got = read_metrics(run_dir)
+        # 2 ranks x 32 rows and 1 process x 64 rows see the same batches (tests/test_ddp.py).
+        assert got["status"] == "finished" and got["global_step"] == expected["global_step"] == 26
+        for key in ("val/loss", "val/mae", "test/loss", "test/mae"):
+            assert got[key] == pytest.approx(expected[key], abs=1e-5), (nodes, devices, key)
 
 
 @pytest.mark.slow
