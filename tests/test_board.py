@@ -41,7 +41,7 @@ def test_board_on_a_folder_without_runs_is_refused(tmp_path, monkeypatch, capsys
 
 def test_run_names_fall_back_to_the_folder_name(tmp_path):
     from expkit.runs.board import folder_name, run_names
-    from expkit.runs.table import RunRow
+    from expkit.runs.collect import RunRow
 
     rows = [RunRow(tmp_path / "2026-01-01_10-00-00"), RunRow(tmp_path / "2026-01-01_11-00-00")]
     assert run_names(rows) == ["2026-01-01_10-00-00", "2026-01-01_11-00-00"]  # nothing varies that they record

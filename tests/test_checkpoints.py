@@ -12,16 +12,15 @@ import pytest
 import torch
 
 from conftest import read_metrics, run_cli
-from expkit.run.checkpoints import (
+from expkit.run.checkpoint_files import (
     AtomicCheckpointIO,
-    BackgroundCheckpointIO,
-    BestAndLastCheckpoint,
     link_atomically,
     remove_stray_temp_files,
-    snapshot,
     temp_path,
     unlink_from_last,
 )
+from expkit.run.checkpoint_writer import BackgroundCheckpointIO, snapshot
+from expkit.run.checkpoints import BestAndLastCheckpoint
 
 # Monitoring val/loss for its *maximum* makes epoch 0 the best while the loss goes down: the
 # last epoch is then never the best one.
@@ -283,3 +282,19 @@ def test_callback_state_moves_with_a_copied_folder(tmp_path):
     assert callback.best_model_path == str(new / "best-epoch002.ckpt")
     assert callback.last_model_path == str(new / "last.ckpt")
     assert list(callback.best_k_models) == [str(new / "best-epoch002.ckpt")]
+
+
+@pytest.mark.parametrize("target", ["expkit.run.checkpoints.BackgroundCheckpointIO",
+                                    "expkit.run.checkpoints.AtomicCheckpointIO",
+                                    "expkit.run.checkpoints.BestAndLastCheckpoint"])
+def test_run_folders_written_before_the_split_still_name_importable_classes(target):
+    # The config snapshots of earlier runs name the plugins by their old module: a resume or
+    # reproduce of such a run passes the allow-list and builds them.
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from expkit.trust import check_config_targets
+
+    cfg = OmegaConf.create({"trainer": {"plugins": [{"_target_": target}]}})
+    check_config_targets(cfg, "an old .hydra/config.yaml")
+    assert type(instantiate(cfg.trainer.plugins[0])).__name__ == target.rsplit(".", 1)[1]

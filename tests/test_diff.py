@@ -124,7 +124,7 @@ def test_missing_or_unreadable_environment_records_are_not_no_differences(pair, 
 
 
 def test_tracker_run_names_are_per_run_not_differences():
-    from expkit.runs.table import is_per_run_key
+    from expkit.runs.config_keys import is_per_run_key
 
     own = ["/x/outputs/regression/multirun/2026-12-06_06-46-37/0_optimizer.lr=0.1"]
     assert is_per_run_key("logger.wandb.name", "0_optimizer.lr=0.1", own)

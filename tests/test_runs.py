@@ -344,11 +344,14 @@ def test_listed_in_expkit_help(tmp_path):
 def test_table_module_reusable_without_the_cli(zoo):
     """What a sweep summary needs: read job folders, render csv/md with extra metric columns."""
     from expkit.runs import table
+    from expkit.runs.collect import read_runs
+    from expkit.runs.columns import COLUMNS, metric_column
+    from expkit.runs.sorting import sort_rows
 
     sweep = zoo / "outputs" / "regression" / "multirun" / "2026-01-12_10-00-00"
-    rows = table.sort_rows(table.read_runs(sweep), key="metric")
+    rows = sort_rows(read_runs(sweep), key="metric")
     assert [r.run_dir.name for r in rows] == ["0_optimizer.lr=0.1", "1_optimizer.lr=0.5"]
-    columns = [*table.COLUMNS[:3], table.metric_column("test/loss")]
+    columns = [*COLUMNS[:3], metric_column("test/loss")]
     parsed = list(csv.DictReader(io.StringIO(table.render_csv(rows, columns))))
     assert list(parsed[0]) == ["experiment", "overrides", "status", "test/loss"]
     assert float(parsed[0]["test/loss"]) == pytest.approx(rows[0].metrics["test/loss"])

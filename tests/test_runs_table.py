@@ -255,29 +255,31 @@ def test_sweep_over_seeds_summarises_them(tmp_path):
 
 
 def test_group_statistics_say_how_many_runs_they_cover(tmp_path):
-    from expkit.runs import table
+    from expkit.runs import grouping
+    from expkit.runs.collect import read_runs
 
     # Three seeds, one diverged: the mean over the other two must not pass for a mean over three.
     out = tmp_path / "outputs"
     for seed, best in ((1, 0.2), (2, 0.4), (3, float("nan"))):
         fake_run(out, f"regression/2026-05-0{seed}_10-00-00", lr=0.1, seed=seed, metrics={"best_score": best})
-    rows = table.read_runs(out)
-    groups = table.group_rows(rows, table.group_keys(["params"], rows))
+    rows = read_runs(out)
+    groups = grouping.group_rows(rows, grouping.group_keys(["params"], rows))
     (group,) = groups
-    metrics = table.aggregated_metrics([])
-    full = {c.key: c.get(group) for c in table.group_columns([], metrics)}
+    metrics = grouping.aggregated_metrics([])
+    full = {c.key: c.get(group) for c in grouping.group_columns([], metrics)}
     assert full["runs"] == 3 and full["best n"] == 2 and full["best mean"] == pytest.approx(0.3)
-    shown = {c.key: c.get(group) for c in table.group_columns([], metrics, compact=True)}
+    shown = {c.key: c.get(group) for c in grouping.group_columns([], metrics, compact=True)}
     assert shown["best mean ± std"] == "0.3 ± 0.14 (2 of 3)"
 
 
 def test_a_column_named_twice_is_shown_once(tmp_path):
-    from expkit.runs import table
+    from expkit.runs.collect import read_runs
+    from expkit.runs.columns import resolve_columns
 
     run = fake_run(tmp_path / "outputs", "regression/2026-06-01_10-00-00", lr=0.1, seed=1, metrics={"best_score": 0.2})
-    rows = table.read_runs(run)
+    rows = read_runs(run)
     # csv and md showed `best` twice while json (one object key) showed it once.
-    names = [c.key for c in table.resolve_columns(["best", "best", "optimizer.lr", "default", "status"], rows)]
+    names = [c.key for c in resolve_columns(["best", "best", "optimizer.lr", "default", "status"], rows)]
     assert names == list(dict.fromkeys(names)) and names[:2] == ["best", "optimizer.lr"]
 
 
@@ -308,11 +310,11 @@ def model_sweep(root: Path) -> list[Path]:
 
 @pytest.mark.slow
 def test_a_swept_group_shows_as_its_option_name(tmp_path):
-    from expkit.runs import table
+    from expkit.runs.collect import read_runs, varying_keys
 
     model_sweep(tmp_path / "outputs")
-    rows = table.read_runs(tmp_path / "outputs")
-    assert table.varying_keys(rows) == ["optimizer.lr", "model"] or table.varying_keys(rows) == ["model", "optimizer.lr"]
+    rows = read_runs(tmp_path / "outputs")
+    assert varying_keys(rows) == ["optimizer.lr", "model"] or varying_keys(rows) == ["model", "optimizer.lr"]
     result = runs(cwd=tmp_path, env={"COLUMNS": "100"})
     assert "_target_" not in result.stdout and "hidden_sizes" not in result.stdout and "activation" not in result.stdout
     body = table_rows(result.stdout)
@@ -333,12 +335,12 @@ def test_a_swept_group_shows_as_its_option_name(tmp_path):
 
 
 def test_runs_without_recorded_choices_name_groups_by_class(tmp_path):
-    from expkit.runs import table
+    from expkit.runs.collect import read_runs, varying_keys
 
     jobs = model_sweep(tmp_path / "outputs")
     (jobs[0] / ".hydra" / "hydra.yaml").unlink()  # a run of an older expkit
-    rows = table.read_runs(tmp_path / "outputs")
-    assert "model" in table.varying_keys(rows)
+    rows = read_runs(tmp_path / "outputs")
+    assert "model" in varying_keys(rows)
     assert {row.param("model") for row in rows} == {"LinearRegressor", "MLPRegressor"}
 
 
@@ -401,3 +403,18 @@ def test_a_key_swept_across_options_of_a_varying_group_stays_a_parameter():
     fixed = [({"optimizer": "adam"}, {"optimizer._target_": "A", "optimizer.lr": 0.001}),
              ({"optimizer": "sgd"}, {"optimizer._target_": "S", "optimizer.lr": 0.1})]
     assert varying_in(fixed) == ["optimizer"]
+
+
+def test_damaged_records_are_read_through_run_folder_without_stopping_the_listing(tmp_path):
+    from expkit.runs.collect import read_run, read_runs
+
+    good = fake_run(tmp_path / "outputs", "regression/2026-08-01_10-00-00", lr=0.1, seed=1, metrics={"best_score": 0.2})
+    bad = fake_run(tmp_path / "outputs", "regression/2026-08-02_10-00-00", lr=0.2, seed=1, metrics={"best_score": 0.3})
+    (bad / ".hydra" / "overrides.yaml").write_text("[unclosed")
+    (bad / "metrics.json").write_text('{"status": "finished", "best_')
+    row = read_run(bad)
+    assert row.overrides == [] and row.status == "unknown" and row.best is None
+    assert row.error.startswith("unreadable metrics.json: ")
+    assert row.experiment == "regression"  # from the folder's place: no readable record says it
+    assert [r.run_dir for r in read_runs(tmp_path / "outputs")] == [good, bad]
+    assert read_run(good).overrides[:2] == ["experiment=regression", "optimizer.lr=0.1"]

@@ -62,12 +62,12 @@ def test_num_nodes_set_by_hand_must_match_the_launcher_nodes():
 
 
 def test_a_job_lost_before_it_started_gets_a_record_the_summary_lists(tmp_path, monkeypatch):
-    from expkit.runs import table
+    from expkit.runs.collect import read_runs
 
     folder = tmp_path / "0_a"  # never created: the job died before Hydra made its folder
     monkeypatch.setattr(slurm_launcher, "RESULT_GRACE_S", 0.0)
     monkeypatch.setattr(slurm_launcher, "queue_states", lambda ids: {"9_0": "FAILED"})
     (ret,) = slurm_launcher.SweepWait([fake_job(tmp_path, "9_0", None)], [["a=1"]], [folder], poll_s=0.01).wait()
     assert ret.return_value["status"] == "failed"
-    (row,) = table.read_runs(tmp_path)
+    (row,) = read_runs(tmp_path)
     assert row.status == "failed" and RunRecord(folder).data["slurm_state"] == "FAILED"

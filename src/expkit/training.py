@@ -244,7 +244,7 @@ def _publish_summary(loggers: list[Any], cfg: DictConfig, folder: RunFolder, met
 def _other_runs_metrics(output_root: Path, run_dir: Path) -> list[tuple[str | None, list[str]]]:
     """(monitored metric, metric names) of every other run under the output root, for the
     HPARAMS metric columns (TensorBoard shows one run's list for the whole log folder)."""
-    from expkit.runs.table import read_runs
+    from expkit.runs.collect import read_runs
 
     if not output_root.is_dir():
         return []

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import THREAD_ENV, read_metrics, run_cli
-from expkit.run.checkpoints import TEMP_PATTERN
+from expkit.run.checkpoint_files import TEMP_PATTERN
 
 # Every test here starts CLI processes or trains for real.
 pytestmark = pytest.mark.slow

@@ -22,7 +22,8 @@ import torch
 from conftest import THREAD_ENV, read_metrics, run_cli, start_training, wait_for_run
 from inprocess import TINY, cli
 
-import expkit.run.checkpoints as checkpoints
+import expkit.run.checkpoint_files as checkpoint_files
+import expkit.run.checkpoint_writer as checkpoint_writer
 
 
 def last_checkpoint_progress(run_dir: Path) -> tuple[int, int]:
@@ -78,11 +79,11 @@ def test_a_checkpoint_write_hitting_a_full_disk_stops_the_run_in_process(writes,
                                                                          monkeypatch):
     # Epoch 1 writes its best checkpoint and last.ckpt; every write after them finds the disk full.
     FillingFile.files_left = 2
-    monkeypatch.setattr(checkpoints, "open", FillingFile, raising=False)
+    monkeypatch.setattr(checkpoint_files, "open", FillingFile, raising=False)
     # Every save is written, in order: on a loaded machine the writer may not have started epoch
     # 1's last.ckpt when epoch 2's arrives, and would drop it (tested elsewhere), shifting the
     # budget above by an epoch.
-    monkeypatch.setattr(checkpoints.BackgroundCheckpointIO, "_drop_superseded", lambda self, path: None)
+    monkeypatch.setattr(checkpoint_writer.BackgroundCheckpointIO, "_drop_superseded", lambda self, path: None)
     result = cli("train", *TINY, "trainer.max_epochs=6", "optimizer.lr=0.05", *writes, cwd=tmp_path,
                  monkeypatch=monkeypatch)
     assert result.returncode == 2, result.output
@@ -99,11 +100,11 @@ def test_a_checkpoint_write_hitting_a_full_disk_stops_the_run_in_process(writes,
 
 def test_the_writer_reports_enospc_not_torchs_unexpected_pos(tmp_path, monkeypatch):
     FillingFile.files_left = 0
-    monkeypatch.setattr(checkpoints, "open", FillingFile, raising=False)
+    monkeypatch.setattr(checkpoint_files, "open", FillingFile, raising=False)
     target = tmp_path / "last.ckpt"
     target.write_bytes(b"previous")
-    with pytest.raises(checkpoints.CheckpointWriteError) as caught:
-        checkpoints.AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(100_000)}, target)
+    with pytest.raises(checkpoint_files.CheckpointWriteError) as caught:
+        checkpoint_files.AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(100_000)}, target)
     assert caught.value.error.errno == errno.ENOSPC
     assert "the disk is full (ENOSPC" in str(caught.value)
     assert target.read_bytes() == b"previous"

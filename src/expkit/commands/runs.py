@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from expkit.runs.table import SORT_KEYS, STATUSES
+from expkit.runs.collect import STATUSES
+from expkit.runs.sorting import SORT_KEYS
 
 FORMATS = ("table", "csv", "json", "md")
 
@@ -70,7 +71,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     from expkit.errors import ExpkitError
-    from expkit.runs import table
+    from expkit.run.folder import RunFolder
+    from expkit.runs import columns, grouping
+    from expkit.runs.collect import read_runs
+    from expkit.runs.sorting import filter_rows, sort_rows
 
     root = Path(args.path)
     if not root.is_dir():
@@ -80,33 +84,33 @@ def main(argv: list[str]) -> int:
             "(or under paths.output_root if you set it); run `expkit runs` there or pass that folder: "
             "expkit runs PATH."
         )
-    rows = table.filter_rows(table.read_runs(root), experiments=args.experiment, statuses=args.status)
-    rows = table.sort_rows(rows, key=args.sort, reverse=args.reverse)[: args.limit]
+    rows = filter_rows(read_runs(root), experiments=args.experiment, statuses=args.status)
+    rows = sort_rows(rows, key=args.sort, reverse=args.reverse)[: args.limit]
     if not rows:
         filters = " ".join([*(f"--experiment {e}" for e in args.experiment), *(f"--status {s}" for s in args.status)])
         print(f"No runs under {args.path}" + (f" matching {filters}" if filters else ""), file=sys.stderr)
         return 0
     # The table names PATH in its title, so its run folders are shorter relative to it; the other
     # formats are read by programs and people in this directory, so theirs open from here.
-    base = None if args.format != "table" or table.is_run_dir(root) else table.common_folder(rows, root)
+    base = None if args.format != "table" or RunFolder.is_run_dir(root) else columns.common_folder(rows, root)
     notes: list[str] = []
     if args.columns:
-        chosen = table.resolve_columns(args.columns, rows)
+        chosen = columns.resolve_columns(args.columns, rows)
     elif args.format == "table":
-        chosen, notes = table.screen_columns(rows, base)
+        chosen, notes = columns.screen_columns(rows, base)
     else:  # programs get the same fields whatever the runs
-        chosen = list(table.COLUMNS)
-    chosen = [c for c in chosen if c.key != "run_dir"] + [table.run_dir_column(base)]
+        chosen = list(columns.COLUMNS)
+    chosen = [c for c in chosen if c.key != "run_dir"] + [columns.run_dir_column(base)]
     if args.group_by:
-        keys = table.group_keys(args.group_by, rows)
-        groups = table.sort_groups(table.group_rows(rows, keys))
-        metrics = table.aggregated_metrics(chosen if args.columns else [])
-        columns = table.group_columns(keys, metrics, compact=args.format == "table")
+        keys = grouping.group_keys(args.group_by, rows)
+        groups = grouping.sort_groups(grouping.group_rows(rows, keys))
+        metrics = grouping.aggregated_metrics(chosen if args.columns else [])
+        grouped = grouping.group_columns(keys, metrics, compact=args.format == "table")
         title = f"Runs under {args.path}: {len(rows)} runs in {len(groups)} group{'s' if len(groups) != 1 else ''}, " + (
             f"by {', '.join(keys)}" if keys else "that differ only in seed")
-        return _show(args.format, title, groups, columns, fit_by_dropping=True, wide=args.wide)
+        return _show(args.format, title, groups, grouped, fit_by_dropping=True, wide=args.wide)
     experiments = sorted({row.experiment for row in rows})
-    inside = "it" if base is None or base == root else table.display_path(base)
+    inside = "it" if base is None or base == root else columns.display_path(base)
     title = f"Runs under {args.path} ({len(rows)}" + (f", experiment {experiments[0]})" if len(experiments) == 1 else ")") + (
         f"; run folders relative to {inside}" if base else "")
     return _show(args.format, title, rows, chosen, fit_by_dropping=not args.columns, wide=args.wide, notes=notes)

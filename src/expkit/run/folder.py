@@ -175,6 +175,7 @@ class RunFolder:
 
     @staticmethod
     def is_run_dir(path: Path) -> bool:
+        """True for a folder holding `metrics.json` or `.hydra/overrides.yaml`."""
         return (path / RunFolder.METRICS).is_file() or (path / RunFolder.OVERRIDES).is_file()
 
     # -- records -------------------------------------------------------------------------------

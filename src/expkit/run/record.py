@@ -162,7 +162,7 @@ class RunRecordCallback(pl.Callback):
             checkpoint[RUN_ID_KEY] = self.record.data[RUN_ID_KEY]
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        from expkit.run.checkpoints import CheckpointWriteError, saved_progress
+        from expkit.run.checkpoint_files import CheckpointWriteError, saved_progress
 
         if is_pruned(exception):
             return

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from expkit.errors import ExpkitError
-from expkit.runs.table import RunRow, find_run_dirs, natural_key, read_run, varying_keys
+from expkit.runs.collect import RunRow, find_run_dirs, natural_key, read_run, varying_keys
 
 
 def runs_to_show(paths: Sequence[str | Path]) -> list[Path]:

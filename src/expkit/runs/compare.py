@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from expkit.errors import ExpkitError
-from expkit.runs import table
+from expkit.runs.collect import RESOLVED_FILE, RunRow, find_run_dirs, read_run
+from expkit.runs.columns import COLUMNS, cell_text, display_path, source_text
+from expkit.runs.config_keys import is_per_run_key, run_paths
+from expkit.runs.table import json_safe
 
 from expkit.run.folder import RunFolder
 
@@ -52,7 +55,7 @@ def require_run(path: str | Path) -> Path:
     if not run_dir.exists():
         raise ExpkitError(f"{path} does not exist. Pass run folders such as outputs/<experiment>/<timestamp>/ "
                           "(`expkit runs` lists them).")
-    resolved = run_dir / table.RESOLVED_FILE
+    resolved = run_dir / RESOLVED_FILE
     if resolved.is_file():
         # A damaged snapshot would read as a run with no config: every key of the others "differs".
         import yaml
@@ -66,17 +69,17 @@ def require_run(path: str | Path) -> Path:
             raise ExpkitError(f"{resolved} is damaged: it does not read as a YAML mapping, so this run's config "
                               "cannot be compared. Restore the file from a copy of the run, or leave this run out.")
         return run_dir
-    if table.is_run_dir(run_dir):
-        raise ExpkitError(f"{path} is a run folder without its config snapshot {table.RESOLVED_FILE} (deleted, or "
+    if RunFolder.is_run_dir(run_dir):
+        raise ExpkitError(f"{path} is a run folder without its config snapshot {RESOLVED_FILE} (deleted, or "
                           "the run stopped before writing it), so its config cannot be compared. Restore the file "
                           "from a copy of the run, or leave this run out.")
-    inside = table.find_run_dirs(run_dir) if run_dir.is_dir() else []
+    inside = find_run_dirs(run_dir) if run_dir.is_dir() else []
     hint = ""
     if inside:
-        shown = " ".join(table.display_path(p) for p in inside[:3])
+        shown = " ".join(display_path(p) for p in inside[:3])
         hint = f" It holds {len(inside)} run folder{'s' if len(inside) > 1 else ''} (a sweep or an outputs folder?): pass them, e.g. expkit diff {shown}."
     raise ExpkitError(
-        f"{path} is not an expkit run folder: it has no {table.RESOLVED_FILE}, the config snapshot a run writes "
+        f"{path} is not an expkit run folder: it has no {RESOLVED_FILE}, the config snapshot a run writes "
         f"when it starts.{hint} `expkit runs` lists run folders."
     )
 
@@ -84,7 +87,7 @@ def require_run(path: str | Path) -> Path:
 def diff_runs(paths: Sequence[str | Path]) -> RunsDiff:
     """Compare two or more run folders (checked with require_run)."""
     run_dirs = [require_run(p) for p in paths]
-    rows = [table.read_run(d) for d in run_dirs]
+    rows = [read_run(d) for d in run_dirs]
     labels = [string.ascii_uppercase[i] if i < 26 else f"R{i + 1}" for i in range(len(rows))]
     result = RunsDiff(run_dirs, labels)
     result.config = config_differences(rows)
@@ -95,15 +98,15 @@ def diff_runs(paths: Sequence[str | Path]) -> RunsDiff:
     return result
 
 
-def config_differences(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
+def config_differences(rows: Sequence[RunRow]) -> dict[str, list[Any]]:
     """Every flattened config key whose value differs (absent counts), per-run paths left out.
 
     Unlike `params`, `_target_`s are kept: here a differing class is the answer, not noise."""
     configs = []
     for row in rows:
         config = row.config or {}
-        own = table.run_paths(row.run_dir, config)
-        configs.append({k: v for k, v in config.items() if not table.is_per_run_key(k, v, own)})
+        own = run_paths(row.run_dir, config)
+        configs.append({k: v for k, v in config.items() if not is_per_run_key(k, v, own)})
     keys = list(dict.fromkeys(k for c in configs for k in c))
     out = {}
     for key in keys:
@@ -113,7 +116,7 @@ def config_differences(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
     return out
 
 
-def choice_differences(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
+def choice_differences(rows: Sequence[RunRow]) -> dict[str, list[Any]]:
     """The config groups (Hydra's `hydra.runtime.choices`, expkit.run.params) whose chosen
     option differs between the runs, with each run's option (ABSENT without one)."""
     groups = list(dict.fromkeys(g for row in rows for g in row.choices))
@@ -132,9 +135,9 @@ def shown_config(diff: RunsDiff) -> dict[str, list[Any]]:
     return {**diff.choices, **{k: v for k, v in diff.config.items() if not k.startswith(inside)}}
 
 
-def side_by_side_metrics(rows: Sequence[table.RunRow]) -> dict[str, list[Any]]:
+def side_by_side_metrics(rows: Sequence[RunRow]) -> dict[str, list[Any]]:
     """Run facts, then every final metric (names with a "/") any run has, sorted by name."""
-    facts = {c.key: c for c in table.COLUMNS}
+    facts = {c.key: c for c in COLUMNS}
     out = {key: [facts[key].get(row) for row in rows] for key in RUN_FACTS}
     names = sorted({m for row in rows for m in row.metrics if "/" in m})
     out.update({name: [row.metrics.get(name) for row in rows] for name in names})
@@ -195,10 +198,10 @@ def to_json(diff: RunsDiff) -> str:
     "environment": ..., "source": [...]}; `config` has every differing key, those under a
     differing group too."""
     def clean(values: list[Any]) -> list[Any]:
-        return [None if v is ABSENT else table.json_safe(v) for v in values]
+        return [None if v is ABSENT else json_safe(v) for v in values]
 
     data = {
-        "runs": [table.display_path(p) for p in diff.runs],
+        "runs": [display_path(p) for p in diff.runs],
         "choices": {k: clean(v) for k, v in diff.choices.items()},
         "config": {k: clean(v) for k, v in diff.config.items()},
         "metrics": {k: clean(v) for k, v in diff.metrics.items()},
@@ -211,7 +214,7 @@ def to_json(diff: RunsDiff) -> str:
 def sections(diff: RunsDiff) -> list[tuple[str, list[list[str]]]]:
     """(title, rows of text cells) for the table and Markdown views; a row is [key, value A, ...]."""
     def rows(values: dict[str, list[Any]]) -> list[list[str]]:
-        return [[key, *(table.cell_text(v) for v in vals)] for key, vals in values.items()]
+        return [[key, *(cell_text(v) for v in vals)] for key, vals in values.items()]
 
     config = shown_config(diff)
     out = [
@@ -220,14 +223,14 @@ def sections(diff: RunsDiff) -> list[tuple[str, list[list[str]]]]:
         ("Environment differences" if diff.environment else "Environment: no differences", rows(diff.environment)),
     ]
     if any(diff.sources):
-        lineage = [["came from", *(table.source_text(s) or "-" for s in diff.sources)]]
+        lineage = [["came from", *(source_text(s) or "-" for s in diff.sources)]]
         out.append(("Lineage", lineage))
     return out
 
 
 def to_markdown(diff: RunsDiff) -> str:
     lines = ["Runs:", ""]
-    lines += [f"- **{label}**: `{table.display_path(p)}`" for label, p in zip(diff.labels, diff.runs)]
+    lines += [f"- **{label}**: `{display_path(p)}`" for label, p in zip(diff.labels, diff.runs)]
     for title, body in sections(diff):
         lines += ["", f"**{title}**"]
         if not body:
@@ -243,7 +246,7 @@ def print_diff(diff: RunsDiff, wide: bool = False) -> None:
     from expkit.report import TableColumn, print_fitted_table
 
     for label, path in zip(diff.labels, diff.runs):
-        print(f"{label}: {table.display_path(path)}")
+        print(f"{label}: {display_path(path)}")
     for title, body in sections(diff):
         print()
         if not body:

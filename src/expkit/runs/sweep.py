@@ -16,7 +16,7 @@ from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig, open_dict
 
 from expkit.errors import Terminated
-from expkit.run.folder import SWEEP_CONFIG
+from expkit.run.folder import SWEEP_CONFIG, RunFolder
 
 log = logging.getLogger("expkit")
 
@@ -75,11 +75,14 @@ class SweepSummary(HydraCallback):
             signal.signal(signal.SIGTERM, SweepTerminatedHandler(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from expkit.runs import table
         from expkit.files import write_text_atomic
+        from expkit.runs import grouping, table
+        from expkit.runs.collect import read_runs, varying_keys
+        from expkit.runs.columns import screen_columns
+        from expkit.runs.sorting import sort_rows
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = table.sort_rows(table.read_runs(sweep_dir), "metric") if sweep_dir.is_dir() else []
+        rows = sort_rows(read_runs(sweep_dir), "metric") if sweep_dir.is_dir() else []
         if not rows:
             return
         columns = summary_columns(rows)
@@ -88,20 +91,20 @@ class SweepSummary(HydraCallback):
         failed = [str(row.run_dir) for row in rows if row.status == "failed"]
         # On screen the job folders are relative to the sweep folder the title names.
         tests = [c.key for c in columns if c.key.startswith("test/")]
-        shown, notes = table.screen_columns(rows, sweep_dir, metrics=tests)
+        shown, notes = screen_columns(rows, sweep_dir, metrics=tests)
         table.print_rich_table(f"Sweep summary ({sweep_dir}), best first; job folders relative to it", rows, shown,
                                fit_by_dropping=True, notes=notes)
-        if "seed" in table.varying_keys(rows):
-            keys = table.group_keys(["params"], rows)
-            groups = table.sort_groups(table.group_rows(rows, keys))
+        if "seed" in varying_keys(rows):
+            keys = grouping.group_keys(["params"], rows)
+            groups = grouping.sort_groups(grouping.group_rows(rows, keys))
             # The test counterpart of the monitored metric (val/loss -> test/loss), as one headline.
             tests = {row.monitor.replace("val/", "test/", 1) for row in rows if row.monitor}
-            metrics = table.aggregated_metrics([c for c in columns if c.key in tests])
-            grouped = table.group_columns(keys, metrics)
+            metrics = grouping.aggregated_metrics([c for c in columns if c.key in tests])
+            grouped = grouping.group_columns(keys, metrics)
             write_text_atomic(sweep_dir / "summary_seeds.csv", table.render_csv(groups, grouped))
             write_text_atomic(sweep_dir / "summary_seeds.md", table.render_markdown(groups, grouped))
             table.print_rich_table(f"Over seeds ({len(groups)} setting{'s' if len(groups) != 1 else ''}), best mean first",
-                                   groups, table.group_columns(keys, metrics, compact=True), fit_by_dropping=True)
+                                   groups, grouping.group_columns(keys, metrics, compact=True), fit_by_dropping=True)
         best = optuna_best_lines(sweep_dir)
         if best:
             with open(sweep_dir / "summary.md", "a", encoding="utf-8") as f:
@@ -160,7 +163,6 @@ def sweep_kept_message(sweep_dir: Path) -> str:
     skips finished (and pruned) jobs, resumes the others from their last.ckpt, and runs failed
     jobs and jobs without a checkpoint again from the start (`commands.train.previous_attempt`)."""
     from expkit.errors import ExpkitError
-    from expkit.run.folder import RunFolder
 
     kept, again = [], []
     jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and JOB_FOLDER.match(p.name)),
@@ -196,11 +198,11 @@ def refuse_non_sweep_folder(sweep_dir: Path) -> None:
     """Exit 2 when hydra.sweep.dir names a folder that holds runs other than a sweep's jobs (a
     single run's folder, outputs/, a folder of several sweeps): the jobs would be written among
     them and the summary, which lists every run under the folder, would mix them in."""
-    from expkit.runs.table import find_run_dirs, is_run_dir
+    from expkit.runs.collect import find_run_dirs
 
     if not sweep_dir.is_dir():
         return
-    if (sweep_dir / SWEEP_CONFIG).is_file() and not is_run_dir(sweep_dir):
+    if (sweep_dir / SWEEP_CONFIG).is_file() and not RunFolder.is_run_dir(sweep_dir):
         # A sweep wrote this folder: its job folders are named by its hydra.sweep.subdir, whatever that is.
         return
     strays = [r for r in find_run_dirs(sweep_dir) if r.parent != sweep_dir or not JOB_FOLDER.match(r.name)]
@@ -246,13 +248,11 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
 def is_sweep_folder(path: Path) -> bool:
     """A sweep's folder: it holds multirun.yaml, or (that file deleted) job folders `<N>_<overrides>`
     and is not itself a run."""
-    from expkit.runs.table import is_run_dir
-
     if (path / SWEEP_CONFIG).is_file():
         return True
-    if not path.is_dir() or is_run_dir(path):
+    if not path.is_dir() or RunFolder.is_run_dir(path):
         return False
-    return any(JOB_FOLDER.match(p.name) and is_run_dir(p) for p in path.iterdir() if p.is_dir())
+    return any(JOB_FOLDER.match(p.name) and RunFolder.is_run_dir(p) for p in path.iterdir() if p.is_dir())
 
 
 def continue_command(sweep_dir: Path) -> str | None:
@@ -316,8 +316,8 @@ def optuna_best_lines(sweep_dir: Path) -> list[str]:
 
 def summary_columns(rows: list) -> list:
     """The sweep's parameters, the run facts, the test metrics any job has, the job folder."""
-    from expkit.runs import table
+    from expkit.runs.columns import resolve_columns
 
     tests = sorted({m for row in rows for m in row.metrics if m.startswith("test/")})
     names = ["params", "status", "monitor", "best", *tests, "epochs", "wall_time_s", "started", "run_dir"]
-    return table.resolve_columns(names, rows)
+    return resolve_columns(names, rows)

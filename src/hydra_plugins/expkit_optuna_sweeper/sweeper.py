@@ -71,7 +71,7 @@ def objective_values(result: Any, metrics: Optional[List[str]], n_objectives: in
     metric is its best checkpoint's (best_score, what the sweep summary ranks by); another metric's
     is its last value in the record. A plain Hydra app returns a number, or one number per
     objective. Anything else raises UnusableResult."""
-    from expkit.runs.table import best_value
+    from expkit.runs.collect import best_value
 
     if isinstance(result, dict):
         status = result.get("status")

@@ -55,7 +55,7 @@ class ContinuingLauncher:
         from expkit.errors import ExpkitError
         from expkit.run.folder import RunFolder
         from expkit.runs.sweep import DONE_STATUSES
-        from expkit.runs.table import effective_status
+        from expkit.runs.collect import effective_status
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         existing = [p.name for p in sweep_dir.iterdir() if p.is_dir()] if sweep_dir.is_dir() else []
