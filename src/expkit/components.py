@@ -1,7 +1,9 @@
 """Build a run's parts from its composed config, turning config mistakes into clear errors.
 
 Every group is instantiated with Hydra (`hydra.utils.instantiate`); optimizer, scheduler, model
-and task are `_partial_` factories completed here once the data module knows the sizes.
+and task are `_partial_` factories completed here once the data module knows the sizes. The
+classes expkit itself needs to know (the loggers') come from the run's plan (`expkit.plan`),
+whose `_target_`s validation resolved and checked.
 """
 
 from __future__ import annotations
