@@ -58,9 +58,6 @@ class Plan:
 
     components: dict[str, Component] = field(default_factory=dict)
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.components
-
     def __getitem__(self, key: str) -> Component:
         return self.components.get(key) or Component(key, None, problem=needs_target(key, None))
 
@@ -72,7 +69,7 @@ class Plan:
         """The class `key`'s `_target_` names, imported but not built."""
         target = self.target(key)
         if not isinstance(target, type):
-            raise ConfigError(f"{source_of_key(key + '._target_')}: {key}._target_={self[key].name!r} is not a class.")
+            raise ConfigError(f"{self[key].source_of('_target_')}: {key}._target_={self[key].name!r} is not a class.")
         return target
 
     def fits(self, cfg: DictConfig) -> bool:

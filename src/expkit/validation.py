@@ -132,12 +132,12 @@ def check_component(component: Component) -> None:
             close = difflib.get_close_matches(str(name), list(params), n=1)
             hint = f" Did you mean `{key}.{close[0]}`?" if close else f" It accepts: {', '.join(params)}."
             raise ConfigError(
-                f"{source_of_key(full)}: `{full}` is not an argument of {node._target_} ({config_source(key.split('.')[0])}).{hint}"
+                f"{component.source_of(name)}: `{full}` is not an argument of {node._target_} ({component.source}).{hint}"
             )
         hint = hints.get(name, params[name].annotation)
         if not fits(value, hint):
             raise ConfigError(
-                f"{source_of_key(full)}: `{full}={_show(value)}` is not {describe(hint)}. Give {describe(hint)}, "
+                f"{component.source_of(name)}: `{full}={_show(value)}` is not {describe(hint)}. Give {describe(hint)}, "
                 f"e.g. on the command line `{full}=...`."
             )
 
