@@ -1,7 +1,9 @@
 """Build a run's parts from its composed config, turning config mistakes into clear errors.
 
 Every group is instantiated with Hydra (`hydra.utils.instantiate`); optimizer, scheduler, model
-and task are `_partial_` factories completed here once the data module knows the sizes.
+and task are `_partial_` factories completed here once the data module knows the sizes. The
+classes expkit itself needs to know (the loggers') come from the run's plan (`expkit.plan`),
+whose `_target_`s validation resolved and checked.
 """
 
 from __future__ import annotations
@@ -12,65 +14,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from expkit.config_files import config_source
 from expkit.errors import ConfigError
-
-
-def _hydra_runtime() -> Any:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return HydraConfig.get()
-    except (ValueError, ImportError):
-        return None
-
-
-def config_source(key: str) -> str:
-    """Where the user can find group `key`: its YAML file, when Hydra composed the config."""
-    hydra_cfg = _hydra_runtime()
-    choice = hydra_cfg.runtime.choices.get(key) if hydra_cfg is not None else None
-    return f"conf/{key}/{choice}.yaml" if choice else f"config key `{key}`"
-
-
-def source_of_key(full_key: str) -> str:
-    """Where the value of `full_key` (e.g. `data.batch_size`) came from: the command line, the
-    experiment file that set it, or the group's own YAML file (later sources win in Hydra)."""
-    hydra_cfg = _hydra_runtime()
-    if hydra_cfg is None:
-        return f"config key `{full_key}`"
-    choices = hydra_cfg.runtime.choices
-    # Unresolved: an override's text may hold `${...}`, which is the user's expression, not a value.
-    for override in reversed(OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)):
-        key = override.lstrip("+~").split("=", 1)[0]
-        if key != full_key and key in choices:
-            continue  # `model=lstm` chose a file; the keys inside came from that file or an experiment
-        if key == full_key or full_key.startswith(key + "."):
-            # A newline or tab typed into a value is shown escaped: the error stays one line.
-            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in override)
-            return f"command line `{shown}`"
-    experiment = hydra_cfg.runtime.choices.get("experiment")
-    if experiment:
-        from expkit.config_files import experiments_dir
-
-        path = experiments_dir() / f"{experiment}.yaml"
-        if _yaml_sets(path, full_key):
-            return f"experiments/{experiment}.yaml (key `{full_key}`)"
-    group = full_key.split(".", 1)[0]
-    source = config_source(group)
-    return f"{source} (key `{full_key}`)" if source.endswith(".yaml") else f"config key `{full_key}`"
-
-
-def _yaml_sets(path: Any, full_key: str) -> bool:
-    import yaml
-
-    try:
-        node = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
-    for part in full_key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+from expkit.plan import Plan, locate, needs_target, plan_of
 
 
 def _accepted(func: Any) -> str:
@@ -88,10 +34,7 @@ def instantiate_node(cfg: DictConfig, key: str, drop: tuple[str, ...] = (), **kw
 
     node = OmegaConf.select(cfg, key)
     if not isinstance(node, DictConfig) or "_target_" not in node:
-        raise ConfigError(
-            f"{config_source(key)}: `{key}` needs a `_target_` (the class to build), got {node!r}. "
-            f"Choose a config group option with `{key}=<option>` in `expkit train`, or set `{key}._target_`."
-        )
+        raise needs_target(key, node)
     if any(k in node for k in drop):
         from omegaconf import open_dict
 
@@ -105,7 +48,7 @@ def instantiate_node(cfg: DictConfig, key: str, drop: tuple[str, ...] = (), **kw
         cause = err.__cause__ or err
         raise ConfigError(
             f"{config_source(key)}: could not build `{key}` ({node._target_}): {cause}. "
-            f"Fix or remove the offending key; it accepts: {_accepted(_target(node))}."
+            f"Fix or remove the offending key; it accepts: {_accepted(locate(node._target_))}."
         ) from None
     if isinstance(obj, functools.partial):
         try:
@@ -118,54 +61,8 @@ def instantiate_node(cfg: DictConfig, key: str, drop: tuple[str, ...] = (), **kw
     return obj
 
 
-def _target(node: DictConfig) -> Any:
-    from hydra.utils import get_object
-
-    try:
-        return get_object(node._target_)
-    except Exception:  # noqa: BLE001 - only used to enrich an error message
-        return None
-
-
 def build_datamodule(cfg: DictConfig) -> Any:
     return instantiate_node(cfg, "data")
-
-
-def component_target(cfg: DictConfig, key: str) -> Any:
-    """The class or function `cfg[key]._target_` names, imported but not called."""
-    node = OmegaConf.select(cfg, key)
-    if not isinstance(node, DictConfig) or "_target_" not in node:
-        raise ConfigError(
-            f"{config_source(key)}: `{key}` needs a `_target_` (the class to build), got {node!r}. "
-            f"Choose a config group option with `{key}=<option>` in `expkit train`, or set `{key}._target_`."
-        )
-    target = _target(node)
-    if target is None:
-        raise ConfigError(
-            f"{source_of_key(key + '._target_')}: {key}._target_={node._target_!r} cannot be imported. "
-            "Check the spelling, and that its package is installed (or on PYTHONPATH / --config-dir's package)."
-        )
-    return target
-
-
-def component_class(cfg: DictConfig, key: str) -> type:
-    """The class `cfg[key]._target_` names, imported but not built."""
-    target = component_target(cfg, key)
-    if not isinstance(target, type):
-        node = OmegaConf.select(cfg, key)
-        raise ConfigError(f"{source_of_key(key + '._target_')}: {key}._target_={node._target_!r} is not a class.")
-    return target
-
-
-def check_contract(cfg: DictConfig) -> None:
-    """Data, model and task fit together (expkit.contract), checked from their classes alone."""
-    from expkit.contract import check_components, node_keys
-
-    check_components(
-        component_class(cfg, "data"), component_class(cfg, "model"), component_class(cfg, "task"),
-        node_keys(cfg, "model"), node_keys(cfg, "task"),
-        sources={k: config_source(k) for k in ("data", "model", "task")},
-    )
 
 
 def build_task(cfg: DictConfig, datamodule: Any) -> Any:
@@ -201,21 +98,25 @@ def check_sparse_support(net: Any, optimizer: functools.partial) -> None:
         )
 
 
-def build_loggers(cfg: DictConfig, resume_step: int | None = None, run_id: str | None = None) -> list[Any]:
+def build_loggers(
+    cfg: DictConfig, resume_step: int | None = None, run_id: str | None = None, plan: Plan | None = None
+) -> list[Any]:
     """The configured loggers, each tied to the run's identity `run_id` (metrics.json's) so that a
     resumed run (`resume_step` given) continues the same tracker run (`expkit.trackers`). A
     resumed run's TensorBoard writer purges what the interrupted run logged after its checkpoint
-    (`purge_step`), so the curves have no duplicated steps."""
+    (`purge_step`), so the curves have no duplicated steps. `plan`: `cfg`'s (`expkit.plan`), whose
+    logger classes are used; made here when not given."""
     from pytorch_lightning.loggers import TensorBoardLogger
 
     from expkit.trackers import continued, identity_arguments
 
+    plan = plan_of(cfg, plan)
     loggers = []
     for name, node in (cfg.get("logger") or {}).items():
         if not node:
             continue
         key = f"logger.{name}"
-        logger_cls = component_target(cfg, key)
+        logger_cls = plan.target(key)
         keys = OmegaConf.to_container(node, resolve=True)
         kwargs = identity_arguments(logger_cls, run_id, keys) if run_id and isinstance(logger_cls, type) else {}
         if resume_step is not None and isinstance(logger_cls, type) and issubclass(logger_cls, TensorBoardLogger):

@@ -117,7 +117,7 @@ def compose(
             try:
                 cfg.name = str(cfg.name)
             except OmegaConfBaseException as err:  # `name='${name}'`: a cycle
-                from expkit.components import source_of_key
+                from expkit.config_files import source_of_key
 
                 raise ConfigError(
                     f"{source_of_key('name')}: `name` cannot be resolved: {str(err).splitlines()[0]}. Give the "

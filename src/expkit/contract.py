@@ -46,7 +46,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from expkit.errors import ConfigError
 
@@ -254,8 +254,3 @@ def plain_keys(node: DictConfig | Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
     return {str(k): v for k, v in items if not str(k).startswith("_") or str(k) == INPUT_FORMAT_KEY}
-
-
-def node_keys(cfg: DictConfig, key: str) -> dict[str, Any]:
-    node = OmegaConf.select(cfg, key)
-    return plain_keys(node) if isinstance(node, DictConfig) else {}

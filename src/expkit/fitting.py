@@ -7,7 +7,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -18,6 +18,9 @@ from expkit.runs.loading import override_list
 log = logging.getLogger("expkit")
 
 from expkit.composition import check_config_argument
+
+if TYPE_CHECKING:
+    from expkit.plan import Plan
 
 
 @dataclass
@@ -30,14 +33,15 @@ class RunResult:
     config: DictConfig
 
 
-def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
+def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> Plan:
     """Everything that can be checked without reading data; raises ConfigError. Writes nothing.
 
     Paths inside the run folder are checked as they will be: under `run_dir`, or under a new
-    folder `<paths.output_root>/<name>/` when there is none yet.
+    folder `<paths.output_root>/<name>/` when there is none yet. Returns the plan checked
+    (`expkit.plan`: each component's `_target_` resolved once), for `fit(..., plan=)`.
     """
-    from expkit.components import check_contract
-    from expkit.validation import check_devices, check_optimizer, check_paths, validate as check_values
+    from expkit.config_files import source_of_key
+    from expkit.validation import check_contract, check_devices, check_optimizer, check_paths, validate as check_values
 
     check_config_argument(cfg, "validate")
     cfg = cfg.copy()
@@ -45,21 +49,20 @@ def validate(cfg: DictConfig, run_dir: str | Path | None = None) -> None:
         if cfg.get("paths") is not None:
             placeholder = Path(str(cfg.paths.get("output_root", "outputs"))) / str(cfg.get("name", "run")) / "<new run>"
             cfg.paths.run_dir = str(run_dir or placeholder)
-    check_values(cfg)
-    check_contract(cfg)
+    plan = check_values(cfg)
+    check_contract(plan)
     check_optimizer(cfg)
     check_devices(cfg)
     check_paths(cfg)
     # A new folder is made under paths.output_root (a resume or a sweep job writes into its own).
     if run_dir is None and cfg.get("paths") is not None:
-        from expkit.components import source_of_key
-
         RunFolder.refuse_nested(Path(str(cfg.paths.output_root)), "paths.output_root", source_of_key("paths.output_root"))
     # Data modules check their own values in __init__ (their setup() reads the data): building
     # one here reports an impossible value (batch_size=0, fractions over 1) before any folder.
     from expkit.components import build_datamodule
 
     build_datamodule(cfg)
+    return plan
 
 
 @contextmanager
@@ -93,6 +96,7 @@ def fit(
     source: dict[str, Any] | None = None,
     extra_callbacks: Sequence[Any] = (),
     validated: bool = False,
+    plan: Plan | None = None,
 ) -> RunResult:
     """Validate `cfg`, then train and test it into a run folder; return the folder and metrics.
 
@@ -101,10 +105,11 @@ def fit(
     `ckpt_path`: continue from this checkpoint. `source`: lineage recorded in metrics.json.
     A config that fails validation raises ConfigError before any folder or file is written.
     `validated=True`: the caller has just run `validate(cfg, run_dir)` on this same config (the
-    CLI does, to print the config only when it is valid), so it is not checked twice.
+    CLI does, to print the config only when it is valid), so it is not checked twice; `plan`: what
+    that `validate` returned, so that the run is built from the `_target_`s it resolved.
     """
     return _fit(cfg, run_dir, overrides=overrides, ckpt_path=ckpt_path, source=source,
-                extra_callbacks=extra_callbacks, lock=True, validated=validated)
+                extra_callbacks=extra_callbacks, lock=True, validated=validated, plan=plan)
 
 
 def _fit(
@@ -117,6 +122,7 @@ def _fit(
     extra_callbacks: Sequence[Any],
     lock: bool,
     validated: bool,
+    plan: Plan | None = None,
     datamodule: Any = None,
 ) -> RunResult:
     """`fit`; `lock=False` when the caller already holds the folder's lock (`resume`);
@@ -129,7 +135,7 @@ def _fit(
     overrides = override_list(overrides)
     cfg = cfg.copy()
     if not validated:
-        validate(cfg, run_dir)
+        plan = validate(cfg, run_dir)
     rank = process_rank()
     created = run_dir is None and rank == 0
     folder = RunFolder.create(cfg.paths.output_root, str(cfg.name)) if run_dir is None else RunFolder(run_dir)
@@ -152,7 +158,7 @@ def _fit(
         try:
             with writer_threads_of(folder):
                 metrics = train(cfg, folder, ckpt_path=str(ckpt_path) if ckpt_path else None,
-                                extra_callbacks=list(extra_callbacks), source=source, datamodule=datamodule)
+                                extra_callbacks=list(extra_callbacks), source=source, datamodule=datamodule, plan=plan)
         except BaseException as err:
             if not isinstance(err, KeyboardInterrupt) and (not folder.path.is_dir() or lost_to_deletion(folder, err)):
                 # Deleted mid-run: whatever failed first (a logger's writer, a checkpoint save, the

@@ -108,7 +108,7 @@ def resume(
         cfg = snapshot_config(folder, overrides, trusted_modules)
         with open_dict(cfg):
             cfg.paths.run_dir = str(folder.path)
-        validate(cfg, folder.path)
+        plan = validate(cfg, folder.path)
         ckpt = load_checkpoint(last)  # mapped, read once for both checks
         datamodule = check_checkpoint_fits(cfg, last, ckpt)  # first: a mistyped override is the likelier mistake
         check_checkpoint_owner(folder, last, ckpt)
@@ -117,7 +117,7 @@ def resume(
         with folder.records_kept_on_failure():
             # The lock taken above is held through the training.
             result = _fit(cfg, folder.path, overrides=(), ckpt_path=last, source=source, extra_callbacks=(),
-                          lock=False, validated=True, datamodule=datamodule)
+                          lock=False, validated=True, plan=plan, datamodule=datamodule)
         if overrides and result.status == "finished" and process_rank() == 0:
             # The snapshot becomes the config the run now has; overrides.yaml lists the run's
             # overrides with the new ones replacing old ones.

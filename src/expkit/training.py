@@ -14,6 +14,7 @@ from typing import Any, Iterator, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, instantiate_node
+from expkit.plan import Plan, plan_of
 from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard, RunFolderGuard
 from expkit.run.record import AFTER_FIT, RUN_ID_KEY, RunRecord, RunRecordCallback, plain_metrics
@@ -31,14 +32,16 @@ def train(
     extra_callbacks: list[Any] | None = None,
     source: dict[str, Any] | None = None,
     datamodule: Any = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """Train and test the run described by `cfg` into `folder`; return its metrics.json content.
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     `datamodule`: built from `cfg` already (its setup() keeps the data it has read).
+    `plan`: `cfg`'s, from its validation (`expkit.plan`); made here when not given.
     """
     with torch_threads(cfg.get("torch_threads")), sigterm_handler_kept(), ExitStack() as closing:
-        return _train(cfg, folder, ckpt_path, extra_callbacks, source, datamodule, closing)
+        return _train(cfg, folder, ckpt_path, extra_callbacks, source, datamodule, plan_of(cfg, plan), closing)
 
 
 @contextmanager
@@ -70,6 +73,7 @@ def _train(
     extra_callbacks: list[Any] | None,
     source: dict[str, Any] | None,
     datamodule: Any,
+    plan: Plan,
     closing: ExitStack,
 ) -> dict[str, Any]:
     import pytorch_lightning as pl
@@ -87,7 +91,7 @@ def _train(
     record = RunRecord(folder)
     # The run's identity (kept by a resume) exists before the loggers: each tracker's run is tied to it.
     record.data.setdefault(RUN_ID_KEY, uuid.uuid4().hex)
-    loggers = build_loggers(cfg, resume_step=resume_step, run_id=record.data[RUN_ID_KEY])
+    loggers = build_loggers(cfg, resume_step=resume_step, run_id=record.data[RUN_ID_KEY], plan=plan)
     closing.callback(close_writers, loggers)
     try:
         return _fit(cfg, folder, ckpt_path, extra_callbacks, source, datamodule, task, loggers, record, resume_step)
@@ -170,7 +174,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, ckpt_path: str | None, extra_callba
 def check_splits(datamodule: Any, cfg: DictConfig) -> None:
     """No split the run needs is empty. Lightning would skip an empty validation split without a
     word, and the run would "finish" with no val metric, no best checkpoint and no test."""
-    from expkit.components import config_source
+    from expkit.config_files import config_source
     from expkit.errors import DataError
 
     splits = getattr(datamodule, "splits", None)

@@ -5,6 +5,9 @@ keep in step with the code): every key of a component must be an argument of its
 value must fit the argument's annotation. Missing values (`???`), broken interpolations and
 impossible values are found here too. Each problem is one `ConfigError` naming the key, the file
 it came from and the fix.
+
+The classes checked are the config's plan (`expkit.plan`: each `_target_` resolved once), which
+`validate` makes and returns for the run to be built from.
 """
 
 from __future__ import annotations
@@ -22,19 +25,16 @@ from typing import Any, Literal, Union
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from expkit.config_files import config_source, source_of_key
 from expkit.errors import ConfigError
+from expkit.plan import Component, Plan, make_plan
 
 log = logging.getLogger("expkit")
 
-# Components whose keys are checked against their class's signature (lists: every entry).
-COMPONENT_KEYS = ("data", "model", "task", "optimizer", "scheduler", "trainer")
-COMPONENT_MAPS = ("callbacks", "logger")
 
-
-def validate(cfg: DictConfig) -> None:
-    """Every check of this module, in the order a user would want to hear about problems."""
-    from expkit.components import source_of_key
-
+def validate(cfg: DictConfig) -> Plan:
+    """Every check of this module, in the order a user would want to hear about problems; returns
+    the plan checked (`expkit.plan`)."""
     try:
         # Resolved first: a cycle (`name='${name}'`, `+a='${b}' +b='${a}'`) fails in both, and the
         # resolution error names the key.
@@ -55,28 +55,24 @@ def validate(cfg: DictConfig) -> None:
     for key in ("data", "model", "task", "optimizer", "trainer"):
         if not cfg.get(key):
             raise ConfigError(f"The config has no `{key}` group; add `{key}=<option>` (see `expkit train --help`).")
-    for key in COMPONENT_KEYS:
-        if cfg.get(key):
-            check_component(cfg, key)
-    for group in COMPONENT_MAPS:
-        for name, node in (cfg.get(group) or {}).items():
-            if node:
-                check_component(cfg, f"{group}.{name}")
-    check_tracker_packages(cfg)
+    plan = make_plan(cfg)
+    for component in plan.components.values():
+        check_component(component)
+    check_tracker_packages(cfg, plan)
     check_tracker_servers(cfg)
-    check_values(cfg)
+    check_values(cfg, plan)
+    return plan
 
 
-def check_tracker_packages(cfg: DictConfig) -> None:
+def check_tracker_packages(cfg: DictConfig, plan: Plan) -> None:
     """A tracker's optional package is installed (`logger=mlflow` needs `expkit[mlflow]`); said
     before the run starts, not as Lightning's ImportError once the run folder exists."""
-    from expkit.components import component_target, config_source
     from expkit.trackers import missing_package
 
     for name, node in (cfg.get("logger") or {}).items():
         if not node:
             continue
-        target = component_target(cfg, f"logger.{name}")
+        target = plan.target(f"logger.{name}")
         package = missing_package(target) if isinstance(target, type) else None
         if package:
             raise ConfigError(
@@ -92,8 +88,6 @@ def check_tracker_servers(cfg: DictConfig) -> None:
     import os
     import socket
     from urllib.parse import urlsplit
-
-    from expkit.components import source_of_key
 
     for name, node in (cfg.get("logger") or {}).items():
         if not node or "tracking_uri" not in node:
@@ -114,14 +108,12 @@ def check_tracker_servers(cfg: DictConfig) -> None:
             ) from None
 
 
-def check_component(cfg: DictConfig, key: str) -> None:
-    """`cfg[key]`'s keys are arguments of its `_target_` and their values fit the type hints."""
-    from expkit.components import component_target, source_of_key
-
-    node = OmegaConf.select(cfg, key)
+def check_component(component: Component) -> None:
+    """The component's keys are arguments of its `_target_` and their values fit the type hints."""
+    key, node = component.key, component.node
     if not isinstance(node, DictConfig):
         return
-    target = component_target(cfg, key)
+    target = component.resolved()
     try:
         signature = inspect.signature(target)
     except (TypeError, ValueError):
@@ -139,28 +131,35 @@ def check_component(cfg: DictConfig, key: str) -> None:
                 continue
             close = difflib.get_close_matches(str(name), list(params), n=1)
             hint = f" Did you mean `{key}.{close[0]}`?" if close else f" It accepts: {', '.join(params)}."
-            from expkit.components import config_source
-
             raise ConfigError(
-                f"{source_of_key(full)}: `{full}` is not an argument of {node._target_} ({config_source(key.split('.')[0])}).{hint}"
+                f"{component.source_of(name)}: `{full}` is not an argument of {node._target_} ({component.source}).{hint}"
             )
         hint = hints.get(name, params[name].annotation)
         if not fits(value, hint):
             raise ConfigError(
-                f"{source_of_key(full)}: `{full}={_show(value)}` is not {describe(hint)}. Give {describe(hint)}, "
+                f"{component.source_of(name)}: `{full}={_show(value)}` is not {describe(hint)}. Give {describe(hint)}, "
                 f"e.g. on the command line `{full}=...`."
             )
 
 
-def check_values(cfg: DictConfig) -> None:
-    """Values whose type is right but whose meaning is impossible."""
-    from expkit.components import source_of_key
+def check_contract(plan: Plan) -> None:
+    """Data, model and task fit together (expkit.contract), checked from their classes alone."""
+    from expkit.contract import check_components, plain_keys
 
+    check_components(
+        plan.component_class("data"), plan.component_class("model"), plan.component_class("task"),
+        plain_keys(plan["model"].node), plain_keys(plan["task"].node),
+        sources={k: plan[k].source for k in ("data", "model", "task")},
+    )
+
+
+def check_values(cfg: DictConfig, plan: Plan) -> None:
+    """Values whose type is right but whose meaning is impossible."""
     check_core_keys(cfg)
     monitor = OmegaConf.select(cfg, "monitor.mode")
     if monitor not in ("min", "max"):
         raise ConfigError(f"{source_of_key('monitor.mode')}: monitor.mode={monitor!r}; use `min` or `max`.")
-    check_monitor_metric(cfg)
+    check_monitor_metric(cfg, plan)
     trainer = cfg.trainer
     max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
     if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
@@ -235,7 +234,7 @@ def check_optimizer(cfg: DictConfig) -> None:
 
     import torch
 
-    from expkit.components import config_source, instantiate_node
+    from expkit.components import instantiate_node
 
     factory = instantiate_node(cfg, "optimizer")
     sched_factory = instantiate_node(cfg, "scheduler") if cfg.get("scheduler") else None
@@ -263,8 +262,6 @@ SEED_RANGE = (0, 2**32 - 1)
 
 def check_core_keys(cfg: DictConfig) -> None:
     """The keys of conf/train.yaml itself, which no class signature checks."""
-    from expkit.components import source_of_key
-
     name = cfg.get("name")
     # `name` is a folder under paths.output_root: a path in it (`../../elsewhere`, `a/b`) would
     # write the run outside the root, or somewhere `expkit runs` does not look.
@@ -301,8 +298,6 @@ def check_output_root_expression(cfg: DictConfig) -> None:
 
     from omegaconf import open_dict
 
-    from expkit.components import source_of_key
-
     if not isinstance(cfg.get("paths"), DictConfig) or "output_root" not in cfg.paths:
         return
     probe = copy.deepcopy(cfg)
@@ -320,8 +315,6 @@ def check_output_root_expression(cfg: DictConfig) -> None:
 def check_paths(cfg: DictConfig) -> None:
     """The cache folder is a folder this user can write, checked before any folder is made (the
     run folder's root: `RunFolder.refuse_nested`). Looks at the file system; writes nothing."""
-    from expkit.components import source_of_key
-
     cache = OmegaConf.select(cfg, "data.cache_dir")
     if cache is not None:
         # data.cache_dir is `${paths.cache_dir}` in the packaged configs: name the key users set.
@@ -357,14 +350,12 @@ def check_writable_folder(path: Path, key: str, where: str, use: str) -> None:
         )
 
 
-def check_monitor_metric(cfg: DictConfig) -> None:
+def check_monitor_metric(cfg: DictConfig, plan: Plan) -> None:
     """`monitor.metric` is one the task logs (Lightning would only say so after the first epoch,
     with the run already started). Tasks that list their `logged_metrics` are checked."""
-    from expkit.components import component_target, source_of_key
-
     metric = OmegaConf.select(cfg, "monitor.metric")
     try:
-        task = component_target(cfg, "task")
+        task = plan.target("task")
     except ConfigError:
         return  # reported with its own message by the task's check
     logged = getattr(task, "logged_metrics", None)
@@ -399,8 +390,6 @@ def is_multi_process(trainer: Any) -> bool:
 def check_devices(cfg: DictConfig) -> None:
     """A GPU asked for on a machine without one is refused before the data is read, and so
     are the DDP strategies that start processes other than by re-running the command."""
-    from expkit.components import source_of_key
-
     strategy = str(cfg.trainer.get("strategy", "auto")).lower()
     if any(word in strategy for word in ("spawn", "fork", "notebook")):
         raise ConfigError(

@@ -110,7 +110,7 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
 
     console_logging()
     cfg = expkit.compose(overrides, config_dir=config_dir)
-    expkit.api.validate(cfg)
+    plan = expkit.api.validate(cfg)
     # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
     rank = process_rank()
     # Lightning adds `hydra.run.dir=<rank 0's folder>` to the other ranks' command line; they
@@ -121,9 +121,9 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
         choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
         print_config_summary(choices, overrides)
     if run_dir is None:
-        result = expkit.fit(cfg, overrides=overrides, validated=True)
+        result = expkit.fit(cfg, overrides=overrides, validated=True, plan=plan)
     else:
-        result = fit_into_requested_folder(cfg, run_dir, overrides)
+        result = fit_into_requested_folder(cfg, run_dir, overrides, plan)
     if rank == 0:
         record_choices(result.run_dir)
         report(result)
@@ -175,7 +175,7 @@ def requested_run_dir(overrides: list[str]) -> Path | None:
     return path
 
 
-def fit_into_requested_folder(cfg: Any, run_dir: Path, overrides: list[str]) -> Any:
+def fit_into_requested_folder(cfg: Any, run_dir: Path, overrides: list[str], plan: Any = None) -> Any:
     """`expkit.fit` into the folder `hydra.run.dir` named, made here; a run refused before it
     started (no metrics.json) leaves no folder behind, as one in <paths.output_root> would not."""
     import expkit
@@ -191,7 +191,7 @@ def fit_into_requested_folder(cfg: Any, run_dir: Path, overrides: list[str]) -> 
             f"Cannot create the run folder hydra.run.dir={run_dir}: {err.strerror or err}. Give a writable folder."
         ) from None
     try:
-        return expkit.fit(cfg, run_dir, overrides=overrides, validated=True)  # train_once validated it
+        return expkit.fit(cfg, run_dir, overrides=overrides, validated=True, plan=plan)  # train_once validated it
     except (ExpkitError, KeyboardInterrupt):
         folder = RunFolder(run_dir)
         if created and not (folder / RunFolder.METRICS).exists():
