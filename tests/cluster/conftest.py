@@ -131,3 +131,32 @@ def start_sweep(args: list[str], cwd: Path) -> subprocess.Popen:
     """`expkit train -m ARGS` in the background, output captured."""
     return subprocess.Popen([sys.executable, "-m", "expkit", "train", "-m", *args], cwd=cwd, env=python_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+
+
+def running_jobs(submitted_from: Path) -> list[str]:
+    """The ids of the jobs Slurm runs now (state RUNNING, array tasks one by one) that were
+    submitted from the folder `submitted_from` (a test's tmp_path: its own jobs only)."""
+    lines = [line.split("|") for line in squeue("-r", "-t", "RUNNING", "-o", "%i|%Z")]
+    return [job for job, workdir in lines if Path(workdir) == submitted_from]
+
+
+def watch_running(proc: subprocess.Popen, submitted_from: Path) -> tuple[str, int, list[str]]:
+    """Waits for the sweep command `proc`, asking squeue twice a second which of its jobs run.
+    Returns its output, the most jobs seen running at once, and every job id seen running (in
+    the order first seen)."""
+    seen: list[str] = []
+    most = 0
+    try:
+        while proc.poll() is None:
+            running = running_jobs(submitted_from)
+            most = max(most, len(running))
+            seen += [job for job in running if job not in seen]
+            try:
+                proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return out, most, seen

@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 
-from conftest import squeue
 
 
 @pytest.mark.slow

@@ -5,12 +5,11 @@ nodes), and, interrupted, cancelled on the cluster and continued by the same com
 from __future__ import annotations
 
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import SMALL_JOB, read_metrics, squeue, start_sweep, wait_until
+from conftest import SMALL_JOB, read_metrics, running_jobs, start_sweep, wait_until, watch_running
 from slow_steps import slow_steps
 
 # 60 steps an epoch, 80 ms each at least (the sleep): about 5 s an epoch on any machine.
@@ -29,12 +28,6 @@ def study_trials(tmp_path: Path) -> list:
     storage = JournalStorage(JournalFileBackend(str(journal)))
     (summary,) = optuna.get_all_study_summaries(storage)
     return optuna.load_study(study_name=summary.study_name, storage=storage).get_trials(deepcopy=False)
-
-
-def running_jobs(tmp_path: Path) -> list[str]:
-    """This test's jobs that Slurm runs now (submitted from tmp_path)."""
-    lines = [line.split("|") for line in squeue("-r", "-t", "RUNNING", "-o", "%i|%Z")]
-    return [job for job, workdir in lines if Path(workdir) == tmp_path]
 
 
 @pytest.mark.slow
@@ -66,18 +59,7 @@ def test_trials_run_two_at_a_time_prune_across_jobs_and_an_interrupted_search_co
     # epochs that other processes reported.
     sweep = tmp_path / "again"
     proc = start_sweep([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
-    most_running = 0
-    try:
-        while proc.poll() is None:
-            most_running = max(most_running, len(running_jobs(tmp_path)))
-            try:
-                proc.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out, most_running, _ = watch_running(proc, tmp_path)
     assert proc.returncode == 0, out[-3000:]
     assert most_running == 2, f"Slurm ran {most_running} trials at once"
     states = [t.state for t in study_trials(tmp_path)]

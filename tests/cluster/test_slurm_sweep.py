@@ -3,12 +3,10 @@ is reported while the others finish, and continuing the sweep submits only the u
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import SMALL_JOB, job_ids_of, read_metrics, run_cli, squeue, start_sweep
+from conftest import SMALL_JOB, job_ids_of, read_metrics, run_cli, start_sweep, watch_running
 
 # Job 2's learning rate makes the loss overflow: the run fails (FiniteLossGuard) at its first steps.
 TRAINING = ["experiment=regression", "trainer=cpu", "callbacks.progress_bar=null", "data.n_samples=1000",
@@ -20,22 +18,8 @@ def test_four_jobs_two_at_a_time_one_fails_and_continuing_reruns_only_it(slurm_c
     sweep = tmp_path / "sweep"
     args = [*SMALL_JOB, "hydra.launcher.array_parallelism=2", *TRAINING, f"hydra.sweep.dir={sweep}"]
     proc = start_sweep(args, cwd=tmp_path)
-    most_running, array = 0, None
-    try:
-        while proc.poll() is None:
-            # What Slurm runs: this sweep's array tasks (submitted from tmp_path) in state RUNNING.
-            lines = [line.split("|") for line in squeue("-r", "-t", "RUNNING", "-o", "%i|%Z")]
-            running = [job for job, workdir in lines if Path(workdir) == tmp_path]
-            most_running = max(most_running, len(running))
-            array = array or next((job.split("_")[0] for job in running), None)
-            try:
-                proc.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out, most_running, seen = watch_running(proc, tmp_path)
+    array = seen[0].split("_")[0] if seen else None
     assert proc.returncode == 1, out[-3000:]
     assert most_running == 2, f"Slurm ran {most_running} of the sweep's jobs at once"
     statuses = {n: read_metrics(next(sweep.glob(f"{n}_*")))["status"] for n in range(4)}
