@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 
-
 @pytest.mark.slow
 def test_two_nodes_take_jobs(slurm_cluster):
     out = subprocess.run(["srun", "-p", slurm_cluster, "-N", "2", "-n", "2", "printenv", "SLURMD_NODENAME"],
