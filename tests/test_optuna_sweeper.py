@@ -252,3 +252,24 @@ def test_a_trials_own_process_prunes_with_the_pruner_its_search_chose(tmp_path):
     assert pruner._percentile == 40.0 and pruner._n_startup_trials == 2 and pruner._n_warmup_steps == 3
     callback.trial.report(5.0, step=0)
     assert not callback.trial.should_prune()  # step 0 < 3 warm-up steps
+
+
+@pytest.mark.parametrize("damage, said", [
+    (lambda text: text[:-20], "its last record (line 6) is cut off"),
+    (lambda text: text + "this is not json {{{\n", "line 7 of its 7 lines is not an Optuna journal record"),
+])
+def test_a_damaged_journal_is_refused_and_left_as_it_is(hydra_sweep_runner, tmp_path, capsys, damage, said):
+    storage = tmp_path / "study.journal"
+    options = ["+x=interval(0,1)", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s"]
+    with search(hydra_sweep_runner, tmp_path / "first", lambda cfg: cfg.x, *options, "hydra.sweeper.n_trials=1"):
+        pass
+    assert len(storage.read_text().splitlines()) == 6  # the study made, one trial's records
+    damaged = damage(storage.read_text())
+    storage.write_text(damaged)
+    with pytest.raises(SystemExit) as refused:
+        with search(hydra_sweep_runner, tmp_path / "again", lambda cfg: cfg.x, *options, "hydra.sweeper.n_trials=3"):
+            pass
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "cannot be used" in err, err
+    assert storage.read_text() == damaged

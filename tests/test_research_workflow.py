@@ -482,6 +482,13 @@ def test_sweep_into_a_folder_of_other_runs_is_refused(workdir, tmp_path, capsys)
     assert "is not a sweep folder: it is itself a run folder" in result.stderr and "Traceback" not in result.output
     assert sorted(p.name for p in run.iterdir()) == before, "no multirun.yaml or job folder written into it"
 
+    # A file: said as such, left as it is.
+    afile = workdir / "afile"
+    afile.write_text("mine")
+    result = run_cli("train", "-m", *FAST, "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={afile}", cwd=workdir)
+    assert result.returncode == 2 and "Traceback" not in result.output, result.output
+    assert f"hydra.sweep.dir={afile} is a file" in result.stderr and afile.read_text() == "mine"
+
     # outputs/ (runs of other experiments under it) is refused; a sweep folder, a new or an empty one is not.
     with pytest.raises(SystemExit) as exit_:
         refuse_non_sweep_folder(workdir / "outputs")
@@ -510,6 +517,8 @@ def test_optuna_search_refuses_bad_trial_counts_damaged_and_foreign_studies(work
     none = run_cli(*search, "hydra.sweeper.n_trials=0", cwd=workdir)
     assert none.returncode == 2 and "hydra.sweeper.n_trials=0" in none.stderr, none.output
     assert not db.exists(), "no study made for zero trials"
+    serial = run_cli(*search, "hydra.sweeper.n_jobs=-1", cwd=workdir)
+    assert serial.returncode == 2 and "hydra.sweeper.n_jobs=-1: the number of trials launched together" in serial.stderr
 
     db.parent.mkdir(parents=True)
     db.write_bytes(b"not a database")

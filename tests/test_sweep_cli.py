@@ -108,6 +108,8 @@ def test_failed_trials_stop_the_search_past_the_failure_budget(workdir):
     lenient = run_cli(*bad, "hydra.sweeper.max_failure_rate=0.5", "hydra.sweeper.study_name=lenient", cwd=workdir)
     assert lenient.returncode == 1, lenient.output  # the summary's: a job failed
     assert "max_failure_rate" not in lenient.stderr
+    # The summary says why the job failed, not only which.
+    assert "optimizer.lr=-1.0; use a positive number" in lenient.stderr.split("job(s) of the sweep failed")[1]
     assert sorted(t.state.name for t in study(workdir, "lenient").trials) == ["COMPLETE", "COMPLETE", "FAIL"]
     summary = (sweep_dirs(workdir)[-1] / "summary.csv").read_text()
     assert summary.count(",failed,") == 1 and summary.count(",finished,") == 2
@@ -157,7 +159,8 @@ def test_two_searches_of_one_new_study_one_runs_one_is_refused(workdir):
     refused = outputs[[p.returncode for p in procs].index(2)][1]
     assert "another search is running the Optuna study 'regression'" in refused and "Traceback" not in refused
     assert "damaged or foreign" not in refused
-    assert [t.state.name for t in study(workdir).trials] == ["COMPLETE"] * 3
+    # Three trials in all, each finished (the median pruner may stop the third).
+    assert [t.state.name for t in study(workdir).trials] in (["COMPLETE"] * 3, ["COMPLETE"] * 2 + ["PRUNED"])
     assert len(sweep_dirs(workdir)) == 1
 
 

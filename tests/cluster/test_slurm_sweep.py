@@ -25,6 +25,7 @@ def test_four_jobs_two_at_a_time_one_fails_and_continuing_reruns_only_it(slurm_c
     statuses = {n: read_metrics(next(sweep.glob(f"{n}_*")))["status"] for n in range(4)}
     assert statuses == {0: "finished", 1: "finished", 2: "failed", 3: "finished"}, statuses
     assert "1 job(s) of the sweep failed" in out and "Traceback" not in out
+    assert "\n  2: " in out, out[-3000:]  # with why it failed, which the job logged on its node
     submitted = set(job_ids_of(sweep))
     assert submitted == {f"{array}_{n}" for n in range(4)}, submitted
     finished_before = {n: read_metrics(next(sweep.glob(f"{n}_*")))["started"] for n in (0, 1, 3)}

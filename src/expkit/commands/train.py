@@ -113,6 +113,11 @@ def train_once(overrides: list[str], config_dir: str | None) -> int:
     plan = expkit.api.validate(cfg)
     # The other processes of a DDP run re-run this command; only rank 0 talks to the user.
     rank = process_rank()
+    launcher = next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra/launcher=")), None)
+    if launcher and rank == 0:
+        log.warning(
+            "hydra/launcher=%s launches the jobs of a sweep: without -m this run trains here, in this process. Add -m "
+            "to send it to the launcher (a sweep of one job).", launcher)
     # Lightning adds `hydra.run.dir=<rank 0's folder>` to the other ranks' command line; they
     # take rank 0's folder from RUN_DIR_ENV instead (RunFolder.create).
     run_dir = requested_run_dir(overrides) if rank == 0 else None
@@ -280,7 +285,7 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
 
     launcher = next((o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra/launcher=")), "basic")
     if "slurm" in launcher:
-        check_slurm_nodes(cfg, overrides)
+        check_slurm_shape(cfg, overrides)
     if is_multi_process(cfg.trainer) and "slurm" not in launcher:
         raise ConfigError(
             f"-m with trainer.devices={cfg.trainer.get('devices')} (strategy {cfg.trainer.get('strategy')}) is not "
@@ -291,19 +296,70 @@ def check_sweep_processes(cfg: Any, overrides: list[str]) -> None:
         )
 
 
-def check_slurm_nodes(cfg: Any, overrides: list[str]) -> None:
-    """hydra.launcher.nodes is the one key for several nodes: each job sets trainer.num_nodes to
-    it (`adapt_to_submitit`), as tasks_per_node follows trainer.devices. A trainer.num_nodes set
-    by hand to another value would make Lightning wait for ranks Slurm never starts: refused
-    before anything is submitted."""
+# hydra.launcher keys that are sizes: a whole number of at least 1 (signal_delay_s and
+# gpus_per_node: 0 or more); mem_gb, any number above 0.
+SLURM_SIZES = {"nodes": 1, "tasks_per_node": 1, "cpus_per_task": 1, "gpus_per_node": 0, "timeout_min": 1,
+               "signal_delay_s": 0, "array_parallelism": 1}
+# Keys that shape every job of a Slurm sweep alike: it is one job array, with one sbatch script.
+SHAPE_KEYS = ("trainer.devices", "trainer.num_nodes", "hydra.launcher.nodes", "hydra.launcher.tasks_per_node")
+
+
+def check_slurm_shape(cfg: Any, overrides: list[str]) -> None:
+    """What Slurm is asked for, checked before anything is submitted (sbatch would refuse it with
+    a traceback, or Lightning fail in every job):
+
+    - the launcher's sizes are whole numbers of at least 1 (`hydra.launcher.nodes=0`);
+    - a Slurm sweep is one job array: one number of nodes and of tasks per node for all its jobs,
+      so the keys that set them (trainer.devices, trainer.num_nodes, hydra.launcher.nodes and
+      tasks_per_node) are not swept;
+    - trainer.devices is a number (tasks_per_node follows it), and a tasks_per_node or
+      trainer.num_nodes set by hand agrees with it and with hydra.launcher.nodes: Lightning would
+      wait for ranks Slurm never starts.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     from expkit.errors import ConfigError
 
-    given = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("hydra.launcher.nodes=")]
+    given: dict[str, str] = {}
+    for text, override in zip(overrides, OverridesParser.create().parse_overrides(overrides)):
+        key = override.get_key_element().lstrip("+~")
+        if override.is_sweep_override() and key in SHAPE_KEYS:
+            raise ConfigError(
+                f"command line `{text}`: a Slurm sweep is one job array, every job with the same nodes and tasks per "
+                f"node, so {key} cannot vary between its jobs. Run one sweep per value (e.g. `{key}=1` in one "
+                "command, `=2` in another).")
+        if key.startswith("hydra.launcher."):
+            given[key.removeprefix("hydra.launcher.")] = text.split("=", 1)[1]
     try:
-        nodes = int(given[-1]) if given else 1
+        memory_ok = float(given.get("mem_gb", 1)) > 0
     except ValueError:
-        raise ConfigError(f"hydra.launcher.nodes={given[-1]} is not a number of nodes; give one, e.g. "
-                          "hydra.launcher.nodes=2.") from None
+        memory_ok = False
+    if not memory_ok:
+        raise ConfigError(f"hydra.launcher.mem_gb={given['mem_gb']}: give the memory of each job in GB, a number above "
+                          "0, e.g. hydra.launcher.mem_gb=4.")
+    for key, least in SLURM_SIZES.items():
+        if key not in given:
+            continue
+        try:
+            value = float(given[key])
+            whole = value == int(value) and "." not in given[key]
+        except ValueError:
+            whole = False
+        if not whole or value < least:
+            raise ConfigError(
+                f"hydra.launcher.{key}={given[key]}: give a whole number of {'at least ' + str(least) if least else '0 or more'}"
+                f" (Slurm's sbatch would refuse it), e.g. hydra.launcher.{key}={max(least, 1)}.")
+    nodes = int(float(given.get("nodes", 1)))
+    devices = cfg.trainer.get("devices", 1)
+    if not isinstance(devices, int) or isinstance(devices, bool):
+        raise ConfigError(
+            f"trainer.devices={devices}: with hydra/launcher=slurm it is the number of tasks Slurm starts on each node "
+            "(hydra.launcher.tasks_per_node follows it), so it must be a number: give trainer.devices=N.")
+    tasks = given.get("tasks_per_node")
+    if tasks is not None and int(float(tasks)) != devices:
+        raise ConfigError(
+            f"hydra.launcher.tasks_per_node={tasks} but trainer.devices={devices}: Slurm would start {tasks} task(s) on a "
+            f"node and Lightning wait for {devices}. Set only trainer.devices=N (tasks_per_node follows it).")
     num_nodes = cfg.trainer.get("num_nodes")
     if num_nodes is not None and int(num_nodes) != nodes:
         raise ConfigError(

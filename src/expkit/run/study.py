@@ -47,6 +47,30 @@ def open_storage(storage: str) -> Any:
     return JournalStorage(JournalFileBackend(storage))
 
 
+def check_journal(path: Path) -> None:
+    """Raises ValueError naming the first record of the journal file that Optuna could not read:
+    a last line cut off (a process killed while writing it) or a line that is not a record.
+    Optuna would read the records before it, append new ones after the broken line and fail
+    later, burying the damage mid-file. Checked while no trial of the study runs (a reader beside
+    a writer may see a last line half written)."""
+    import json
+
+    if not path.is_file():
+        return
+    lines = path.read_bytes().split(b"\n")
+    count = len(lines) - 1  # the text after the last newline is no line of its own
+    for number, line in enumerate(lines[:-1], start=1):
+        try:
+            json.loads(line)
+        except ValueError:
+            raise ValueError(f"line {number} of its {count} lines is not an Optuna journal record ({line[:60]!r}); "
+                             f"keep a copy, then delete that line to keep the study's other records") from None
+    if lines[-1].strip():
+        raise ValueError(f"its last record (line {count + 1}) is cut off, as a process killed while writing it leaves it; "
+                         f"keep a copy, then delete that last line (`sed -i '$ d' {path}`) to keep the study's other "
+                         "records")
+
+
 def storage_file(storage: str) -> Path | None:
     """The file a storage keeps its study in (a journal file, a SQLite database), None for a server."""
     if not is_url(storage):

@@ -115,8 +115,13 @@ class SweepSummary(HydraCallback):
         # summary only with a launcher whose jobs are processes of their own (Slurm).
         stopped = [str(row.run_dir) for row in rows if row.status == "interrupted"]
         if failed:
-            # The sweep's exit status: `expkit train -m` ends with 1 when a job failed.
+            # The sweep's exit status: `expkit train -m` ends with 1 when a job failed. Each with
+            # the first line of its recorded error: a job of a Slurm sweep logs it on its node only.
+            why = {str(row.run_dir): (row.error or "").strip().splitlines() for row in rows}
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
+            for job in failed:
+                if why[job]:
+                    print(f"  {Path(job).name.split('_', 1)[0]}: {why[job][0][:300]}", file=sys.stderr)
         if stopped and "optuna" in str(config.hydra.sweeper.get("_target_", "")):
             # The study has these trials as failed: continuing the search runs new trials.
             print(f"error: {len(stopped)} trial(s) of the search were stopped before the end: {', '.join(stopped)}. "
@@ -229,7 +234,13 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
     SQLite does."""
     from filelock import FileLock, Timeout
 
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        what = "is a file" if sweep_dir.exists() else f"cannot be made ({err.strerror or err})"
+        print(f"error: hydra.sweep.dir={sweep_dir} {what}: a sweep writes its job folders into a folder. Give a new or "
+              "empty folder, an earlier sweep's folder to continue it, or leave hydra.sweep.dir out.", file=sys.stderr)
+        raise SystemExit(2) from None
     lock = FileLock(str(sweep_dir / SWEEP_LOCK), timeout=0)
     try:
         lock.acquire()

@@ -110,7 +110,7 @@ class ExpkitOptunaSweeper(Sweeper):
         custom_search_space: Optional[str], params: Optional[Dict[str, str]],
     ) -> None:
         self.metric, self.direction = as_list(metric), as_list(direction)
-        self.n_trials, self.n_jobs = n_trials, max(1, n_jobs)
+        self.n_trials, self.n_jobs = n_trials, n_jobs
         self.sampler_name, self.sampler_args, self.seed = str(sampler), dict(sampler_args or {}), seed
         self.pruner_name, self.warmup = str(pruner), pruner_warmup_epochs
         # Plain values: the study keeps them (a user attribute) for the trials' own processes.
@@ -204,6 +204,10 @@ class ExpkitOptunaSweeper(Sweeper):
         if self.n_trials < 1:
             raise SearchConfigError(f"hydra.sweeper.n_trials={self.n_trials}: the number of trials the study should "
                                     "have in all must be 1 or more (a continued study runs only the trials it lacks).")
+        if self.n_jobs < 1:
+            raise SearchConfigError(f"hydra.sweeper.n_jobs={self.n_jobs}: the number of trials launched together must be "
+                                    "1 or more (with hydra/launcher=joblib or slurm they run at once; there is no "
+                                    "`-1` for all cores: give the number).")
         if not 0 <= self.max_failure_rate <= 1:
             raise SearchConfigError(f"hydra.sweeper.max_failure_rate={self.max_failure_rate}: a share of trials, "
                                     "from 0 (stop at the first failed trial) to 1 (never stop).")
@@ -374,12 +378,14 @@ class ExpkitOptunaSweeper(Sweeper):
         import optuna
         from sqlalchemy.exc import SQLAlchemyError
 
-        from expkit.run.study import open_storage
+        from expkit.run.study import check_journal, is_url, open_storage
 
         # Optuna's "Using an existing study" notice: the sweeper's own line says how far the study is.
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
+            if storage and not is_url(storage):
+                check_journal(Path(storage))
             opened = open_storage(storage) if storage else None
             try:
                 # Loaded when it is there: create_study(load_if_exists=True) would first append a

@@ -41,6 +41,12 @@ log = logging.getLogger("expkit")
 # squeue states of a job that will not run again (it may still be listed for MinJobAge seconds).
 ENDED_STATES = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
                 "DEADLINE", "PREEMPTED", "SPECIAL_EXIT", "REVOKED"}
+# squeue's reasons for a pending job that Slurm will never start as it was asked (more nodes,
+# CPUs, memory or time than the partition allows; an account or QOS it does not know): the job
+# is cancelled and recorded failed, instead of the sweep waiting for ever.
+NEVER_STARTS = {"PartitionNodeLimit", "PartitionTimeLimit", "PartitionConfig", "BadConstraints", "InvalidAccount",
+                "InvalidQOS", "AssocMaxNodesPerJobLimit", "AssocMaxCpuPerJobLimit", "QOSMaxNodePerJobLimit",
+                "QOSMaxCpuPerJobLimit", "QOSMaxMemoryPerJob"}
 # A job gone from the queue gets this long to show its result file (a shared file system's delay).
 RESULT_GRACE_S = 30.0
 
@@ -62,8 +68,23 @@ class ExpkitSlurmLauncher(SlurmLauncher):
             log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
             job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
             folders.append(sweep_dir / job_subdir(self.hydra_context, self.config, overrides, idx))
-        jobs = executor.map_array(self, *zip(*job_params))
-        return SweepWait(jobs, job_overrides, folders, self.poll_s).wait()
+        try:
+            jobs = executor.map_array(self, *zip(*job_params))
+        except Exception as err:  # noqa: BLE001 - sbatch's refusal (submitit's FailedJobError), said as such
+            refused(err)
+        wait = SweepWait(jobs, job_overrides, folders, self.poll_s)
+        wait.after_cancel = self._after_cancel(sweep_dir)
+        return wait.wait()
+
+    def _after_cancel(self, sweep_dir: Path) -> str:
+        """What to do after an interrupted sweep's jobs were cancelled (said with their ids)."""
+        if "optuna" in str(self.config.hydra.sweeper.get("_target_", "")):
+            return ("their trials are failed ones in the Optuna study; the same command continues the study with "
+                    "new trials")
+        from expkit.runs.sweep import continue_command
+
+        command = continue_command(sweep_dir) or f"the same command with hydra.sweep.dir={sweep_dir}"
+        return f"continue the sweep (finished jobs are skipped, the others resume from their last.ckpt): {command}"
 
     def _executor(self) -> Any:
         """submitit's executor with this launcher's parameters (as SlurmLauncher.launch builds it)."""
@@ -85,6 +106,7 @@ class SweepWait:
     def __init__(self, jobs: Sequence[Any], overrides: Sequence[Sequence[str]], folders: Sequence[Path],
                  poll_s: float) -> None:
         self.jobs, self.overrides, self.folders, self.poll_s = list(jobs), overrides, list(folders), poll_s
+        self.after_cancel = "the same command resumes them"
         self.results: Dict[int, JobReturn] = {}
         self.gone_since: Dict[int, float] = {}
         self.lost: set = set()
@@ -107,7 +129,7 @@ class SweepWait:
                       "scancel %s", " ".join(ids), err, " ".join(ids))
             return
         log.warning("The sweep was interrupted: its Slurm job(s) %s cancelled (each records `interrupted` "
-                    "with what it saved; the same command resumes them)", " ".join(ids))
+                    "with what it saved); %s", " ".join(ids), self.after_cancel)
 
     def _wait(self) -> List[JobReturn]:
         shown = ""
@@ -130,7 +152,7 @@ class SweepWait:
     def _shown_state(self, i: int, state: Optional[str]) -> str:
         if i in self.results:
             return "lost" if i in self.lost else "done"
-        if state in ("PENDING", "CONFIGURING"):
+        if state in ("PENDING", "CONFIGURING") or (state or "").startswith("PENDING:"):
             return "pending"
         if state in ("REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"):
             return "requeued"
@@ -140,6 +162,9 @@ class SweepWait:
         tasks = [job.task(t) for t in range(job.num_tasks)] if job.num_tasks > 1 else [job]
         if all(task.paths.result_pickle.exists() for task in tasks):
             self.results[i] = self._collect(i, job)
+            return
+        if state is not None and state.startswith("PENDING:"):
+            self.results[i] = self._never_starts(i, job, state.split(":", 1)[1])
             return
         if not queue_known or (state is not None and state not in ENDED_STATES):
             # Queued, running, requeued; or squeue did not answer (slurmctld restarting).
@@ -157,6 +182,21 @@ class SweepWait:
         except Exception as err:  # noqa: BLE001 - submitit's FailedJobError carries the job's traceback
             log.error("Slurm job %s (%s) failed:\n%s", job.job_id, self.folders[i].name, err)
             return self._return(i, {"status": "failed"})
+
+    def _never_starts(self, i: int, job: Any, reason: str) -> JobReturn:
+        """A job Slurm keeps pending for a reason that cannot clear: cancelled, recorded failed."""
+        from expkit.run.record import RunRecord
+
+        subprocess.run(["scancel", job.job_id], capture_output=True, timeout=60)
+        message = (f"Slurm job {job.job_id} can never start as asked (squeue's reason: {reason}, e.g. more nodes, "
+                   "CPUs, memory or time than the partition allows): cancelled. Ask for what `sinfo` shows the "
+                   "partition has (hydra.launcher.nodes, cpus_per_task, mem_gb, timeout_min, partition)")
+        folder = self.folders[i]
+        folder.mkdir(parents=True, exist_ok=True)
+        RunRecord(folder).update(status="failed", error=message, slurm_state=f"PENDING ({reason})")
+        log.error("%s; recorded failed in %s", message, folder)
+        self.lost.add(i)
+        return self._return(i, {"status": "failed"})
 
     def _lost(self, i: int, job: Any, state: Optional[str]) -> JobReturn:
         from expkit.errors import ExpkitError
@@ -190,10 +230,11 @@ class SweepWait:
 
 
 def queue_states(array_ids: set) -> Optional[Dict[str, str]]:
-    """`<array>_<task>` -> squeue's state for the given job arrays' tasks; None when squeue does
-    not answer (the next poll asks again; result files are checked regardless)."""
+    """`<array>_<task>` -> squeue's state for the given job arrays' tasks (`PENDING:<reason>` for a
+    job Slurm will never start as asked, NEVER_STARTS); None when squeue does not answer (the next
+    poll asks again; result files are checked regardless)."""
     try:
-        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-o", "%i %T", "-j", ",".join(sorted(array_ids))],
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-o", "%i %T %r", "-j", ",".join(sorted(array_ids))],
                              capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as err:
         log.debug("squeue: %s", err)
@@ -203,7 +244,21 @@ def queue_states(array_ids: set) -> Optional[Dict[str, str]]:
         return {} if "Invalid job id" in out.stderr else None
     states = {}
     for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            states[parts[0]] = parts[1]
+        parts = line.split(None, 2)
+        if len(parts) >= 2:
+            reason = parts[2].strip() if len(parts) == 3 else ""
+            never = parts[1] == "PENDING" and reason in NEVER_STARTS
+            states[parts[0]] = f"PENDING:{reason}" if never else parts[1]
     return states
+
+
+def refused(err: Exception) -> None:
+    """sbatch refused the sweep's jobs (a partition, size or option Slurm does not take): one
+    paragraph with Slurm's own words, exit 2; nothing was submitted."""
+    import sys
+
+    said = " ".join(line.strip() for line in str(err).splitlines() if "error" in line.lower()) or str(err)
+    print(f"error: Slurm refused the sweep's jobs, nothing was submitted: {said.strip()[:600]} Check the "
+          "hydra.launcher.* keys (partition, nodes, tasks_per_node, cpus_per_task, mem_gb, timeout_min, signal_delay_s, "
+          "additional_parameters) against what the cluster offers (`sinfo`).", file=sys.stderr)
+    raise SystemExit(2)
