@@ -15,7 +15,7 @@ pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 from hydra_plugins.expkit_sweeper import slurm_launcher  # noqa: E402
 
 import expkit  # noqa: E402
-from expkit.commands.train import check_slurm_shape  # noqa: E402
+from expkit.commands.sweep_checks import check_slurm_shape  # noqa: E402
 from expkit.errors import ConfigError  # noqa: E402
 from expkit.run.record import RunRecord  # noqa: E402
 
