@@ -68,9 +68,11 @@ class ExpkitSlurmLauncher(SlurmLauncher):
             log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
             job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
             folders.append(sweep_dir / job_subdir(self.hydra_context, self.config, overrides, idx))
+        from submitit.core.utils import FailedJobError
+
         try:
             jobs = executor.map_array(self, *zip(*job_params))
-        except Exception as err:  # noqa: BLE001 - sbatch's refusal (submitit's FailedJobError), said as such
+        except FailedJobError as err:  # sbatch's refusal, said as such
             refused(err)
         wait = SweepWait(jobs, job_overrides, folders, self.poll_s)
         wait.after_cancel = self._after_cancel(sweep_dir)
