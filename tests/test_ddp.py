@@ -196,9 +196,10 @@ def test_slurm_requeue_signal_checkpoints_and_resume_continues(workdir: Path) ->
     slurm = {"SLURM_JOB_ID": "4242", "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "expkit", "SLURM_PROCID": "0",
              "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
     env = {**os.environ, **THREAD_ENV, **slurm, "PYTHONUNBUFFERED": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    output = (workdir / "train.out").open("w")  # a file, not a pipe nobody reads while the test waits
     proc = subprocess.Popen(
         [sys.executable, "-m", "expkit", "train", "experiment=regression", "data.batch_size=32", "trainer=cpu", "trainer.max_epochs=100000"],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+        cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 180
@@ -211,13 +212,14 @@ def test_slurm_requeue_signal_checkpoints_and_resume_continues(workdir: Path) ->
             time.sleep(0.5)
         assert run_dir is not None, "no epoch finished"
         proc.send_signal(signal.SIGUSR1)
-        assert proc.wait(timeout=180) == -signal.SIGKILL  # the hpc checkpoint, then scontrol: slow on a loaded CI
+        assert proc.wait(timeout=180) == -signal.SIGKILL, (workdir / "train.out").read_text()[-3000:]
         assert (run_dir / "hpc_ckpt_1.ckpt").is_file()
         assert calls.read_text().split() == ["requeue", "4242"]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        output.close()
     step = torch.load(run_dir / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=False)["global_step"]
     assert read_metrics(run_dir)["status"] != "finished"
 
@@ -228,3 +230,37 @@ def test_slurm_requeue_signal_checkpoints_and_resume_continues(workdir: Path) ->
     metrics = read_metrics(run_dir)
     assert metrics["status"] == "finished" and metrics["global_step"] > step
     assert metrics["lineage"][-1]["command"] == "resume"
+
+
+def test_slurm_requeue_signal_is_handled_after_the_batch_not_inside_the_handler(tmp_path: Path, monkeypatch) -> None:
+    """Lightning's SLURM handler flushes TensorBoard, saves hpc_ckpt_1.ckpt and runs `scontrol
+    requeue`. Run inside the signal handler it hung the job whenever the signal landed while the
+    training thread held TensorBoard's writer lock (4 of 27 signals on a loaded machine). expkit
+    runs it after the batch in which the signal arrived: the checkpoint holds that batch's step."""
+    import pytorch_lightning as pl
+
+    import expkit
+
+    calls = tmp_path / "scontrol.calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (bin_dir / "scontrol").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    for key, value in {"SLURM_JOB_ID": "4242", "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "expkit", "SLURM_PROCID": "0",
+                       "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}.items():
+        monkeypatch.setenv(key, value)
+
+    class SignalDuringStep(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            if trainer.global_step == 3:
+                signal.raise_signal(signal.SIGUSR1)  # its handler runs now, before the step's work
+
+    before = signal.getsignal(signal.SIGUSR1)
+    overrides = ["experiment=regression", "data.batch_size=32", "trainer=cpu", "trainer.max_epochs=1", "callbacks.progress_bar=null",
+                 f"paths.output_root={tmp_path / 'outputs'}"]
+    result = expkit.fit(expkit.compose(overrides), extra_callbacks=[SignalDuringStep()])
+    checkpoint = torch.load(Path(result.run_dir) / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["global_step"] == 4  # inside the handler: 3
+    assert calls.read_text().split() == ["requeue", "4242"]
+    assert signal.getsignal(signal.SIGUSR1) == before

@@ -105,10 +105,12 @@ def _fit(cfg: DictConfig, folder: RunFolder, ckpt_path: str | None, extra_callba
     from lightning_fabric.utilities.rank_zero import rank_zero_only
     from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
+    from expkit.run.requeue import DeferredSlurmRequeue
+
     guard = FiniteLossGuard(cfg.monitor.metric, RunFolder.LAST_CHECKPOINT)
     best_epoch = BestValidationMetrics(cfg.monitor.metric, cfg.monitor.mode)
     callbacks = [guard, RunFolderGuard(folder), *build_callbacks(cfg, with_logger=bool(loggers)), RunRecordCallback(record),
-                 best_epoch, *(extra_callbacks or [])]
+                 best_epoch, DeferredSlurmRequeue(), *(extra_callbacks or [])]
     if cfg.trainer.get("enable_model_summary", True) and not any(isinstance(c, ModelSummary) for c in callbacks):
         from expkit.run.console import ParameterSummary
 
