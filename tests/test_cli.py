@@ -72,3 +72,13 @@ def test_shell_completion_completes_commands_and_train_overrides(workdir):
     assert complete("expkit train optimizer.l") == ["optimizer.lr="]
     assert {"model=mlp", "model=linear"} <= set(complete("expkit train experiment=regression model="))
     assert not (workdir / "outputs").exists(), "completing wrote nothing"
+
+
+@pytest.mark.parametrize("command", ["resume", "reproduce", "eval", "export"])
+def test_options_may_come_after_the_run_folder_and_among_the_overrides(workdir, command):
+    """`expkit resume RUN --trust-module PKG key=value`, as one types it: the options are read
+    wherever they stand (argparse's intermixed parsing), not refused as `unrecognized arguments`."""
+    result = run_cli(command, str(workdir / "nowhere"), "--trust-module", "mypkg", "trainer.max_epochs=3", cwd=workdir)
+    assert result.returncode == 2
+    assert "unrecognized arguments" not in result.stderr, result.stderr
+    assert "does not exist" in result.stderr and "Traceback" not in result.output

@@ -109,3 +109,43 @@ def test_time_limit_requeues_then_out_of_requeues_the_sweep_continues_from_last_
     assert [entry["command"] for entry in metrics["lineage"]] == ["requeue", "resume"], metrics["lineage"]
     assert epochs_logged(run_dir, 40) == list(range(1, 41))
     assert_steps_continuous(run_dir)
+
+
+@pytest.mark.slow
+def test_plain_sbatch_job_saves_lightnings_hpc_checkpoint_and_slurm_requeues_it(slurm_cluster, tmp_path):
+    """A plain `sbatch` script running `expkit train` (no submitit): Lightning's own auto-requeue.
+    `scancel --signal=USR1` as Slurm's `--signal=USR1@90` would: after the batch it arrived in,
+    hpc_ckpt_1.ckpt is saved in the run folder and the real `scontrol requeue` requeues the job;
+    the record says `interrupted`; `expkit resume` continues from that checkpoint."""
+    import sys
+
+    script = tmp_path / "job.sh"
+    command = [sys.executable, "-m", "expkit", "train", *TRAINING, "trainer.max_epochs=50", *slow_steps(0.02)]
+    script.write_text("#!/bin/bash\n#SBATCH -N 1 --ntasks-per-node=1 --cpus-per-task=1 --mem=1G --requeue\n"
+                      f"#SBATCH -o {tmp_path}/slurm-%j.out --open-mode=append\n"
+                      f"cd {tmp_path}\nsrun {' '.join(command)}\n")
+    job = subprocess.run(["sbatch", "--parsable", str(script)], cwd=tmp_path, env=python_env(), capture_output=True,
+                         text=True, timeout=60, check=True).stdout.strip().split(";")[0]
+    try:
+        last = wait_until(lambda: next(tmp_path.glob("outputs/regression/*/checkpoints/last.ckpt"), None), timeout=180)
+        assert last is not None, (tmp_path / f"slurm-{job}.out").read_text()[-3000:] if (tmp_path / f"slurm-{job}.out").exists() else job
+        run_dir = last.parents[1]
+        subprocess.run(["scancel", "--signal=USR1", job], check=True, timeout=30)
+
+        def requeued() -> bool:
+            shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, timeout=30).stdout
+            return "Restarts=1" in shown and read_metrics(run_dir).get("status") == "interrupted"
+
+        assert wait_until(requeued, timeout=120), (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
+    finally:
+        subprocess.run(["scancel", job], check=False, timeout=30)
+    assert (run_dir / "hpc_ckpt_1.ckpt").is_file()
+    assert "Received SIGUSR1 (Slurm's requeue signal)" in (run_dir / "train.log").read_text()
+    step = read_metrics(run_dir)["global_step"]
+
+    resumed = run_cli("resume", str(run_dir), "--trust-module", "slow_steps", f"trainer.max_epochs={step // 200 + 2}",
+                      cwd=tmp_path, timeout=240,
+                      env=python_env())
+    assert resumed.returncode == 0, resumed.output[-3000:]
+    assert "from hpc_ckpt_1.ckpt" in resumed.stdout
+    assert read_metrics(run_dir)["status"] == "finished"

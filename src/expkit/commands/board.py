@@ -23,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     from expkit.errors import ExpkitError
     from expkit.runs.board import link_runs
 

@@ -28,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     p = parser()
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     if len(args.runs) < 2:
         p.error("give two or more run folders to compare")
     from expkit.runs import compare

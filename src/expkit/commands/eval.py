@@ -24,7 +24,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     from expkit.errors import ExpkitError
     from expkit.report import print_metrics
     from expkit.files import write_json_atomic

@@ -49,7 +49,7 @@ def push(folder: Path, repo_id: str, private: bool) -> str:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     from expkit.export_folder import export_run
 
     out_dir = Path(args.out_dir)

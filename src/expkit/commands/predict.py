@@ -47,7 +47,7 @@ def read_inputs(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str]) -> int:
     from expkit.errors import ExpkitError
 
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     if args.top_k < 1:
         raise ExpkitError(f"--top-k must be >= 1, got {args.top_k}.")
     items = read_inputs(args)

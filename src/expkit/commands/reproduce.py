@@ -57,7 +57,7 @@ def refuse_unfinished(folder) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     import expkit
     from expkit.report import print_table
     from expkit.run.folder import RunFolder, process_rank

@@ -21,7 +21,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     import expkit
     from expkit.commands.train import report, result_exit_code
     from expkit.logs import console_logging

@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     from expkit.errors import ExpkitError
     from expkit.run.folder import RunFolder
     from expkit.runs import columns, grouping
