@@ -253,14 +253,15 @@ def test_slurm_requeue_signal_is_handled_after_the_batch_not_inside_the_handler(
 
     class SignalDuringStep(pl.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-            if trainer.global_step == 3:
+            if trainer.global_step in (3, 7):
                 signal.raise_signal(signal.SIGUSR1)  # its handler runs now, before the step's work
 
     before = signal.getsignal(signal.SIGUSR1)
     overrides = ["experiment=regression", "data.batch_size=32", "trainer=cpu", "trainer.max_epochs=1", "callbacks.progress_bar=null",
                  f"paths.output_root={tmp_path / 'outputs'}"]
     result = expkit.fit(expkit.compose(overrides), extra_callbacks=[SignalDuringStep()])
-    checkpoint = torch.load(Path(result.run_dir) / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=False)
-    assert checkpoint["global_step"] == 4  # inside the handler: 3
-    assert calls.read_text().split() == ["requeue", "4242"]
+    for n, step in ((1, 4), (2, 8)):  # inside the handler: steps 3 and 7
+        checkpoint = torch.load(Path(result.run_dir) / f"hpc_ckpt_{n}.ckpt", map_location="cpu", weights_only=False)
+        assert checkpoint["global_step"] == step
+    assert calls.read_text().split() == ["requeue", "4242"] * 2
     assert signal.getsignal(signal.SIGUSR1) == before

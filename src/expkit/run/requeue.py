@@ -115,9 +115,11 @@ class DeferredSlurmRequeue(pl.Callback):
         if (not isinstance(environment, SLURMEnvironment) or not environment.auto_requeue
                 or threading.current_thread() is not threading.main_thread()):
             return
+        from pytorch_lightning.trainer.connectors.signal_connector import _HandlersCompose
+
         signum = environment.requeue_signal or signal.SIGUSR1
         installed = signal.getsignal(signum)
-        if not callable(installed) or installed == self._note:
+        if not isinstance(installed, _HandlersCompose):  # Lightning's; not a handler of the user's own
             return
         self.signum, self._lightning_handler = int(signum), installed
         signal.signal(signum, self._note)
@@ -134,9 +136,8 @@ class DeferredSlurmRequeue(pl.Callback):
         if trainer.world_size > 1:
             received = trainer.strategy.reduce_boolean_decision(received, all=False)
         if received:
-            handler, self._lightning_handler, self.received = self._lightning_handler, None, False
-            signal.signal(self.signum, handler)
-            handler(self.signum, None)
+            self.received = False  # a later signal is handled again, after its own batch
+            self._lightning_handler(self.signum, None)
 
     def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._take_over(trainer)  # Lightning installs its handlers after on_fit_start
