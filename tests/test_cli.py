@@ -82,3 +82,16 @@ def test_options_may_come_after_the_run_folder_and_among_the_overrides(workdir, 
     assert result.returncode == 2
     assert "unrecognized arguments" not in result.stderr, result.stderr
     assert "does not exist" in result.stderr and "Traceback" not in result.output
+
+
+def test_after_a_double_dash_everything_is_literal(workdir):
+    """`--` still ends the options, also before the first positional (argparse's intermixed parsing
+    would read `--check` after it as the option): `reproduce -- RUN --check` passes `--check` on
+    as an override, it does not switch the check on."""
+    result = run_cli("reproduce", "--", str(workdir / "nowhere"), "--check", cwd=workdir)
+    assert result.returncode == 2 and "does not exist" in result.stderr, result.output
+    from expkit.commands import parse_command_line
+    from expkit.commands.reproduce import parser
+
+    args = parse_command_line(parser(), ["--", "RUN", "--check"])
+    assert args.check is False and args.overrides == ["--check"]

@@ -256,12 +256,16 @@ def test_slurm_requeue_signal_is_handled_after_the_batch_not_inside_the_handler(
             if trainer.global_step in (3, 7):
                 signal.raise_signal(signal.SIGUSR1)  # its handler runs now, before the step's work
 
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            signal.raise_signal(signal.SIGUSR1)  # after the last batch: handled as the fit ends
+
     before = signal.getsignal(signal.SIGUSR1)
     overrides = ["experiment=regression", "data.batch_size=32", "trainer=cpu", "trainer.max_epochs=1", "callbacks.progress_bar=null",
                  f"paths.output_root={tmp_path / 'outputs'}"]
     result = expkit.fit(expkit.compose(overrides), extra_callbacks=[SignalDuringStep()])
-    for n, step in ((1, 4), (2, 8)):  # inside the handler: steps 3 and 7
-        checkpoint = torch.load(Path(result.run_dir) / f"hpc_ckpt_{n}.ckpt", map_location="cpu", weights_only=False)
-        assert checkpoint["global_step"] == step
-    assert calls.read_text().split() == ["requeue", "4242"] * 2
+    steps = [torch.load(Path(result.run_dir) / f"hpc_ckpt_{n}.ckpt", map_location="cpu", weights_only=False)["global_step"]
+             for n in (1, 2, 3)]
+    assert steps[:2] == [4, 8]  # inside the handler: steps 3 and 7
+    assert steps[2] == read_metrics(Path(result.run_dir))["global_step"]  # the epoch's last step
+    assert calls.read_text().split() == ["requeue", "4242"] * 3
     assert signal.getsignal(signal.SIGUSR1) == before

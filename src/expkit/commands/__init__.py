@@ -12,3 +12,12 @@ COMMANDS = {
     "reproduce": "Run again from a run's saved config snapshot; compare metrics and environment.",
     "resume": "Continue an unfinished run from its last checkpoint, or extend a finished one.",
 }
+
+
+def parse_command_line(parser, argv):
+    """The arguments of a subcommand, its options wherever they stand (`expkit resume RUN
+    --trust-module PKG key=value`: argparse's intermixed parsing). After a `--` everything is
+    taken literally, as argparse's plain parsing does (its intermixed parsing reads options there)."""
+    if "--" in argv:
+        return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)

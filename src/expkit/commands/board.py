@@ -8,6 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from expkit.commands import parse_command_line
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -23,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_intermixed_args(argv)
+    args = parse_command_line(parser(), argv)
     from expkit.errors import ExpkitError
     from expkit.runs.board import link_runs
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from expkit.commands import parse_command_line
+
 FORMATS = ("table", "md", "json")
 
 
@@ -28,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     p = parser()
-    args = p.parse_intermixed_args(argv)
+    args = parse_command_line(p, argv)
     if len(args.runs) < 2:
         p.error("give two or more run folders to compare")
     from expkit.runs import compare

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from expkit.commands import parse_command_line
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -24,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_intermixed_args(argv)
+    args = parse_command_line(parser(), argv)
     from expkit.errors import ExpkitError
     from expkit.report import print_metrics
     from expkit.files import write_json_atomic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from expkit.commands import parse_command_line
 from expkit.errors import ExpkitError
 
 
@@ -49,7 +50,7 @@ def push(folder: Path, repo_id: str, private: bool) -> str:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_intermixed_args(argv)
+    args = parse_command_line(parser(), argv)
     from expkit.export_folder import export_run
 
     out_dir = Path(args.out_dir)

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from expkit.commands import parse_command_line
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -47,7 +49,7 @@ def read_inputs(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str]) -> int:
     from expkit.errors import ExpkitError
 
-    args = parser().parse_intermixed_args(argv)
+    args = parse_command_line(parser(), argv)
     if args.top_k < 1:
         raise ExpkitError(f"--top-k must be >= 1, got {args.top_k}.")
     items = read_inputs(args)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from expkit.commands import parse_command_line
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -57,7 +59,7 @@ def refuse_unfinished(folder) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_intermixed_args(argv)
+    args = parse_command_line(parser(), argv)
     import expkit
     from expkit.report import print_table
     from expkit.run.folder import RunFolder, process_rank

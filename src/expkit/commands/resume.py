@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from expkit.commands import parse_command_line
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -21,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_intermixed_args(argv)
+    args = parse_command_line(parser(), argv)
     import expkit
     from expkit.commands.train import report, result_exit_code
     from expkit.logs import console_logging

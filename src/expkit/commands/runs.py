@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from expkit.commands import parse_command_line
 from expkit.runs.collect import STATUSES
 from expkit.runs.sorting import SORT_KEYS
 
@@ -69,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_intermixed_args(argv)
+    args = parse_command_line(parser(), argv)
     from expkit.errors import ExpkitError
     from expkit.run.folder import RunFolder
     from expkit.runs import columns, grouping

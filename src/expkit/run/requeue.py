@@ -161,18 +161,20 @@ class DeferredSlurmRequeue(pl.Callback):
     def on_test_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         self._run_if_received(trainer)
 
-    def _give_back(self) -> None:
-        # The stage ended before a batch boundary came: nothing is left to save; Lightning's
-        # handler goes back in place for its teardown to restore what was there before.
+    def _give_back(self, trainer: pl.Trainer) -> None:
+        # A signal after the stage's last batch (the last epoch's checkpoint, its end) is handled
+        # now: the job may not live through what comes next (the test). Then Lightning's handler
+        # goes back in place for its teardown to restore what was there before.
+        self._run_if_received(trainer)
         if self._lightning_handler is not None and self.signum is not None:
             signal.signal(self.signum, self._lightning_handler)
         self._lightning_handler, self.received = None, False
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._give_back()
+        self._give_back(trainer)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._give_back()
+        self._give_back(trainer)
 
 
 def submitit_signal() -> int | None:
