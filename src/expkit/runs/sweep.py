@@ -88,7 +88,8 @@ class SweepSummary(HydraCallback):
         columns = summary_columns(rows)
         write_text_atomic(sweep_dir / "summary.csv", table.render_csv(rows, columns))
         write_text_atomic(sweep_dir / "summary.md", table.render_markdown(rows, columns))
-        failed = [str(row.run_dir) for row in rows if row.status == "failed"]
+        failed_rows = [row for row in rows if row.status == "failed"]
+        failed = [str(row.run_dir) for row in failed_rows]
         # On screen the job folders are relative to the sweep folder the title names.
         tests = [c.key for c in columns if c.key.startswith("test/")]
         shown, notes = screen_columns(rows, sweep_dir, metrics=tests)
@@ -117,21 +118,20 @@ class SweepSummary(HydraCallback):
         if failed:
             # The sweep's exit status: `expkit train -m` ends with 1 when a job failed. Each with
             # the first line of its recorded error: a job of a Slurm sweep logs it on its node only.
-            why = {str(row.run_dir): (row.error or "").strip().splitlines() for row in rows}
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)}", file=sys.stderr)
-            for job in failed:
-                if why[job]:
-                    print(f"  {Path(job).name.split('_', 1)[0]}: {why[job][0][:300]}", file=sys.stderr)
-        if stopped and "optuna" in str(config.hydra.sweeper.get("_target_", "")):
+            for row in failed_rows:
+                why = (row.error or "").strip().splitlines()
+                if why:
+                    print(f"  {Path(row.run_dir).name.split('_', 1)[0]}: {why[0][:300]}", file=sys.stderr)
+        if stopped and is_optuna_search(config):
             # The study has these trials as failed: continuing the search runs new trials.
             print(f"error: {len(stopped)} trial(s) of the search were stopped before the end: {', '.join(stopped)}. "
                   "They are failed trials in the Optuna study (their folders keep what they saved); the same command "
                   "continues the study with new trials.", file=sys.stderr)
         elif stopped:
-            command = continue_command(sweep_dir)
             print(f"error: {len(stopped)} job(s) of the sweep were stopped before the end: {', '.join(stopped)}. "
                   "Continue the sweep (finished jobs are skipped, stopped ones resume from their last.ckpt): "
-                  + (command or f"the same command with hydra.sweep.dir={sweep_dir}"), file=sys.stderr)
+                  + how_to_continue(sweep_dir), file=sys.stderr)
         if failed or stopped:
             raise SystemExit(1)
 
@@ -190,9 +190,7 @@ def sweep_kept_message(sweep_dir: Path) -> str:
     said = f"the sweep {sweep_dir} stopped; " + ("kept: " + "; ".join(kept) if kept else "no job had saved a checkpoint")
     if again:
         said += f"; starting again: {', '.join(again)}"
-    command = continue_command(sweep_dir)
-    return said + ". Continue it (finished jobs are skipped, the others resume from last.ckpt): " + (
-        command or f"the same command with hydra.sweep.dir={sweep_dir}")
+    return said + ". Continue it (finished jobs are skipped, the others resume from last.ckpt): " + how_to_continue(sweep_dir)
 
 
 # A job folder's name (hydra.sweep.subdir in conf/hydra/default.yaml): `<N>_<overrides>`, or `<N>`.
@@ -264,6 +262,18 @@ def is_sweep_folder(path: Path) -> bool:
     if not path.is_dir() or RunFolder.is_run_dir(path):
         return False
     return any(JOB_FOLDER.match(p.name) and RunFolder.is_run_dir(p) for p in path.iterdir() if p.is_dir())
+
+
+def is_optuna_search(config: Any) -> bool:
+    """Whether the sweep is an Optuna search (its sweeper, expkit's Optuna plugin): its stopped
+    trials are failed trials of the study, and the same command continues it with new trials."""
+    return "optuna" in str(config.hydra.sweeper.get("_target_", ""))
+
+
+def how_to_continue(sweep_dir: Path) -> str:
+    """The command that continues the sweep (`continue_command`), or the words for it when its
+    multirun.yaml cannot be read."""
+    return continue_command(sweep_dir) or f"the same command with hydra.sweep.dir={sweep_dir}"
 
 
 def continue_command(sweep_dir: Path) -> str | None:

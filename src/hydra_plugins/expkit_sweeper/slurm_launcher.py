@@ -23,7 +23,7 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -74,19 +74,17 @@ class ExpkitSlurmLauncher(SlurmLauncher):
             jobs = executor.map_array(self, *zip(*job_params))
         except FailedJobError as err:  # sbatch's refusal, said as such
             refused(err)
-        wait = SweepWait(jobs, job_overrides, folders, self.poll_s)
-        wait.after_cancel = self._after_cancel(sweep_dir)
-        return wait.wait()
+        return SweepWait(jobs, job_overrides, folders, self.poll_s, after_cancel=lambda: self._after_cancel(sweep_dir)).wait()
 
     def _after_cancel(self, sweep_dir: Path) -> str:
         """What to do after an interrupted sweep's jobs were cancelled (said with their ids)."""
-        if "optuna" in str(self.config.hydra.sweeper.get("_target_", "")):
+        from expkit.runs.sweep import how_to_continue, is_optuna_search
+
+        if is_optuna_search(self.config):
             return ("their trials are failed ones in the Optuna study; the same command continues the study with "
                     "new trials")
-        from expkit.runs.sweep import continue_command
-
-        command = continue_command(sweep_dir) or f"the same command with hydra.sweep.dir={sweep_dir}"
-        return f"continue the sweep (finished jobs are skipped, the others resume from their last.ckpt): {command}"
+        return ("continue the sweep (finished jobs are skipped, the others resume from their last.ckpt): "
+                + how_to_continue(sweep_dir))
 
     def _executor(self) -> Any:
         """submitit's executor with this launcher's parameters (as SlurmLauncher.launch builds it)."""
@@ -102,13 +100,22 @@ class ExpkitSlurmLauncher(SlurmLauncher):
         return executor
 
 
+def scancel(job_ids: Sequence[str]) -> Optional[str]:
+    """Cancel the Slurm jobs; None when scancel did, else why it did not."""
+    try:
+        subprocess.run(["scancel", *job_ids], capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        return str(err)
+    return None
+
+
 class SweepWait:
     """Waits for a sweep's Slurm jobs: result files, and one squeue call per poll."""
 
     def __init__(self, jobs: Sequence[Any], overrides: Sequence[Sequence[str]], folders: Sequence[Path],
-                 poll_s: float) -> None:
+                 poll_s: float, after_cancel: Callable[[], str] = lambda: "the same command resumes them") -> None:
         self.jobs, self.overrides, self.folders, self.poll_s = list(jobs), overrides, list(folders), poll_s
-        self.after_cancel = "the same command resumes them"
+        self.after_cancel = after_cancel  # what to do next, said only when the sweep is interrupted
         self.results: Dict[int, JobReturn] = {}
         self.gone_since: Dict[int, float] = {}
         self.lost: set = set()
@@ -124,14 +131,13 @@ class SweepWait:
         ids = [job.job_id for i, job in enumerate(self.jobs) if i not in self.results]
         if not ids:
             return
-        try:
-            subprocess.run(["scancel", *ids], capture_output=True, text=True, timeout=60, check=True)
-        except (OSError, subprocess.SubprocessError) as err:
+        failure = scancel(ids)
+        if failure:
             log.error("The sweep was interrupted; cancelling its Slurm jobs %s failed (%s): cancel them with "
-                      "scancel %s", " ".join(ids), err, " ".join(ids))
+                      "scancel %s", " ".join(ids), failure, " ".join(ids))
             return
         log.warning("The sweep was interrupted: its Slurm job(s) %s cancelled (each records `interrupted` "
-                    "with what it saved); %s", " ".join(ids), self.after_cancel)
+                    "with what it saved); %s", " ".join(ids), self.after_cancel())
 
     def _wait(self) -> List[JobReturn]:
         shown = ""
@@ -154,7 +160,7 @@ class SweepWait:
     def _shown_state(self, i: int, state: Optional[str]) -> str:
         if i in self.results:
             return "lost" if i in self.lost else "done"
-        if state in ("PENDING", "CONFIGURING") or (state or "").startswith("PENDING:"):
+        if state in ("PENDING", "CONFIGURING"):
             return "pending"
         if state in ("REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"):
             return "requeued"
@@ -189,10 +195,12 @@ class SweepWait:
         """A job Slurm keeps pending for a reason that cannot clear: cancelled, recorded failed."""
         from expkit.run.record import RunRecord
 
-        subprocess.run(["scancel", job.job_id], capture_output=True, timeout=60)
+        failure = scancel([job.job_id])
         message = (f"Slurm job {job.job_id} can never start as asked (squeue's reason: {reason}, e.g. more nodes, "
                    "CPUs, memory or time than the partition allows): cancelled. Ask for what `sinfo` shows the "
                    "partition has (hydra.launcher.nodes, cpus_per_task, mem_gb, timeout_min, partition)")
+        if failure:
+            message = message.replace(": cancelled.", f": cancelling it failed ({failure}); cancel it with scancel {job.job_id}.")
         folder = self.folders[i]
         folder.mkdir(parents=True, exist_ok=True)
         RunRecord(folder).update(status="failed", error=message, slurm_state=f"PENDING ({reason})")
