@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from omegaconf import OmegaConf
 
 from expkit.errors import ExpkitError
+from expkit.files import pid_alive
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -80,18 +81,8 @@ def remove_dead_partials(out_dir: Path) -> None:
 
     for leftover in out_dir.parent.glob(f".{out_dir.name}{PARTIAL}*"):
         pid = leftover.name.rsplit(PARTIAL, 1)[-1]
-        if pid.isdigit() and not process_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _write_export(run_dir: str | Path, out_dir: Path, which: str, trusted_modules: Sequence[str]) -> dict[str, Any]:

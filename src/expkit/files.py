@@ -129,6 +129,20 @@ def exclusive_lock(path: str | Path, waiting: str) -> Iterator[bool]:
         release_and_remove(lock)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (a folder's writer that left its pid
+    in a file's name or contents: still writing, or gone and its leftovers removable)."""
+    if pid <= 0:
+        return False  # 0 and negative ids name process groups: os.kill would signal those
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists but belongs to someone else (or we cannot tell)
+    return True
+
+
 def safe_load_yaml(text: str) -> Any:
     """`yaml.safe_load` that refuses YAML aliases (`*name`), raising a yaml.YAMLError at the alias.
 

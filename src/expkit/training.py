@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from expkit.components import build_callbacks, build_datamodule, build_loggers, build_task, instantiate_node
-from expkit.plan import Plan, plan_of
+from expkit.plan import Plan
 from expkit.run.folder import RunFolder
 from expkit.run.guards import FiniteLossGuard, RunFolderGuard
 from expkit.run.record import AFTER_FIT, RUN_ID_KEY, RunRecord, RunRecordCallback, plain_metrics
@@ -38,10 +38,10 @@ def train(
 
     `ckpt_path` continues from a checkpoint (Lightning restores weights, optimizer, loops).
     `datamodule`: built from `cfg` already (its setup() keeps the data it has read).
-    `plan`: `cfg`'s, from its validation (`expkit.plan`); made here when not given.
+    `plan`: `cfg`'s, from its validation (`expkit.plan`); the loggers make one when not given.
     """
     with torch_threads(cfg.get("torch_threads")), sigterm_handler_kept(), ExitStack() as closing:
-        return _train(cfg, folder, ckpt_path, extra_callbacks, source, datamodule, plan_of(cfg, plan), closing)
+        return _train(cfg, folder, ckpt_path, extra_callbacks, source, datamodule, plan, closing)
 
 
 @contextmanager
@@ -73,7 +73,7 @@ def _train(
     extra_callbacks: list[Any] | None,
     source: dict[str, Any] | None,
     datamodule: Any,
-    plan: Plan,
+    plan: Plan | None,
     closing: ExitStack,
 ) -> dict[str, Any]:
     import pytorch_lightning as pl

@@ -44,6 +44,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from expkit.run.stamp import STAMP_FORMAT
+
 # The columns every run has, in this order.
 HEADLINE = ("model", "optimizer", "optimizer.lr", "data.batch_size", "seed", "trainer.max_epochs")
 # Override keys that are not hyperparameters (a key matches itself and the keys under it;
@@ -212,10 +214,10 @@ def session_name(run_dir: Path, output_root: str | Path, overrides: Sequence[str
     except ValueError:
         parent = folder.parent
     try:  # Hydra's run folder name, `2026-12-06_04-10-00` (then `-2` for a second in the same second)
-        stamp = datetime.strptime(folder.name[:19], "%Y-%m-%d_%H-%M-%S")
+        stamp = datetime.strptime(folder.name[:19], STAMP_FORMAT)
     except ValueError:
         return f"{folder.name} ({parent})"
-    suffix = folder.name[len(stamp.strftime("%Y-%m-%d_%H-%M-%S")):]  # `-2` when two started in one second
+    suffix = folder.name[len(stamp.strftime(STAMP_FORMAT)):]  # `-2` when two started in one second
     own = [o for o in overrides if not o.lstrip("+").startswith(("experiment=", "paths.", "hydra"))]
     return " ".join([stamp.strftime("%H:%M:%S") + suffix, str(parent), *own]) + f" ({folder.name})"
 

@@ -98,8 +98,9 @@ class DeferredSlurmRequeue(pl.Callback):
     needs (TensorBoard's writer lock, mid `add_scalar` or `flush`), the handler waits for it
     forever: the job hangs until Slurm kills it at the time limit, without its checkpoint (found
     on a loaded machine: 4 hangs in 27 signals). Here the handler only notes the signal; the
-    handler Lightning installed runs, unchanged, after the current training or validation batch,
-    on every rank at the same batch (ranks agree through the strategy).
+    handler Lightning installed runs, unchanged, after the current batch (with several ranks:
+    after the current training batch, on every rank at the same one; ranks agree through the
+    strategy), or as the stage ends.
     """
 
     def __init__(self) -> None:
@@ -149,7 +150,10 @@ class DeferredSlurmRequeue(pl.Callback):
         self._run_if_received(trainer)
 
     def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if not trainer.sanity_checking:
+        # With several ranks, agreeing costs a collective each batch: done once per training
+        # batch only, and a signal during validation or the test waits for the next one (or
+        # the stage's end).
+        if not trainer.sanity_checking and trainer.world_size == 1:
             self._run_if_received(trainer)
 
     def on_sanity_check_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -159,7 +163,8 @@ class DeferredSlurmRequeue(pl.Callback):
         self._take_over(trainer)
 
     def on_test_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        self._run_if_received(trainer)
+        if trainer.world_size == 1:
+            self._run_if_received(trainer)
 
     def _give_back(self, trainer: pl.Trainer) -> None:
         # A signal after the stage's last batch (the last epoch's checkpoint, its end) is handled

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+# A run folder's name under <paths.output_root>/<name>/: when it started (`-N` appended when taken).
+STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+
 # One name per parent folder and process: Hydra may resolve `hydra.run.dir` more than once.
 _claimed: dict[str, str] = {}
 
@@ -37,7 +40,7 @@ def claim_stamp(parent: str | Path) -> str:
 def new_stamp_dir(parent: Path) -> Path:
     """Create and return `parent/<timestamp>` (or `<timestamp>-N` when that name is taken)."""
     parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    stamp = datetime.now().strftime(STAMP_FORMAT)
     n = 0
     while True:
         path = parent / (stamp if n == 0 else f"{stamp}-{n}")

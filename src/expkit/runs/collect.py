@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from expkit.errors import ExpkitError
-
+from expkit.files import pid_alive
 from expkit.run.folder import STATUSES as RECORD_STATUSES
-from expkit.run.folder import RunFolder
+from expkit.run.folder import TIME_FORMAT, RunFolder
+from expkit.run.stamp import STAMP_FORMAT
 from expkit.run import params as run_params
 from expkit.runs.config_keys import flatten_config, is_per_run_key, is_plumbing_key, run_paths
 
@@ -44,9 +45,8 @@ NOISE_PREFIXES = ("paths.", "optuna_trial.")
 STATUSES = (*RECORD_STATUSES, "created", "unknown")
 
 STAMP_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})(?:-(\d+))?$")
-STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
-# The one format of a time shown to people: tables, diffs, and metrics.json's "started".
-STARTED_FORMAT = "%Y-%m-%d %H:%M:%S"
+# The one format of a time shown to people (tables, diffs) is the one metrics.json's "started" is written in.
+STARTED_FORMAT = TIME_FORMAT
 
 
 @dataclass
@@ -202,19 +202,6 @@ def effective_status(data: dict[str, Any]) -> str:
         if pid is not None and not pid_alive(pid):
             return "interrupted"
     return status
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except (PermissionError, OSError):
-        return True  # it exists but belongs to someone else (or we cannot tell)
-    return True
 
 
 def status_without_metrics(run_dir: Path) -> str:
